@@ -1,0 +1,306 @@
+"""The validated description of a PIM training design (pydantic v2).
+
+One :class:`Design` feeds both evaluators: the numerics (``pimtrain.xbar`` / ``pimtrain.nn``) and the
+cost model (``pimtrain.cost``). The blocks follow aihwkit's per-kernel split: ``device`` (how a cell
+responds), ``array`` (the physical crossbar and weight mapping), ``io.forward`` / ``io.backward``
+(converters of the two read kernels), ``update`` (rule, pulse scheme, weight slicing) and the cost-side
+blocks (``technology``, ``hierarchy``, ``circuits``; see :mod:`pimtrain.design.circuits`).
+
+All quantities are SI floats once loaded (``1 pJ`` becomes ``1e-12``). Every model forbids unknown
+fields, so a typo is an error naming the field and the allowed ones.
+"""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .circuits import CircuitsSpec, HierarchySpec, TechnologySpec
+from .units import Conductance, Time, Voltage
+
+
+class Strict(BaseModel):
+    """Base: unknown fields are errors; assignment is validated too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# --------------------------------------------------------------------------------------------- provenance
+class Provenance(Strict):
+    """Where a number in a preset comes from."""
+
+    source: str = Field(min_length=1, description="paper table, repository file, or 'assumption'")
+    basis: Literal["exact", "derived", "assumed", "calibrated"]
+    note: str | None = Field(default=None, description="formula for 'derived', target for 'calibrated'")
+
+
+# ------------------------------------------------------------------------------------------------- device
+class LookupTableSpec(Strict):
+    """Measured ΔG-vs-G tables in CrossSim's CDF layout (see ``pimtrain.devices.lookup``).
+
+    ``paths`` are folders each holding ``dG_increasing.txt[.gz]`` and ``dG_decreasing.txt[.gz]``; with
+    several folders every cell of the array is assigned one of them at random (device-to-device spread).
+    A relative path is read relative to the design file, then to the current directory, and a path
+    starting with ``shared:`` is read from the project's shared data folder (``PIMTRAIN_DATA`` or
+    ``../shared/data``).
+    """
+
+    paths: list[str] = Field(min_length=1)
+    g_range: Literal["common", "table"] = Field(
+        default="common",
+        description="'common': map weights onto the range shared by all tables; 'table': each cell its own range",
+    )
+    range_fraction: tuple[float, float] = Field(
+        default=(0.1, 0.9),
+        description="fraction of the measured conductance span used as (Gmin, Gmax) (CrossSim v2.0 used 0.1/0.9)",
+    )
+
+    @field_validator("range_fraction")
+    @classmethod
+    def _fraction(cls, v):
+        lo, hi = v
+        if not (0.0 <= lo < hi <= 1.0):
+            raise ValueError(f"must satisfy 0 <= low < high <= 1 (got {lo}, {hi})")
+        return v
+
+
+class StuckAtSpec(Strict):
+    """Fractions of cells stuck at the low / high end of the conductance range."""
+
+    at_gmin: float = Field(default=0.0, ge=0.0, le=1.0)
+    at_gmax: float = Field(default=0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sum(self):
+        if self.at_gmin + self.at_gmax > 1.0:
+            raise ValueError("at_gmin + at_gmax must not exceed 1")
+        return self
+
+
+DeviceModel = Literal["ideal", "linear_step", "soft_bounds", "lookup_table", "binary"]
+
+
+class DeviceSpec(Strict):
+    """How one cell's conductance responds to update pulses, and how it reads.
+
+    Update steps are given in units of the *weight* range: ``dw_min`` is the mean change of one pulse
+    as a fraction of the full conductance range ``g_max - g_min`` (aihwkit's convention).
+    """
+
+    model: DeviceModel = "ideal"
+    g_min: Conductance = Field(default=1e-6, ge=0.0, description="lowest programmable conductance (S)")
+    g_max: Conductance = Field(default=1e-4, gt=0.0, description="highest programmable conductance (S)")
+    dw_min: float = Field(default=1e-3, gt=0.0, le=1.0, description="mean step of one pulse, fraction of range")
+    up_down: float = Field(
+        default=0.0, gt=-1.0, lt=1.0,
+        description="asymmetry: up steps are dw_min*(1+up_down), down steps dw_min*(1-up_down)",
+    )
+    nonlinearity: float = Field(
+        default=1.0, ge=0.0,
+        description="soft_bounds/linear_step: how strongly the step shrinks towards the bound (1 = to zero at the bound)",
+    )
+    write_noise: float = Field(default=0.0, ge=0.0, description="cycle-to-cycle std of one pulse, relative to its mean step")
+    d2d_variation: float = Field(default=0.0, ge=0.0, description="device-to-device std of step size and bounds (relative)")
+    read_noise: float = Field(default=0.0, ge=0.0, description="std of each read, fraction of the conductance range")
+    programming_noise: float = Field(default=0.0, ge=0.0, description="std when a weight is written directly (set_weight / carry), fraction of range")
+    levels: int | None = Field(default=None, ge=2, description="finite number of conductance levels (None = continuous)")
+    stuck_at: StuckAtSpec = Field(default_factory=StuckAtSpec)
+    lookup: LookupTableSpec | None = None
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.g_min >= self.g_max:
+            raise ValueError(f"g_min must be below g_max (got g_min={self.g_min:g} S, g_max={self.g_max:g} S)")
+        if self.model == "lookup_table" and self.lookup is None:
+            raise ValueError("model 'lookup_table' needs a 'lookup' block with the table paths")
+        return self
+
+
+# -------------------------------------------------------------------------------------------------- array
+class ArraySpec(Strict):
+    """One physical crossbar and how a signed weight is stored on it."""
+
+    rows: int = Field(default=1024, ge=1, description="word lines (inputs of the forward VMM)")
+    cols: int = Field(default=1024, ge=1, description="bit lines (outputs of the forward VMM)")
+    bits_per_cell: int | None = Field(default=None, ge=1, le=16, description="stored bits per cell; None = analog cell")
+    weight_mapping: Literal["differential", "offset"] = Field(
+        default="differential",
+        description="'differential': W ∝ G+ − G− on a pair of cells; 'offset': W ∝ G − Gref with one reference column",
+    )
+    w_max: float = Field(default=1.0, gt=0.0, description="weight value stored at the full conductance range (weights clip at ±w_max)")
+    read_voltage: Voltage = Field(default=0.2, gt=0.0, description="read voltage on a word line (V)")
+    read_time: Time = Field(default=1e-9, gt=0.0, description="duration of one unit read pulse (s)")
+
+
+# ------------------------------------------------------------------------------------------------ I/O
+class RangeSpec(Strict):
+    """How a converter's full-scale range is set.
+
+    ``fixed``: ±``value`` always; ``calibrated``: fixed per layer from the first ``calibration_batches``
+    batches (the ``percentile`` of |signal|); ``batch_max``: the largest |signal| of each batch (dynamic).
+    """
+
+    policy: Literal["fixed", "calibrated", "batch_max"] = "batch_max"
+    value: float | None = Field(default=None, gt=0.0)
+    percentile: float = Field(default=100.0, gt=0.0, le=100.0)
+    calibration_batches: int = Field(default=1, ge=1)
+
+    @model_validator(mode="after")
+    def _need_value(self):
+        if self.policy == "fixed" and self.value is None:
+            raise ValueError("policy 'fixed' needs a 'value' (the full-scale magnitude)")
+        return self
+
+
+class IOSpec(Strict):
+    """Converters and noise of one read kernel (forward VMM or backward MVM).
+
+    ``None`` bit widths mean an ideal (unquantised) converter.
+    """
+
+    dac_bits: int | None = Field(default=None, ge=1, le=32, description="input resolution, sign included")
+    input_range: RangeSpec = Field(default_factory=RangeSpec)
+    input_encoding: Literal["amplitude", "time", "bit_serial"] = Field(
+        default="amplitude",
+        description="'time': pulse width (Marinella); 'bit_serial': one bit plane per cycle (ISAAC)",
+    )
+    input_bits_per_cycle: int = Field(default=1, ge=1, description="bits applied per cycle when bit_serial")
+    adc_bits: int | None = Field(default=None, ge=1, le=32, description="output resolution, sign included")
+    output_range: RangeSpec = Field(default_factory=RangeSpec)
+    output_noise: float = Field(default=0.0, ge=0.0, description="Gaussian noise added before the ADC, fraction of output full scale")
+
+    @property
+    def ideal(self) -> bool:
+        return self.dac_bits is None and self.adc_bits is None and self.output_noise == 0.0
+
+
+class IOSettings(Strict):
+    forward: IOSpec = Field(default_factory=IOSpec)
+    backward: IOSpec = Field(default_factory=IOSpec)
+
+
+# ---------------------------------------------------------------------------------------------- update
+class PulseSpec(Strict):
+    """How a requested update becomes pulses.
+
+    ``none``: the requested change is applied as one analog step (device response still applies);
+    ``stochastic``: aihwkit-style coincidences of two random pulse trains of length ``bl``;
+    ``deterministic``: Marinella et al.: the row value quantised to ``row_bits`` magnitude bits + sign
+    (pulse duration), the column value to ``col_bits`` + sign (pulse height), their product the update.
+    """
+
+    scheme: Literal["none", "stochastic", "deterministic"] = "none"
+    bl: int = Field(default=31, ge=1, le=1024, description="stochastic pulse-train length")
+    row_bits: int = Field(default=6, ge=1, le=16, description="magnitude bits of the row (input x) value")
+    col_bits: int = Field(default=4, ge=1, le=16, description="magnitude bits of the column (error d) value")
+
+
+class SlicingSpec(Strict):
+    """Several devices per weight in base-``base`` positional notation with periodic carry (Agarwal et al.).
+
+    The update lands on the least significant slice; every ``carry_interval`` updates, each slice
+    whose value exceeds ``carry_threshold`` of its range passes the overflow to the next slice and is
+    reprogrammed.
+    """
+
+    slices: int = Field(default=1, ge=1, le=8)
+    base: float = Field(default=16.0, gt=1.0)
+    carry_interval: int = Field(default=1000, ge=1, description="updates between carries")
+    carry_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+
+
+class UpdateSpec(Strict):
+    """The weight-update kernel.
+
+    ``outer_product``: in-situ rank-1 update per sample through the device (Marinella, PANTHER SGD);
+    ``accumulate``: gradient summed digitally over the batch, then written once through the device;
+    ``serial``: as ``accumulate`` but written row by row (digital ReRAM baselines; differs in cost);
+    ``exact``: W ← W − lr·G in floating point (digital designs, ideal reference).
+    """
+
+    rule: Literal["outer_product", "accumulate", "serial", "exact"] = "exact"
+    pulse: PulseSpec = Field(default_factory=PulseSpec)
+    slicing: SlicingSpec = Field(default_factory=SlicingSpec)
+
+
+# ---------------------------------------------------------------------------------------------- digital
+class DigitalSpec(Strict):
+    """Numerics of a digital design (SRAM or digital ReRAM): fixed-point or float storage and MACs."""
+
+    weight_bits: int | None = Field(default=None, ge=1, le=32, description="fixed-point weight bits (None = float32)")
+    activation_bits: int | None = Field(default=None, ge=1, le=32)
+    format: Literal["fixed", "fp32", "bf16", "fp16"] = "fp32"
+
+
+# ----------------------------------------------------------------------------------------------- design
+class Design(Strict):
+    """A whole PIM training design. See the module docstring for the blocks."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    compute: Literal["analog", "digital"] = "analog"
+    seed: int = Field(default=0, ge=0)
+    device: DeviceSpec = Field(default_factory=DeviceSpec)
+    array: ArraySpec = Field(default_factory=ArraySpec)
+    io: IOSettings = Field(default_factory=IOSettings)
+    update: UpdateSpec = Field(default_factory=UpdateSpec)
+    digital: DigitalSpec = Field(default_factory=DigitalSpec)
+    technology: TechnologySpec = Field(default_factory=TechnologySpec)
+    hierarchy: HierarchySpec = Field(default_factory=HierarchySpec)
+    circuits: CircuitsSpec = Field(default_factory=CircuitsSpec)
+    provenance: dict[str, Provenance] = Field(default_factory=dict, description="dotted field path -> source")
+    source_path: str | None = Field(default=None, exclude=True, description="file the design was read from")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_inline_provenance(cls, data: Any):
+        """Accept ``{value: ..., source: ..., basis: ...}`` anywhere and move the source to ``provenance``."""
+        if not isinstance(data, dict):
+            return data
+        found: dict[str, dict] = {}
+        lifted = _lift(data, "", found)
+        if found:
+            prov = dict(lifted.get("provenance") or {})
+            for path, entry in found.items():
+                prov.setdefault(path, entry)
+            lifted["provenance"] = prov
+        return lifted
+
+    def __eq__(self, other: object) -> bool:
+        """Designs are equal when everything they describe is equal (where they were read from aside)."""
+        if not isinstance(other, Design):
+            return NotImplemented
+        return self.model_dump(exclude={"source_path"}) == other.model_dump(exclude={"source_path"})
+
+    __hash__ = None  # mutable model
+
+    @property
+    def is_ideal(self) -> bool:
+        """True when nothing non-ideal is switched on (the float-equivalent fast path applies)."""
+        d = self.device
+        return (
+            self.compute == "analog"
+            and d.model == "ideal"
+            and d.read_noise == 0 and d.write_noise == 0 and d.d2d_variation == 0 and d.programming_noise == 0
+            and d.levels is None and d.stuck_at.at_gmin == 0 and d.stuck_at.at_gmax == 0
+            and self.io.forward.ideal and self.io.backward.ideal
+            and self.update.pulse.scheme == "none" and self.update.slicing.slices == 1
+        )
+
+
+_PROV_KEYS = {"value", "source", "basis", "note"}
+
+
+def _lift(node: Any, path: str, found: dict[str, dict]) -> Any:
+    if isinstance(node, dict):
+        keys = set(node)
+        if "value" in keys and "source" in keys and keys <= _PROV_KEYS:
+            found[path] = {k: node[k] for k in ("source", "basis", "note") if k in node}
+            found[path].setdefault("basis", "exact")
+            return node["value"]
+        if path == "provenance":
+            return node
+        return {k: _lift(v, f"{path}.{k}" if path else str(k), found) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_lift(v, f"{path}.{i}", found) for i, v in enumerate(node)]
+    return node

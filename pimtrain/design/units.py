@@ -1,0 +1,90 @@
+"""Quantities with units, parsed once at load and stored as SI floats.
+
+A design file may write ``1.667 pJ``, ``100 ns``, ``0.0012 mm2`` or ``31 MOhm``; a bare number is
+taken as already in SI units. Pint is imported lazily (its registry takes a moment to build) and only
+when a string with a unit is met.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator
+
+# SI base unit of each dimension we accept, spelled for pint.
+SI_UNITS = {
+    "energy": "joule",
+    "time": "second",
+    "area": "meter ** 2",
+    "power": "watt",
+    "conductance": "siemens",
+    "resistance": "ohm",
+    "voltage": "volt",
+    "current": "ampere",
+    "frequency": "hertz",
+    "length": "meter",
+    "capacitance": "farad",
+    "bits": "bit",
+    "dimensionless": "dimensionless",
+}
+
+
+@lru_cache(maxsize=1)
+def _registry():
+    import pint
+
+    ureg = pint.UnitRegistry()
+    ureg.define("mm2 = millimeter ** 2")
+    ureg.define("um2 = micrometer ** 2")
+    ureg.define("nm2 = nanometer ** 2")
+    return ureg
+
+
+def parse_quantity(value: Any, dimension: str) -> float:
+    """Return ``value`` in the SI unit of ``dimension`` as a float.
+
+    Numbers pass through unchanged (they are SI already); strings are parsed with pint and converted.
+    Raises ``ValueError`` with a one-line message on a wrong unit or an unparsable string.
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a {dimension} quantity, got a boolean")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number or a string such as '1 pJ' for a {dimension}, got {type(value).__name__}")
+    text = value.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    ureg = _registry()
+    try:
+        q = ureg.Quantity(text.replace("Ohm", "ohm").replace("MOhm", "Mohm"))
+        out = q.to(SI_UNITS[dimension]).magnitude
+    except Exception as exc:  # pint raises many types; all mean "not this dimension"
+        raise ValueError(f"cannot read {text!r} as a {dimension} (SI unit {SI_UNITS[dimension]}): {exc.__class__.__name__}") from None
+    out = float(out)
+    if math.isnan(out):
+        raise ValueError(f"{text!r} is not a number")
+    return out
+
+
+def Quantity(dimension: str):
+    """Annotated float type that accepts ``'<number> <unit>'`` strings of ``dimension``."""
+    if dimension not in SI_UNITS:
+        raise KeyError(dimension)
+    return Annotated[float, BeforeValidator(lambda v: parse_quantity(v, dimension))]
+
+
+Energy = Quantity("energy")
+Time = Quantity("time")
+Area = Quantity("area")
+Power = Quantity("power")
+Conductance = Quantity("conductance")
+Resistance = Quantity("resistance")
+Voltage = Quantity("voltage")
+Current = Quantity("current")
+Frequency = Quantity("frequency")
+Length = Quantity("length")
+Capacitance = Quantity("capacitance")
