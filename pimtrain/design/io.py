@@ -57,7 +57,30 @@ def load_design(spec: str | os.PathLike | Design) -> Design:
         raise DesignError(f"{path.name}:{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
     design = design_from_dict(data, where=path.name)
     design.source_path = str(path.resolve())
+    _check_lookup_paths(design, path.name)
     return design
+
+
+def _check_lookup_paths(design: Design, where: str) -> None:
+    """Fail at load, not mid-training, when a lookup-table folder named in the file is missing.
+
+    ``shared:`` paths are checked when the tables are read (the shared data folder may be absent on a
+    user's machine, and listing presets must still work there).
+    """
+    from .paths import resolve_data_path
+
+    lookup = design.device.lookup
+    if lookup is None:
+        return
+    for i, text in enumerate(lookup.paths):
+        if text.startswith("shared:"):
+            continue
+        try:
+            resolve_data_path(text, design.source_path, field=f"device.lookup.paths.{i}")
+        except DesignError:
+            raise
+        except Exception as exc:
+            raise DesignError(f"{where}: {exc}") from None
 
 
 def design_to_dict(design: Design) -> dict:

@@ -1,0 +1,257 @@
+"""The ``pimtrain`` command.
+
+Every sub-command reads designs through :func:`pimtrain.design.load_design` (a preset name or a YAML
+path). Bad input of any kind becomes one line on stderr and exit status 2; ``--json`` output follows
+the contracts of DESIGN.md and can be written atomically with ``--output``.
+"""
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from typing import Callable, Optional
+
+import typer
+
+from pimtrain.design import PimtrainError, load_design, preset_names
+
+app = typer.Typer(
+    name="pimtrain",
+    help="Accuracy and cost of neural-network training on processing-in-memory designs.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+bench_app = typer.Typer(help="Benchmarks: pimtrain against a reference measured in the same run.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+def _fail(message: str) -> None:
+    print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
+    raise typer.Exit(2)
+
+
+def user_errors(fn: Callable) -> Callable:
+    """Turn PimtrainError (and other input errors) into one line on stderr and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except PimtrainError as exc:
+            _fail(str(exc))
+        except FileNotFoundError as exc:
+            _fail(f"file not found: {exc.filename}")
+
+    return wrapper
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
+
+
+# ----------------------------------------------------------------------------------------------- train
+@app.command()
+@user_errors
+def train(
+    design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path"),
+    dataset: str = typer.Option("digits", "--dataset", "-s", help="digits, digits-sklearn, mnist5k, filetypes"),
+    epochs: int = typer.Option(5, "--epochs", "-e", min=1),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
+    lr: Optional[float] = typer.Option(None, "--lr", help="learning rate (default: the trainer's per-dataset default)"),
+    seed: int = typer.Option(0, "--seed", min=0),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the JSON result to this file (atomically)"),
+    verbose: bool = typer.Option(False, "--verbose", "-v"),
+):
+    """Train the dataset's default network on DESIGN and report accuracy and the cost of an epoch."""
+    from pimtrain.report import console, emit_json, train_table
+    from pimtrain.runs import train_with_cost
+
+    _setup_logging(verbose)
+    if lr is not None and not lr > 0:
+        raise PimtrainError(f"--lr: must be positive (got {lr})")
+    d = load_design(design)
+    result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json)
+    if output:
+        emit_json(result, output)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(train_table([(d.name, result)], title=f"Training {result['dataset']} on {d.name}"))
+        cost = result.get("cost") or {}
+        if cost:
+            from pimtrain.report.render import si
+
+            console.print(
+                f"cost of one epoch ({cost['steps_per_epoch']} steps of batch {batch_size}): "
+                f"energy {si(cost['energy_j_per_epoch'], 'J')}, latency {si(cost['latency_s_per_epoch'], 's')}"
+            )
+
+
+# --------------------------------------------------------------------------------------------- designs
+@app.command()
+@user_errors
+def designs(as_json: bool = typer.Option(False, "--json")):
+    """List the design presets."""
+    from pimtrain.report import console, designs_table, emit_json
+
+    rows = []
+    for name in preset_names():
+        d = load_design(name)
+        row = {"name": name, "description": d.description, "area_m2": None, "peak_power_w": None, "peak_ops_per_s": None}
+        try:
+            from pimtrain.cost import design_summary
+
+            row.update(design_summary(d))
+        except ImportError:  # pragma: no cover - cost package absent
+            pass
+        rows.append(row)
+    if as_json:
+        emit_json(rows)
+    else:
+        console.print(designs_table(rows))
+
+
+# ------------------------------------------------------------------------------------------------ cost
+@app.command()
+@user_errors
+def cost(
+    design: str = typer.Option(..., "--design", "-d"),
+    workload: str = typer.Option(..., "--workload", "-w", help="zoo name (vgg16, resnet50, ...) or mlp:784-300-10"),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
+    inference: bool = typer.Option(False, "--inference", help="one inference batch instead of a training step"),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """Energy, latency, area and power of one training step (or inference batch) of WORKLOAD on DESIGN."""
+    from pimtrain.cost import evaluate
+    from pimtrain.report import console, emit_json
+
+    d = load_design(design)
+    rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
+    data = rep.to_json()
+    if output:
+        emit_json(data, output)
+    if as_json:
+        emit_json(data)
+    else:
+        console.print(rep.table())
+
+
+@app.command()
+@user_errors
+def compare(
+    designs_: str = typer.Option(..., "--designs", help="comma-separated preset names or YAML paths"),
+    workload: str = typer.Option(..., "--workload", "-w"),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
+    inference: bool = typer.Option(False, "--inference"),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """The same workload on several designs, with ratios to the first."""
+    from pimtrain.report import compare_table, console, emit_json
+    from pimtrain.runs import compare_designs
+
+    names = [n.strip() for n in designs_.split(",") if n.strip()]
+    if len(names) < 2:
+        raise PimtrainError("--designs: give at least two designs separated by commas")
+    result = compare_designs(names, workload, batch_size=batch_size, inference=inference)
+    if output:
+        emit_json(result, output)
+    if as_json:
+        emit_json(result)
+    else:
+        console.print(compare_table(result))
+        for key, ratio in result["ratios"].items():
+            console.print(f"  {key}: {ratio:.3g}×")
+
+
+# ------------------------------------------------------------------------------------------- reproduce
+@app.command()
+@user_errors
+def reproduce(
+    paper: str = typer.Argument(..., help="marinella2018, panther2020, mram2020, neuralpim2022, or all"),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """A paper's figures beside pimtrain's, each row marked prediction or calibration."""
+    from pimtrain.papers import reproduce as run_reproduce
+    from pimtrain.report import console, emit_json, reproduce_table
+
+    result = run_reproduce(paper)
+    results = result if isinstance(result, list) else [result]
+    if output:
+        emit_json(result, output)
+    if as_json:
+        emit_json(result)
+    else:
+        for r in results:
+            console.print(reproduce_table(r))
+
+
+# ----------------------------------------------------------------------------------------------- bench
+@bench_app.command("training")
+@user_errors
+def bench_training(
+    epochs: int = typer.Option(2, "--epochs", min=1, help="timed epochs per case (the fastest counts)"),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads (the targets are single-threaded)"),
+    device: str = typer.Option("cpu", "--device"),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """Analog training per epoch against plain PyTorch float training of the same network, same run."""
+    from pimtrain.bench import bench_training as run
+    from pimtrain.report import bench_table, console, emit_json
+
+    cases = run(epochs=epochs, threads=threads, device=device, progress=not as_json)
+    data = {"cases": cases}
+    if output:
+        emit_json(data, output)
+    if as_json:
+        emit_json(data)
+    else:
+        console.print(bench_table(cases))
+
+
+@bench_app.command("cost")
+@user_errors
+def bench_cost(
+    repeats: int = typer.Option(20, "--repeats", min=1),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """Time to cost one VGG-16 training step on a design (target: under 50 ms)."""
+    from pimtrain.bench import bench_cost as run
+    from pimtrain.report import bench_table, console, emit_json
+
+    cases = run(repeats=repeats)
+    data = {"cases": cases}
+    if output:
+        emit_json(data, output)
+    if as_json:
+        emit_json(data)
+    else:
+        console.print(bench_table(cases))
+
+
+# ------------------------------------------------------------------------------------------------ demo
+@app.command()
+@user_errors
+def demo(
+    epochs: int = typer.Option(10, "--epochs", min=1),
+    seed: int = typer.Option(0, "--seed", min=0),
+):
+    """The main job: accuracy of the ideal and Marinella designs on the digits, and their costs."""
+    from pimtrain.demo import run_demo
+
+    run_demo(epochs=epochs, seed=seed)
+
+
+def main() -> None:  # console-script entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,51 @@
+"""``pimtrain demo`` (run by ``make demo``): both halves of pimtrain on the Marinella 2018 designs.
+
+1. Accuracy: the ideal design and the Marinella analog designs trained on the 8×8 digits
+   (64-36-10 sigmoid MLP, batch 1, in-situ outer-product updates), side by side.
+2. Cost: one training step of the same network and of a full 1024×1024 layer on the analog, digital
+   ReRAM and SRAM blocks.
+3. The Marinella 2018 comparison table (paper vs pimtrain).
+"""
+from __future__ import annotations
+
+from pimtrain.design import PimtrainError, load_design, preset_names
+from pimtrain.design.paths import shared_data_dir
+from pimtrain.report import compare_table, console, reproduce_table, train_table
+
+
+def demo_designs() -> list[str]:
+    names = ["ideal", "marinella2018-analog"]
+    if shared_data_dir() is not None:
+        names += ["marinella2018-analog-taox", "marinella2018-analog-taox-carry"]
+    return [n for n in names if n in preset_names()]
+
+
+def run_demo(epochs: int = 10, seed: int = 0) -> None:
+    from pimtrain.runs import compare_designs, train_with_cost
+
+    console.rule("[bold]pimtrain demo: Marinella et al. 2018")
+    results = []
+    for name in demo_designs():
+        design = load_design(name)
+        r = train_with_cost(design, "digits", epochs=epochs, batch_size=1, lr=None, seed=seed, progress=True)
+        results.append((name, r))
+    console.print(train_table(results, title=f"8×8 digits, 64-36-10 sigmoid MLP, batch 1, {epochs} epochs, seed {seed}"))
+
+    cost_designs = [n for n in ("marinella2018-analog", "marinella2018-digital-reram", "marinella2018-sram") if n in preset_names()]
+    if len(cost_designs) >= 2:
+        for workload in ("mlp:64-36-10", "mlp:1024-1024"):
+            try:
+                result = compare_designs(cost_designs, workload, batch_size=1)
+            except PimtrainError as exc:
+                console.print(f"[yellow]{workload}: {exc}[/]")
+                continue
+            console.print(compare_table(result))
+            for key, ratio in result["ratios"].items():
+                console.print(f"  {key}: {ratio:.3g}×")
+
+    try:
+        from pimtrain.papers import reproduce
+
+        console.print(reproduce_table(reproduce("marinella2018")))
+    except ImportError:  # pragma: no cover
+        pass

@@ -1,0 +1,115 @@
+"""Tables and JSON for the CLI. Pure formatting: every number shown here comes from a model."""
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.table import Table
+
+from pimtrain.design import atomic_write_text
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe copy: NaN/inf become null, tuples become lists."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj
+
+
+def json_text(obj: Any) -> str:
+    return json.dumps(_clean(obj), indent=2, sort_keys=False)
+
+
+def emit_json(obj: Any, output: str | None = None) -> None:
+    """Print JSON to stdout, or write it atomically to ``output``."""
+    text = json_text(obj) + "\n"
+    if output:
+        atomic_write_text(output, text)
+    else:
+        print(text, end="")
+
+
+def si(value: float | None, unit: str) -> str:
+    """Engineering notation: 1.2e-14 J -> '12 fJ'."""
+    if value is None:
+        return "—"
+    if value == 0:
+        return f"0 {unit}"
+    prefixes = [(1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k"), (1, ""), (1e-3, "m"), (1e-6, "µ"), (1e-9, "n"), (1e-12, "p"), (1e-15, "f"), (1e-18, "a")]
+    mag = abs(value)
+    for scale, p in prefixes:
+        if mag >= scale:
+            return f"{value / scale:.4g} {p}{unit}"
+    return f"{value:.3g} {unit}"
+
+
+def train_table(results: Iterable[tuple[str, dict]], title: str = "Training accuracy") -> Table:
+    t = Table(title=title)
+    t.add_column("design")
+    t.add_column("dataset")
+    t.add_column("epochs", justify="right")
+    t.add_column("final loss", justify="right")
+    t.add_column("test accuracy", justify="right")
+    t.add_column("s / epoch", justify="right")
+    for name, r in results:
+        ep = r["epochs"]
+        secs = sum(e["seconds"] for e in ep) / max(len(ep), 1)
+        t.add_row(name, r["dataset"], str(len(ep)), f"{ep[-1]['train_loss']:.4f}" if ep else "—",
+                  f"{100 * r['final_test_accuracy']:.2f} %", f"{secs:.3f}")
+    return t
+
+
+def reproduce_table(result: dict) -> Table:
+    t = Table(title=f"{result['paper']}: paper vs pimtrain")
+    for col, j in [("quantity", "left"), ("paper", "right"), ("ours", "right"), ("unit", "left"), ("deviation", "right"), ("basis", "left")]:
+        t.add_column(col, justify=j)
+    for r in result["rows"]:
+        dev = r["deviation"]
+        style = "green" if dev is not None and abs(dev) <= 0.10 else "yellow"
+        t.add_row(r["quantity"], f"{r['paper']:.4g}", f"{r['ours']:.4g}", r["unit"],
+                  f"[{style}]{100 * dev:+.1f} %[/]" if dev is not None else "—", r["basis"])
+    return t
+
+
+def designs_table(rows: list[dict]) -> Table:
+    t = Table(title="Design presets")
+    t.add_column("name", no_wrap=True)
+    t.add_column("description", overflow="fold")
+    t.add_column("area", justify="right")
+    t.add_column("peak power", justify="right")
+    t.add_column("peak ops/s", justify="right")
+    for r in rows:
+        t.add_row(r["name"], r["description"], si(r.get("area_m2") and r["area_m2"] * 1e6, "mm²") if r.get("area_m2") else "—",
+                  si(r.get("peak_power_w"), "W"), si(r.get("peak_ops_per_s"), "op/s"))
+    return t
+
+
+def bench_table(cases: list[dict]) -> Table:
+    t = Table(title="Benchmarks (same run)")
+    for col in ["case", "pimtrain", "reference", "ratio", "target"]:
+        t.add_column(col, justify="left" if col == "case" else "right")
+    for c in cases:
+        target = c.get("target_ratio")
+        ok = target is None or c["ratio"] <= target
+        t.add_row(c["name"], f"{c['seconds'] * 1e3:.2f} ms", f"{c['reference_seconds'] * 1e3:.2f} ms",
+                  f"[{'green' if ok else 'red'}]{c['ratio']:.2f}×[/]", f"≤ {target}×" if target else "—")
+    return t
+
+
+def compare_table(result: dict) -> Table:
+    t = Table(title=f"Training-step cost on {result['workload']}")
+    for col in ["design", "energy", "latency", "area", "power"]:
+        t.add_column(col, justify="left" if col == "design" else "right")
+    for r in result["rows"]:
+        t.add_row(r["design"], si(r["energy_j"], "J"), si(r["latency_s"], "s"),
+                  f"{r['area_m2'] * 1e6:.4g} mm²" if r.get("area_m2") is not None else "—", si(r["power_w"], "W"))
+    return t

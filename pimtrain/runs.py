@@ -1,0 +1,67 @@
+"""Runs that join the two halves: a training run with the cost of its epochs, and design comparisons.
+
+This module sits on top (beside the CLI): it imports ``nn``, ``cost`` and ``workloads`` and
+passes them the same :class:`~pimtrain.design.Design`.
+"""
+from __future__ import annotations
+
+from pimtrain.design import Design, PimtrainError, load_design
+
+
+def epoch_cost(design: Design, model, input_shape, n_samples: int, batch_size: int, stats: dict | None = None) -> dict:
+    """Energy and latency of one epoch: full batches plus the last partial batch, from the cost model."""
+    from pimtrain.cost import evaluate
+    from pimtrain.workloads import from_module
+
+    workload = from_module(model, tuple(input_shape))
+    full, rest = divmod(n_samples, batch_size)
+    step = evaluate(design, workload, batch_size=batch_size)
+    energy = full * step.energy_j
+    latency = full * step.latency_s
+    if rest:
+        last = evaluate(design, workload, batch_size=rest)
+        energy += last.energy_j
+        latency += last.latency_s
+    return {
+        "steps_per_epoch": full + (1 if rest else 0),
+        "energy_j_per_epoch": energy,
+        "latency_s_per_epoch": latency,
+        "step": step.to_json(),
+    }
+
+
+def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: int, lr: float | None, seed: int,
+                    progress: bool = True) -> dict:
+    """``pimtrain train``: the training result (contract of DESIGN.md) with ``cost`` of one epoch."""
+    from pimtrain.nn import load_dataset, train
+
+    data = load_dataset(dataset, seed=seed)
+    kwargs = {} if lr is None else {"lr": lr}
+    result = train(design, data, epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, **kwargs)
+    out = result.to_json()
+    out["design"] = design.name
+    out["dataset"] = data.name
+    out["cost"] = epoch_cost(design, result.model, data.train_x.shape[1:], len(data.train_x), batch_size)
+    return out
+
+
+def compare_designs(names: list[str], workload: str, *, batch_size: int = 1, inference: bool = False) -> dict:
+    """``pimtrain compare``: one cost object per design and ratios of each to the first."""
+    from pimtrain.cost import evaluate
+
+    rows = []
+    for name in names:
+        design = load_design(name)
+        rep = evaluate(design, workload, batch_size=batch_size, inference=inference)
+        row = {"design": design.name}
+        row.update(rep.to_json())
+        rows.append(row)
+    base = rows[0]
+    ratios = {}
+    for row in rows[1:]:
+        for key, label in (("energy_j", "energy"), ("latency_s", "latency"), ("area_m2", "area")):
+            if base.get(key) and row.get(key) is not None:
+                ratios[f"{label} {row['design']} / {base['design']}"] = row[key] / base[key]
+    if not rows:
+        raise PimtrainError("--designs: no design given")
+    return {"workload": workload, "rows": rows, "ratios": ratios}
