@@ -117,3 +117,61 @@ class LayerMapping:
 
 def map_layer(out_features: int, in_features: int, design: Design, reuse: int = 1) -> LayerMapping:
     return LayerMapping(out_features, in_features, design, reuse)
+
+
+# --- placement on the chip (cost side) ------------------------------------------------------------------
+@dataclass(frozen=True)
+class Placement:
+    """Where a workload's layers sit on the design's hierarchy (weight-stationary, one copy of each).
+
+    ``arrays_needed``: physical arrays over all layers (analog designs); ``weight_bits_needed``: bits of
+    weight storage (digital designs). ``limited``: False when ``hierarchy.chip_fit`` is 'grow' (the default),
+    in which case the chip is taken to be as large as the workload needs.
+    """
+
+    design: Design = field(repr=False, compare=False)
+    layers: tuple[LayerMapping, ...]
+    arrays_needed: int
+    limited: bool
+
+    @property
+    def arrays_per_chip(self) -> int:
+        h = self.design.hierarchy
+        return h.arrays_per_core * h.cores_per_tile * h.tiles_per_chip
+
+    #: grouping used when a growing chip states no grouping (ISAAC: 8 arrays per IMA, 12 IMAs per tile)
+    DEFAULT_GROUPING = (8, 12)
+
+    @property
+    def cores_used(self) -> int:
+        h = self.design.hierarchy
+        default = (h.arrays_per_core, h.cores_per_tile) == (1, 1)
+        per = self.DEFAULT_GROUPING[0] if default and not self.limited else h.arrays_per_core
+        return math.ceil(self.arrays_needed / per) if self.arrays_needed else 0
+
+    @property
+    def tiles_used(self) -> int:
+        h = self.design.hierarchy
+        default = (h.arrays_per_core, h.cores_per_tile) == (1, 1)
+        per = self.DEFAULT_GROUPING[1] if default and not self.limited else h.cores_per_tile
+        return math.ceil(self.cores_used / per) if self.cores_used else 0
+
+    def check(self, workload_name: str = "workload") -> None:
+        """Raise :class:`PimtrainError` naming the limit when the weights do not fit the chip."""
+        if self.limited and self.arrays_needed > self.arrays_per_chip:
+            from pimtrain.design import PimtrainError
+
+            h = self.design.hierarchy
+            raise PimtrainError(
+                f"{workload_name}: needs {self.arrays_needed} arrays of {self.design.array.rows}x{self.design.array.cols} "
+                f"on design {self.design.name!r}; limit: hierarchy arrays_per_core*cores_per_tile*tiles_per_chip = "
+                f"{h.arrays_per_core}*{h.cores_per_tile}*{h.tiles_per_chip} = {self.arrays_per_chip}"
+            )
+
+
+def place(design: Design, layers) -> Placement:
+    """Place ``layers`` (LayerMappings) one after another on the design's arrays."""
+    layers = tuple(layers)
+    needed = sum(m.arrays for m in layers)
+    limited = design.hierarchy.chip_fit == "error"
+    return Placement(design, layers, needed, limited)

@@ -3,14 +3,58 @@
 These are descriptions only (numbers with units and provenance); the models that turn them into
 energy, latency and area live in :mod:`pimtrain.cost`. The same :class:`~pimtrain.design.Design`
 object carries them next to the numerics blocks, so nothing about a design is written twice.
+
+Component parameters are parsed and checked here, at design load: a value such as ``'1.667 pJ'`` is
+converted to SI using the dimension its *name* announces (``*_energy`` → J, ``*_time`` → s, ``area`` →
+m², ``*_power`` → W, ...; see :data:`PARAM_DIMENSIONS`), and every number must be finite and
+non-negative. Unknown parameter names are rejected by the cost model's component class (it lists the
+allowed ones), which :func:`pimtrain.cost.build_hardware` calls when a design is costed.
 """
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .units import Frequency, Voltage
+from .units import Frequency, Voltage, parse_quantity
+
+#: Component model names known to :mod:`pimtrain.cost` (kept here so a design validates on its own).
+COMPONENT_MODELS = (
+    "crossbar", "dac", "dtc", "adc", "ramp_adc", "sample_hold", "shift_add", "register",
+    "sram", "edram", "reram_memory", "mac", "router", "activation", "static",
+)
+
+#: What a component is used for in a kernel; the cost model counts actions per role.
+COMPONENT_ROLES = (
+    "array", "input_driver", "readout", "sample_hold", "shift_add", "output_register",
+    "update_row_driver", "update_col_driver", "weight_memory", "buffer", "mac", "activation",
+    "router", "static",
+)
+
+#: Role a model plays when the spec does not say.
+DEFAULT_ROLE = {
+    "crossbar": "array", "dac": "input_driver", "dtc": "input_driver", "adc": "readout",
+    "ramp_adc": "readout", "sample_hold": "sample_hold", "shift_add": "shift_add",
+    "register": "output_register", "sram": "buffer", "edram": "buffer", "reram_memory": "weight_memory",
+    "mac": "mac", "router": "router", "activation": "activation", "static": "static",
+}
+
+#: Parameter-name suffix -> physical dimension (for unit parsing). Longest suffix wins.
+PARAM_DIMENSIONS = {
+    "energy": "energy", "power": "power", "area": "area", "time": "time", "latency": "time",
+    "period": "time", "slot": "time", "voltage": "voltage", "current": "current", "hz": "frequency",
+    "frequency": "frequency", "capacitance": "capacitance", "conductance": "conductance",
+    "resistance": "resistance",
+}
+
+
+def param_dimension(key: str) -> str:
+    """The dimension a parameter name announces (``'read_energy'`` → ``'energy'``), else dimensionless."""
+    tokens = key.lower().split("_")
+    if "per" in tokens:  # 'read_energy_per_bit' -> 'energy'
+        tokens = tokens[: tokens.index("per")]
+    return PARAM_DIMENSIONS.get(tokens[-1], "dimensionless") if tokens else "dimensionless"
 
 
 class _Strict(BaseModel):
@@ -18,30 +62,66 @@ class _Strict(BaseModel):
 
 
 class TechnologySpec(_Strict):
-    node_nm: float = Field(default=32.0, gt=0.0, description="CMOS technology node (nm)")
-    vdd: Voltage = Field(default=0.9, gt=0.0, description="digital supply voltage (V)")
+    """CMOS technology of the periphery: node (for explicit energy/area/latency scaling), supply, clock."""
+
+    node_nm: float = Field(default=32.0, ge=5.0, le=180.0, description="CMOS technology node (nm)")
+    vdd: Voltage = Field(default=0.9, gt=0.0, le=2.0, description="digital supply voltage (V)")
     clock_hz: Frequency = Field(default=1e9, gt=0.0, description="digital clock (Hz)")
 
 
 class HierarchySpec(_Strict):
-    """How arrays are grouped: arrays → cores → tiles → chip."""
+    """How arrays are grouped: arrays → cores → tiles → chip. The chip holds every layer's weights."""
 
     arrays_per_core: int = Field(default=1, ge=1)
     cores_per_tile: int = Field(default=1, ge=1)
     tiles_per_chip: int = Field(default=1, ge=1)
+    chip_fit: Literal["error", "grow"] = Field(
+        default="grow",
+        description="'error': weights that do not fit the chip are an error naming the limit; "
+        "'grow': the chip is taken as large as the workload needs (tiles_per_chip ignored)",
+    )
+
+    @property
+    def arrays_per_chip(self) -> int:
+        return self.arrays_per_core * self.cores_per_tile * self.tiles_per_chip
+
+    def multiplicity(self, level: str) -> int:
+        """Instances of one ``level`` unit on the chip (array: all arrays; chip: 1)."""
+        return {
+            "array": self.arrays_per_chip,
+            "core": self.cores_per_tile * self.tiles_per_chip,
+            "tile": self.tiles_per_chip,
+            "chip": 1,
+        }[level]
 
 
 class ComponentSpec(_Strict):
-    """One circuit block: a model name from :mod:`pimtrain.cost` plus its parameters.
+    """One circuit block: a model name from :mod:`pimtrain.cost`, its role, count and parameters.
 
-    ``params`` values may be quantities with units (``'1.667 pJ'``); they are parsed and checked by the
-    cost model's component class when the design is loaded for costing.
+    ``count`` instances sit in each unit of ``level`` (``count: 1024, level: array`` is one per column).
+    ``params`` values may be quantities with units (``'1.667 pJ'``); they are parsed to SI here using
+    the dimension the parameter's name announces, and must be non-negative.
     """
 
     model: str = Field(min_length=1, description="component class name in pimtrain.cost (e.g. 'adc', 'dac')")
+    role: str | None = Field(default=None, description="what the block does in a kernel; default from the model")
     count: int = Field(default=1, ge=0, description="instances per parent level")
     level: str = Field(default="array", description="hierarchy level the count is per: array, core, tile or chip")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("model")
+    @classmethod
+    def _model(cls, v: str) -> str:
+        if v not in COMPONENT_MODELS:
+            raise ValueError(f"unknown component model {v!r}; allowed: {', '.join(COMPONENT_MODELS)}")
+        return v
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, v):
+        if v is not None and v not in COMPONENT_ROLES:
+            raise ValueError(f"unknown role {v!r}; allowed: {', '.join(COMPONENT_ROLES)}")
+        return v
 
     @field_validator("level")
     @classmethod
@@ -51,8 +131,35 @@ class ComponentSpec(_Strict):
             raise ValueError(f"unknown level {v!r}; allowed: {', '.join(allowed)}")
         return v
 
+    @field_validator("params")
+    @classmethod
+    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in v.items():
+            if isinstance(value, bool) or value is None:
+                out[key] = value
+                continue
+            if isinstance(value, (int, float, str)):
+                dim = param_dimension(key)
+                try:
+                    num = parse_quantity(value, dim)
+                except ValueError as exc:
+                    raise ValueError(f"params.{key}: {exc}") from None
+                if not math.isfinite(num) or num < 0:
+                    raise ValueError(f"params.{key}: must be a finite number >= 0 (got {value!r}); allowed: >= 0")
+                out[key] = int(num) if isinstance(value, int) else num
+            else:
+                out[key] = value
+        return out
+
+    @model_validator(mode="after")
+    def _default_role(self):
+        if self.role is None:
+            object.__setattr__(self, "role", DEFAULT_ROLE[self.model])
+        return self
+
 
 class CircuitsSpec(_Strict):
-    """Named components of the design (name -> spec)."""
+    """Named components of the design (name -> spec). Empty: the cost model builds defaults."""
 
     components: dict[str, ComponentSpec] = Field(default_factory=dict)

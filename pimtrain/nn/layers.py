@@ -68,14 +68,13 @@ class _AnalogKernels(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x_rows: torch.Tensor, analog_ctx: torch.Tensor, layer: "AnalogLayer"):
         ctx.layer = layer
-        ctx.x_rows = x_rows
+        ctx.save_for_backward(x_rows)  # autograd checks it was not changed in place before the backward
         return layer.core.vmm(x_rows)
 
     @staticmethod
     def backward(ctx, d_rows: torch.Tensor):
         layer = ctx.layer
-        x_rows = ctx.x_rows
-        ctx.x_rows = None  # the node may outlive the step; do not keep the activations alive
+        (x_rows,) = ctx.saved_tensors
         if layer._saved_d is None:
             layer._saved_x = x_rows
             layer._saved_d = d_rows
@@ -89,9 +88,9 @@ class _AnalogKernels(torch.autograd.Function):
 class AnalogLayer(nn.Module):
     """What every analog layer shares: the core, the saved update pair, device moves and state.
 
-    Subclasses turn their input into rows of the core's input (``_rows_in``) and the core's output rows
-    back into their output shape (``_rows_out``), with the matching backward handled by autograd through
-    those reshapes.
+    A subclass builds its 2-D ``(out, in)`` matrix and calls :meth:`_init_core`; its ``forward`` turns
+    the input into rows of ``in`` values, calls :meth:`_matmul` and reshapes the result. The reshapes
+    are ordinary torch ops, so autograd performs their inverse (e.g. ``fold``) in the backward.
     """
 
     core: object
@@ -106,7 +105,9 @@ class AnalogLayer(nn.Module):
         self.in_rows = weight_2d.shape[1]
         self.has_bias = bias is not None
         with torch.no_grad():
-            matrix = weight_2d.detach().to(torch.float32)
+            matrix = weight_2d.detach()
+            if not matrix.is_floating_point():
+                matrix = matrix.to(torch.float32)
             if bias is not None:
                 matrix = torch.cat((matrix, bias.detach().to(matrix).reshape(-1, 1)), dim=1)
             self.core = build_core(matrix.contiguous(), self.design, layer_index=self.layer_index, seed=seed)
@@ -153,14 +154,15 @@ class AnalogLayer(nn.Module):
 
     def set_weights(self, weight: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         """Program a new weight (torch shape) and bias into the core."""
-        matrix = weight.detach().reshape(weight.shape[0], -1).to(torch.float32)
+        current = self.core_matrix()
+        matrix = weight.detach().reshape(weight.shape[0], -1).to(current)
         if matrix.shape[1] != self.in_rows:
             raise PimtrainError(f"set_weights: weight has {matrix.shape[1]} inputs; the layer has {self.in_rows}")
         if self.has_bias:
             if bias is None:
                 bias = self.bias_tensor()
             matrix = torch.cat((matrix, bias.detach().to(matrix).reshape(-1, 1)), dim=1)
-        self.core.set_weight(matrix.to(self.core_matrix().device))
+        self.core.set_weight(matrix)
 
     # --- device moves and state -----------------------------------------------------------------------------
     def _apply(self, fn, *args, **kwargs):

@@ -1,0 +1,87 @@
+"""Non-idealities shared by all device models: random source, d2d spread, finite levels, stuck-at faults.
+
+State convention (see ``base.py``): a cell's conductance is held *centred and normalised*,
+``c = (G - g_min) / (g_max - g_min) - 0.5`` in ``[-0.5, 0.5]``. Centring keeps full float precision
+for small weights (the ideal core stores ``W / (2 w_max)`` exactly).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+C_LO, C_HI = -0.5, 0.5
+
+
+class NoiseSource:
+    """Gaussian draws from the core's generator.
+
+    On CPU, large draws come from a pool of ``pool_size`` standard normals drawn once (lazily) from the
+    generator; each request reads a contiguous window at a random offset (also drawn from the
+    generator). ``torch.randn`` costs about 3.5 ns per value on one CPU thread, which would dominate a
+    batch-1 outer-product update; a window read is free. Successive draws are therefore windows of one
+    long i.i.d. sequence at independent random offsets: each draw is exactly N(0, 1) per element, and
+    the reuse across updates is statistically negligible for training. On CUDA every draw is fresh.
+    Returned pool windows are read-only views: never modify them in place.
+    """
+
+    def __init__(self, generator: torch.Generator, device: torch.device | str = "cpu",
+                 pool_size: int = 1 << 20, min_pooled: int = 2048):
+        self.generator = generator
+        self.device = torch.device(device)
+        self.pool_size = pool_size
+        self.min_pooled = min_pooled
+        self._pool: torch.Tensor | None = None
+
+    def normal(self, shape) -> torch.Tensor:
+        shape = tuple(shape)
+        n = math.prod(shape)
+        if self.device.type != "cpu" or n < self.min_pooled or n > self.pool_size // 4:
+            return torch.randn(shape, generator=self.generator, device=self.device)
+        if self._pool is None:
+            self._pool = torch.randn(self.pool_size, generator=self.generator, device=self.device)
+        off = int(torch.randint(0, self.pool_size - n + 1, (1,), generator=self.generator))
+        return self._pool[off:off + n].view(shape)
+
+    def uniform(self, shape) -> torch.Tensor:
+        return torch.rand(tuple(shape), generator=self.generator, device=self.device)
+
+
+def d2d_factors(sigma: float, shape, generator, device) -> torch.Tensor | None:
+    """Fixed per-cell multiplicative spread ``max(0, 1 + sigma * N(0, 1))`` (None when sigma is 0)."""
+    if sigma <= 0:
+        return None
+    f = torch.randn(tuple(shape), generator=generator, device=device).mul_(sigma).add_(1.0)
+    return f.clamp_(min=0.0)
+
+
+def quantize_levels(c: torch.Tensor, levels: int) -> torch.Tensor:
+    """Snap centred conductances to ``levels`` equally spaced states over the range (in place)."""
+    n = levels - 1
+    return c.add_(0.5).mul_(n).round_().div_(n).sub_(0.5)
+
+
+class StuckAt:
+    """Cells stuck at g_min or g_max, drawn once per cell at construction."""
+
+    def __init__(self, at_gmin: float, at_gmax: float, shape, generator, device):
+        u = torch.rand(tuple(shape), generator=generator, device=device)
+        low = u < at_gmin
+        high = (u >= at_gmin) & (u < at_gmin + at_gmax)
+        self.keep = (~(low | high)).to(torch.float32)
+        self.value = high.to(torch.float32) * C_HI + low.to(torch.float32) * C_LO
+
+    @staticmethod
+    def make(spec, shape, generator, device) -> "StuckAt | None":
+        if spec.at_gmin == 0 and spec.at_gmax == 0:
+            return None
+        return StuckAt(spec.at_gmin, spec.at_gmax, shape, generator, device)
+
+    def apply(self, c: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        keep, value = self.keep, self.value
+        if rows is not None:
+            keep, value = keep.index_select(0, rows), value.index_select(0, rows)
+        return c.mul_(keep).add_(value)
+
+    def tensors(self) -> dict:
+        return {"keep": self.keep, "value": self.value}

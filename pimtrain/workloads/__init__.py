@@ -1,0 +1,206 @@
+"""Networks for cost studies, as lists of layer shapes (no weights are allocated).
+
+``get_workload(name)``: inline MLPs (``mlp:784-300-10``) and zoo networks (``vgg16``, ``vgg16-cifar``,
+``vgg16-cifar100``, ``resnet18``, ``resnet18-cifar``, ``resnet50``, ``resnet50-cifar``).
+``from_module(module, input_shape)``: the Linear/Conv2d shapes of a torch module (input shape without
+the batch dimension), traced on the ``meta`` device so nothing large is allocated.
+
+A layer is a weight matrix ``(out_features, in_features)`` used ``reuse`` times per sample (a
+convolution: once per output position; its matrix is ``out_channels × in_channels/groups·kh·kw``).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from pimtrain.design.errors import PimtrainError
+
+
+@dataclass(frozen=True)
+class LayerShape:
+    name: str
+    kind: str  # "linear" or "conv"
+    out_features: int
+    in_features: int
+    reuse: int = 1
+
+    @property
+    def macs(self) -> int:
+        return self.out_features * self.in_features * self.reuse
+
+    @property
+    def weights(self) -> int:
+        return self.out_features * self.in_features
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    layers: tuple[LayerShape, ...] = field(default_factory=tuple)
+    input_shape: tuple[int, ...] = ()
+
+    @property
+    def macs(self) -> int:
+        return sum(L.macs for L in self.layers)
+
+    @property
+    def weights(self) -> int:
+        return sum(L.weights for L in self.layers)
+
+
+# ----------------------------------------------------------------------------------------------- zoo
+def _out(size: int, k: int, s: int, p: int) -> int:
+    return (size + 2 * p - k) // s + 1
+
+
+def _vgg16(name: str, hw: int, classes: int, fc: tuple[int, ...]) -> Workload:
+    cfg = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
+    layers, c, s, i = [], 3, hw, 0
+    for v in cfg:
+        if v == "M":
+            s //= 2
+            continue
+        i += 1
+        layers.append(LayerShape(f"conv{i}", "conv", v, c * 9, s * s))
+        c = v
+    feat = c * s * s if hw >= 32 and s > 0 else c
+    if hw == 224:
+        feat = 512 * 7 * 7  # torchvision: adaptive pool to 7x7
+    dims = (feat, *fc, classes)
+    for j in range(len(dims) - 1):
+        layers.append(LayerShape(f"fc{j + 1}", "linear", dims[j + 1], dims[j], 1))
+    return Workload(name, tuple(layers), (3, hw, hw))
+
+
+def _resnet(name: str, hw: int, classes: int, blocks: tuple[int, ...], bottleneck: bool, cifar: bool) -> Workload:
+    layers: list[LayerShape] = []
+    if cifar:
+        s = hw
+        layers.append(LayerShape("conv1", "conv", 64, 3 * 9, s * s))
+    else:
+        s = _out(hw, 7, 2, 3)
+        layers.append(LayerShape("conv1", "conv", 64, 3 * 49, s * s))
+        s = _out(s, 3, 2, 1)
+    c = 64
+    exp = 4 if bottleneck else 1
+    for stage, n in enumerate(blocks):
+        width = 64 * 2 ** stage
+        for b in range(n):
+            stride = 2 if (stage > 0 and b == 0) else 1
+            so = _out(s, 3, stride, 1)
+            tag = f"layer{stage + 1}.{b}"
+            if bottleneck:
+                layers.append(LayerShape(f"{tag}.conv1", "conv", width, c, s * s))
+                layers.append(LayerShape(f"{tag}.conv2", "conv", width, width * 9, so * so))
+                layers.append(LayerShape(f"{tag}.conv3", "conv", width * exp, width, so * so))
+            else:
+                layers.append(LayerShape(f"{tag}.conv1", "conv", width, c * 9, so * so))
+                layers.append(LayerShape(f"{tag}.conv2", "conv", width, width * 9, so * so))
+            if stride != 1 or c != width * exp:
+                layers.append(LayerShape(f"{tag}.downsample", "conv", width * exp, c, so * so))
+            c, s = width * exp, so
+    layers.append(LayerShape("fc", "linear", classes, c, 1))
+    return Workload(name, tuple(layers), (3, hw, hw))
+
+
+ZOO = {
+    "vgg16": lambda: _vgg16("vgg16", 224, 1000, (4096, 4096)),
+    "vgg16-cifar": lambda: _vgg16("vgg16-cifar", 32, 10, (4096, 4096)),
+    "vgg16-cifar100": lambda: _vgg16("vgg16-cifar100", 32, 100, (4096, 4096)),
+    "resnet18": lambda: _resnet("resnet18", 224, 1000, (2, 2, 2, 2), False, False),
+    "resnet18-cifar": lambda: _resnet("resnet18-cifar", 32, 10, (2, 2, 2, 2), False, True),
+    "resnet50": lambda: _resnet("resnet50", 224, 1000, (3, 4, 6, 3), True, False),
+    "resnet50-cifar": lambda: _resnet("resnet50-cifar", 32, 10, (3, 4, 6, 3), True, True),
+}
+_CACHE: dict[str, Workload] = {}
+
+
+def workload_names() -> list[str]:
+    return sorted(ZOO) + ["mlp:<in>-<hidden>-...-<out>"]
+
+
+def get_workload(name: str) -> Workload:
+    """A zoo network or an inline MLP by name; an unknown name raises PimtrainError listing the names."""
+    if not isinstance(name, str):
+        raise PimtrainError(f"workload: expected a name, got {type(name).__name__}")
+    key = name.strip().lower()
+    if key in _CACHE:
+        return _CACHE[key]
+    if key.startswith("mlp:"):
+        try:
+            dims = [int(x) for x in key[4:].split("-")]
+        except ValueError:
+            dims = []
+        if len(dims) < 2 or any(d < 1 for d in dims):
+            raise PimtrainError(f"workload: {name!r} is not an MLP shape; allowed: mlp:<in>-<hidden>-...-<out> with positive integers, e.g. mlp:784-300-10")
+        layers = tuple(LayerShape(f"fc{i + 1}", "linear", dims[i + 1], dims[i], 1) for i in range(len(dims) - 1))
+        wl = Workload(key, layers, (dims[0],))
+    elif key in ZOO:
+        wl = ZOO[key]()
+    else:
+        raise PimtrainError(f"workload: unknown {name!r}; allowed: {', '.join(workload_names())}")
+    _CACHE[key] = wl
+    return wl
+
+
+# ----------------------------------------------------------------------------------------------- from torch
+def from_module(module, input_shape, name: str | None = None) -> Workload:
+    """Linear/Conv2d shapes of ``module`` for an input of ``input_shape`` (per sample, no batch dim;
+    a leading 1 is accepted too). Runs on the ``meta`` device; layers that behave like Linear
+    (``in_features``/``out_features``) or Conv2d (``in_channels``/``out_channels``/``kernel_size``) are
+    recorded — pimtrain's analog layers included — and are not executed."""
+    import torch
+    from torch.func import functional_call
+
+    shape = tuple(int(s) for s in input_shape)
+    x = torch.empty((1, *shape), device="meta")
+    records: list[LayerShape] = []
+    patched = []
+
+    def is_linear(m):
+        return hasattr(m, "in_features") and hasattr(m, "out_features") and not hasattr(m, "kernel_size")
+
+    def is_conv(m):
+        return hasattr(m, "in_channels") and hasattr(m, "out_channels") and hasattr(m, "kernel_size")
+
+    def make_forward(qual, m):
+        def fwd(inp, *args, **kwargs):
+            if is_linear(m):
+                rows = math.prod(inp.shape[1:-1]) if inp.dim() > 2 else 1
+                records.append(LayerShape(qual, "linear", int(m.out_features), int(m.in_features), int(rows)))
+                return torch.empty((*inp.shape[:-1], int(m.out_features)), device="meta")
+            k = _pair(m.kernel_size)
+            st, pd, dl = _pair(getattr(m, "stride", 1)), getattr(m, "padding", 0), _pair(getattr(m, "dilation", 1))
+            pd = _pair(pd) if not isinstance(pd, str) else ((k[0] - 1) // 2, (k[1] - 1) // 2)
+            groups = int(getattr(m, "groups", 1))
+            h, w = inp.shape[-2], inp.shape[-1]
+            ho = (h + 2 * pd[0] - dl[0] * (k[0] - 1) - 1) // st[0] + 1
+            wo = (w + 2 * pd[1] - dl[1] * (k[1] - 1) - 1) // st[1] + 1
+            records.append(LayerShape(qual, "conv", int(m.out_channels), int(m.in_channels) // groups * k[0] * k[1], int(ho * wo)))
+            return torch.empty((inp.shape[0], int(m.out_channels), ho, wo), device="meta")
+        return fwd
+
+    for qual, m in module.named_modules():
+        if qual and (is_linear(m) or is_conv(m)):
+            m.forward = make_forward(qual, m)
+            patched.append(m)
+    try:
+        state = {k: torch.empty_like(v, device="meta")
+                 for k, v in [*module.named_parameters(), *module.named_buffers()] if isinstance(v, torch.Tensor)}
+        with torch.no_grad():
+            functional_call(module, state, (x,))
+    except PimtrainError:
+        raise
+    except Exception as exc:
+        raise PimtrainError(f"workload: cannot trace {type(module).__name__} with input shape {shape} on the meta device ({type(exc).__name__}: {exc})") from None
+    finally:
+        for m in patched:
+            del m.forward
+    return Workload(name or type(module).__name__.lower(), tuple(records), shape)
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+__all__ = ["Workload", "LayerShape", "get_workload", "from_module", "workload_names", "ZOO"]

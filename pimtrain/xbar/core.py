@@ -1,0 +1,610 @@
+"""``AnalogCore``: one logical weight matrix stored on analog crossbars, with the three training kernels.
+
+Layout: the torch weight is ``W`` (out, in); the arrays hold ``M = Wᵀ`` (in rows = word lines, out
+columns). State ``c`` has shape ``(slices, in, pairs, out)``: centred normalised conductances (see
+:mod:`pimtrain.devices.base`), ``pairs`` = 2 for a differential pair (G+, G−), 1 for offset mapping.
+Normalised slice value ``ŵ = c+ − c−`` (differential) or ``2c`` (offset, reference at mid-range), and
+``W = w_max Σ_s base**(s-S+1) ŵ_s`` (see :mod:`pimtrain.xbar.slicing`). A cache ``wk`` (slices, in, out)
+holds each slice's contribution in weight units and is refreshed row-wise after every update.
+
+Kernels
+-------
+- ``vmm(x)`` = x @ Wᵀ and ``mvm(d)`` = d @ W: DAC (``io.*.dac_bits``, range policy) → matmul per
+  physical array (``LayerMapping.row_splits`` for the forward, column tiles for the backward) and per
+  slice → read noise → output noise → ADC (own range per array) → digital sum.
+  Read noise (independent per cell and read, std σ of the range) is applied output-referred: the sum
+  Σ_i x_i ε_i is exactly N(0, σ_w² Σ_i x_i²) per output, so (B, out) normals are drawn, not (out, in).
+- ``opu(x, d, lr)`` applies W ← W − lr dᵀx through ``design.update``: rule, pulse scheme, device.
+  Only rows with a nonzero (quantised) input receive pulses, so only they are gathered, updated and
+  written back (a cell without a pulse does not change).
+
+Pulse schemes (requests are per device, in centred-state units; a differential update moves G+ up and
+G− down by half the normalised change each):
+- ``none``: the requested change as one analog step through the device response.
+- ``deterministic`` (outer product): x quantised per sample to ``row_bits`` magnitude bits + sign, d to
+  ``col_bits`` + sign (range = the sample's max |·|), request ∝ Qx ⊗ Qd; ``pulses`` counts Σ|nx|·Σ|nd|.
+  With ``accumulate``/``serial`` the digitally summed request is quantised to ``row_bits + col_bits``
+  magnitude bits relative to its largest entry (the write circuit's duration x height resolution).
+- ``stochastic`` (outer product): aihwkit pulse trains of length ``bl`` with update management; the
+  coincidence counts are one matmul of the bit trains. With ``accumulate`` the pulse count is rounded
+  stochastically (unbiased).
+
+``outer_product`` with B > 1 applies the B rank-1 updates one after the other, except for a
+state-independent device (ideal) with pulse scheme ``none``, where the sum is written once (identical
+unless a weight clips mid-batch).
+"""
+from __future__ import annotations
+
+import logging
+import math
+
+import torch
+import torch.nn.functional as F
+
+from pimtrain.design.models import Design
+from pimtrain.devices import NoiseSource, Request, make_device
+from pimtrain.mapping import LayerMapping
+
+from .quantizers import AdcQuantizer, DacQuantizer, levels_for
+from .slicing import periodic_carry, significances
+
+log = logging.getLogger("pimtrain")
+_LOGGED: set[str] = set()
+
+
+def log_once(message: str) -> None:
+    """Log ``message`` at INFO the first time it is seen in this process."""
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        log.info(message)
+
+
+def make_generator(seed: int, layer_index: int, device, salt: int = 0) -> torch.Generator:
+    """The core's generator, seeded ``seed*1000003 + layer_index`` (plus ``salt`` after a device move)."""
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 1000003 + int(layer_index) + int(salt) * 7919) % (2 ** 63 - 1))
+    return g
+
+
+def _scalar(t: torch.Tensor):
+    """A 0-d tensor as a Python float on CPU (cheaper than more tensor ops); unchanged elsewhere."""
+    return float(t) if t.device.type == "cpu" else t
+
+
+def _absmax(x: torch.Tensor):
+    """max |x|: a Python float on CPU (one fused min/max pass), a 0-d tensor elsewhere."""
+    if x.device.type == "cpu":
+        mn, mx = torch.aminmax(x)
+        return max(-float(mn), float(mx))
+    return x.abs().amax()
+
+
+def _sign_and_absmax(x: torch.Tensor):
+    """(sign, max |x|) with sign +1 / -1 when all entries are >= 0 / <= 0, else 0 (0 off CPU)."""
+    if x.device.type == "cpu":
+        mn, mx = torch.aminmax(x)
+        mn, mx = float(mn), float(mx)
+        return (1 if mn >= 0.0 else (-1 if mx <= 0.0 else 0)), max(-mn, mx)
+    return 0, x.abs().amax()
+
+
+class _Counters:
+    """Plain-int counters plus tensor accumulators (converted only when read)."""
+
+    INT = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "dac_conversions", "carries", "cells_reprogrammed")
+    TENSOR = ("pulses", "cells_updated")
+
+    def __init__(self):
+        self.ints = {k: 0 for k in self.INT}
+        self.tensors: dict[str, object] = {k: 0 for k in self.TENSOR}
+
+    def add(self, key: str, value) -> None:
+        if key in self.ints and not isinstance(value, torch.Tensor):
+            self.ints[key] += int(value)
+        else:
+            self.tensors[key] = self.tensors.get(key, 0) + value
+
+    def read(self) -> dict:
+        out = dict(self.ints)
+        for k, v in self.tensors.items():
+            out[k] = int(round(float(v)))
+        return out
+
+    def load(self, sd: dict) -> None:
+        for k in self.INT:
+            self.ints[k] = int(sd.get(k, 0))
+        for k in self.TENSOR:
+            self.tensors[k] = int(sd.get(k, 0))
+
+
+class AnalogCore:
+    """One logical (out, in) matrix on analog arrays. See the module docstring."""
+
+    def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
+        if weight.dim() != 2:
+            raise ValueError(f"weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
+        self.design = design
+        self.layer_index = int(layer_index)
+        self.seed = design.seed if seed is None else int(seed)
+        self.device = weight.device
+        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        self.mapping = LayerMapping(self.out_features, self.in_features, design)
+        self._moves = 0
+        self.generator = make_generator(self.seed, self.layer_index, self.device)
+        cells = self.out_features * self.in_features * (2 if design.array.weight_mapping == "differential" else 1)
+        self._pool_size = int(min(max(4 * cells, 1 << 16), 1 << 22))
+        self.noise = NoiseSource(self.generator, self.device, pool_size=self._pool_size)
+        io = design.io
+        self.fwd_dac, self.fwd_adc = DacQuantizer.from_io(io.forward), AdcQuantizer.from_io(io.forward)
+        self.bwd_dac, self.bwd_adc = DacQuantizer.from_io(io.backward), AdcQuantizer.from_io(io.backward)
+        self.counters = _Counters()
+        self.ideal = design.is_ideal
+        w = weight.detach().to(torch.float32)
+        if self.ideal:
+            self._clip = design.update.rule != "exact"  # 'exact' is float math: never clipped
+            self.w = w.clone().contiguous()
+            if self._clip:
+                self.w.clamp_(-design.array.w_max, design.array.w_max)
+            self.fast_path = "ideal: plain matmul (float-exact)"
+        else:
+            self._build_analog(w)
+        log_once(f"pimtrain core [{design.name}]: {self.fast_path}")
+
+    # ------------------------------------------------------------------------------------- construction
+    def _build_analog(self, w: torch.Tensor) -> None:
+        d = self.design
+        sl = d.update.slicing
+        self.slices = sl.slices
+        self.sig = significances(sl.slices, sl.base)
+        self.pairs = 2 if d.array.weight_mapping == "differential" else 1
+        self.w_max = float(d.array.w_max)
+        dev = self.device
+        self.pm = torch.tensor([0.5, -0.5] if self.pairs == 2 else [0.5], device=dev).view(1, self.pairs, 1)
+        self.devices = [
+            make_device(d.device, (self.in_features, self.pairs, self.out_features), self.generator, self.noise,
+                        dev, base_path=d.source_path)
+            for _ in range(self.slices)
+        ]
+        self.dw_min = self.devices[0].dw_min
+        self.wscale = [self.w_max * s for s in self.sig]  # weight units per normalised slice unit
+        self.k_hat = 1.0 / self.wscale[0]  # normalised LSB units per weight unit
+        self.pm2 = self.pm * 2.0  # pair signs (+1, -1) or (+1,)
+        # tiling (forward: row tiles of array.rows; backward: column tiles of weight columns per array)
+        self.row_tile = d.array.rows
+        self.n_row_tiles = max(len(self.mapping.row_splits), 1)
+        cw = max(self.mapping.weight_cols_per_array, 1)
+        self.col_tile = cw
+        self.n_col_tiles = max(math.ceil(self.out_features / cw), 1)
+        kp = self.n_row_tiles * self.row_tile if self.n_row_tiles > 1 else self.in_features
+        npad = self.n_col_tiles * cw if self.n_col_tiles > 1 else self.out_features
+        self._wk_store = torch.zeros(self.slices, kp, npad, device=dev)
+        self.wk = self._wk_store[:, : self.in_features, : self.out_features]
+        self.c = torch.zeros(self.slices, self.in_features, self.pairs, self.out_features, device=dev)
+        rn = self.devices[0].read_noise_std()
+        coef = math.sqrt(2.0) if self.pairs == 2 else 2.0
+        self.read_sigma = rn * coef  # std of one weight read, normalised slice units
+        self._since_carry = 0
+        self.set_weight(w.to(dev))
+        simple = self.slices == 1 and self.n_row_tiles == 1 and self.n_col_tiles == 1
+        parts = [f"analog {d.device.model}", "single array per kernel: one matmul + output-referred read noise"
+                 if simple else f"{self.n_row_tiles}x{self.n_col_tiles} array tiles x {self.slices} slices: batched einsum"]
+        parts.append(f"{d.update.rule}/{d.update.pulse.scheme}: row-sparse update of pulsed rows only")
+        self.fast_path = "; ".join(parts)
+
+    # ----------------------------------------------------------------------------------- weight access
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.out_features, self.in_features)
+
+    def combine(self, c: torch.Tensor) -> torch.Tensor:
+        """Normalised slice value ŵ of a (rows, pairs, out) block."""
+        if self.pairs == 2:
+            return c[:, 0] - c[:, 1]
+        return c[:, 0] * 2.0
+
+    def split(self, what: torch.Tensor) -> torch.Tensor:
+        """Per-device centred targets (rows, pairs, out) for normalised slice values ŵ (rows, out)."""
+        return what.unsqueeze(1) * self.pm
+
+    def refresh_weights(self) -> None:
+        """Recompute the cache of normalised slice values ŵ from the full state."""
+        for s in range(self.slices):
+            self.wk[s].copy_(self.combine(self.c[s]))
+
+    def _refresh_rows(self, rows: torch.Tensor | None, blk: torch.Tensor) -> None:
+        if self.pairs == 2:
+            wr = torch.sub(blk[:, 0], blk[:, 1])
+        else:
+            wr = blk[:, 0] * 2.0
+        if rows is None:
+            self.wk[0].copy_(wr)
+        else:
+            self.wk[0].index_copy_(0, rows, wr)
+
+    def _weight_m(self) -> torch.Tensor:
+        """Stored Wᵀ (in, out), no read noise."""
+        if self.ideal:
+            return self.w.t()
+        if self.slices == 1:
+            return self.wk[0] * self.wscale[0]
+        return (self.wk * torch.tensor(self.wscale, device=self.device).view(-1, 1, 1)).sum(0)
+
+    def get_weight(self) -> torch.Tensor:
+        """Effective stored weight (out, in) without read noise."""
+        if self.ideal:
+            return self.w.clone()
+        return self._weight_m().t().contiguous()
+
+    def set_weight(self, w: torch.Tensor) -> None:
+        """Program weights ``w`` (out, in): clipped at ±w_max, programming noise / levels / faults apply.
+
+        With several slices the most significant slice is written first and each lower slice holds the
+        residual error of those above it.
+        """
+        w = w.detach().to(device=self.device, dtype=torch.float32)
+        if tuple(w.shape) != self.shape:
+            raise ValueError(f"set_weight: shape {tuple(w.shape)} does not match the core {self.shape}")
+        if self.ideal:
+            self.w.copy_(w.clamp(-self.design.array.w_max, self.design.array.w_max) if self._clip else w)
+            return
+        self._program_m(w.t().clamp(-self.w_max, self.w_max), noisy=True)
+
+    def _program_m(self, m: torch.Tensor, noisy: bool) -> None:
+        resid = m / self.w_max
+        for s in reversed(range(self.slices)):
+            target = (resid / self.sig[s]).clamp_(-1.0, 1.0)
+            cs = self.split(target)
+            if noisy:
+                cs = self.devices[s].program(cs)
+            self.c[s].copy_(cs)
+            if s:
+                resid = resid - self.combine(self.c[s]) * self.sig[s]
+        self.refresh_weights()
+
+    # ------------------------------------------------------------------------------------------ kernels
+    def vmm(self, x: torch.Tensor) -> torch.Tensor:
+        """Forward: (B, in) -> (B, out) ≈ x @ Wᵀ."""
+        self.counters.ints["vmm_calls"] += 1
+        if self.ideal:
+            return x @ self.w.t()
+        return self._read(x, forward=True)
+
+    def mvm(self, d: torch.Tensor) -> torch.Tensor:
+        """Backward: (B, out) -> (B, in) ≈ d @ W."""
+        self.counters.ints["mvm_calls"] += 1
+        if self.ideal:
+            return d @ self.w
+        return self._read(d, forward=False)
+
+    def _encode(self, dac: DacQuantizer, x: torch.Tensor):
+        """DAC: integer codes and their unit (x_q = codes * unit)."""
+        dac.conversions += x.numel()
+        self.counters.ints["dac_conversions"] += x.numel()
+        if dac.n is None:
+            return x, 1.0
+        if dac.range.policy == "batch_max":
+            r = _absmax(x)
+            if isinstance(r, float):
+                if r == 0.0:
+                    return torch.zeros_like(x), 1.0
+                return torch.mul(x, dac.n / r).round_(), r / dac.n
+            r = r.clamp_min(1e-30)
+            return torch.mul(x, dac.n / r).round_(), r / dac.n
+        r = dac.range.range(x)
+        if dac.range.may_clip:
+            over = (x.abs() > r).sum()
+            dac.clipped = over if dac.clipped is None else dac.clipped + over
+        return torch.mul(x, dac.n / r).round_().clamp_(-dac.n, dac.n), r / dac.n
+
+    def _convert(self, adc: AdcQuantizer, y: torch.Tensor, unit, dims=None) -> torch.Tensor:
+        """ADC (in place on ``y``, which is in DAC-code units); returns real units."""
+        adc.conversions += y.numel()
+        if adc.n is None:
+            return y.mul_(unit) if not (isinstance(unit, float) and unit == 1.0) else y
+        n = adc.n
+        if adc.range.policy == "batch_max":
+            if dims is None:
+                r = _absmax(y)
+                if isinstance(r, float):
+                    if r == 0.0:
+                        return y.zero_()
+                    return y.mul_(n / r).round_().mul_(r / n * unit)
+                r = r.clamp_min(1e-30)
+            else:
+                r = y.abs().amax(dim=dims, keepdim=True).clamp_min_(1e-30)
+            return y.mul_(n / r).round_().mul_(r / n * unit)
+        # fixed / calibrated ranges are in real units
+        r = adc.range.range(y * unit, dims) / unit
+        if adc.range.may_clip:
+            over = (y.abs() > r).sum()
+            adc.clipped = over if adc.clipped is None else adc.clipped + over
+        return y.mul_(n / r).round_().clamp_(-n, n).mul_(r / n * unit)
+
+    def _output_noise(self, io, y: torch.Tensor, dims=None) -> None:
+        if io.output_noise > 0:
+            if io.output_range.policy == "batch_max" or io.adc_bits is None:
+                r = y.abs().amax() if dims is None else y.abs().amax(dim=dims, keepdim=True)
+            else:
+                r = io.output_range.value if io.output_range.policy == "fixed" else y.abs().amax()
+            y.add_(torch.randn(y.shape, generator=self.generator, device=y.device).mul_(r * io.output_noise))
+
+    def _read(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
+        io = self.design.io.forward if forward else self.design.io.backward
+        dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
+        x = x.to(torch.float32)
+        xi, unit = self._encode(dac, x)
+        tiles = self.n_row_tiles if forward else self.n_col_tiles
+        rs = self.read_sigma
+        if self.slices == 1 and tiles == 1:
+            w = self.wk[0]
+            y = xi @ w if forward else xi @ w.t()
+            if rs > 0:
+                z = torch.randn(y.shape, generator=self.generator, device=y.device)
+                y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=rs)
+            self._output_noise(io, y)
+            return self._convert(adc, y, unit * self.wscale[0])
+        # general: per slice and per physical array partial sums, each converted, then summed digitally
+        b = xi.shape[0]
+        S = self.slices
+        if forward:
+            t, k = self.n_row_tiles, self.in_features
+            size = self._wk_store.shape[1] // t
+            n_out = self.out_features
+            xp = F.pad(xi, (0, t * size - k)) if t * size != k else xi
+            xp = xp.reshape(b, t, size)
+            w4 = self._wk_store.view(S, t, size, -1)
+            part = torch.einsum("btr,strn->bstn", xp, w4)[..., :n_out]
+        else:
+            t, k = self.n_col_tiles, self.out_features
+            size = self._wk_store.shape[2] // t
+            n_out = self.in_features
+            xp = F.pad(xi, (0, t * size - k)) if t * size != k else xi
+            xp = xp.reshape(b, t, size)
+            w4 = self._wk_store.view(S, self._wk_store.shape[1], t, size)
+            part = torch.einsum("bqc,skqc->bsqk", xp, w4)[..., :n_out]
+        part = part.contiguous()
+        if rs > 0:
+            nrm = torch.linalg.vector_norm(xp, dim=2).view(b, 1, t, 1)
+            part.addcmul_(torch.randn(part.shape, generator=self.generator, device=part.device), nrm, value=rs)
+        part.mul_(torch.tensor(self.wscale, device=part.device).view(1, S, 1, 1) * unit)  # real units
+        self._output_noise(io, part, dims=(0, 3))
+        part = self._convert(adc, part, 1.0, dims=(0, 3))
+        return part.sum(dim=(1, 2))
+
+    # ------------------------------------------------------------------------------------------ update
+    def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        """W ← W − lr dᵀx through ``design.update`` (x: (B, in), d: (B, out))."""
+        x = x.detach().to(torch.float32)
+        d = d.detach().to(torch.float32)
+        if x.dim() == 1:
+            x, d = x.unsqueeze(0), d.unsqueeze(0)
+        b = x.shape[0]
+        cnt = self.counters.ints
+        cnt["opu_calls"] += 1
+        cnt["samples_updated"] += b
+        lr = float(lr)
+        if self.ideal:
+            self.w.add_(d.t() @ x, alpha=-lr)
+            if self._clip:
+                self.w.clamp_(-self.design.array.w_max, self.design.array.w_max)
+            return
+        rule = self.design.update.rule
+        scheme = self.design.update.pulse.scheme
+        if rule == "exact":
+            self._program_m((self._weight_m() - lr * (x.t() @ d)).clamp_(-self.w_max, self.w_max), noisy=False)
+            events = 1
+        elif rule in ("accumulate", "serial"):
+            self._write_dense(x, d, lr)
+            events = 1
+        elif not self.devices[0].state_dependent and scheme == "none":
+            self._write_dense(x, d, lr)
+            events = b
+        else:
+            for i in range(b):
+                self._write_rank1(x[i], d[i], lr)
+                self._tick(1)
+            return
+        self._tick(events)
+
+    def _tick(self, events: int) -> None:
+        if self.slices == 1:
+            return
+        self._since_carry += events
+        if self._since_carry >= self.design.update.slicing.carry_interval:
+            self._since_carry = 0
+            self.counters.ints["carries"] += 1
+            self.counters.ints["cells_reprogrammed"] += periodic_carry(self)
+
+    def _apply(self, rows: torch.Tensor | None, req: Request) -> None:
+        """Send a request to the pulsed rows of the least significant slice and refresh the cache."""
+        c0 = self.c[0]
+        if rows is None:
+            self.devices[0].step(c0, req, None)
+            self._refresh_rows(None, c0)
+            return
+        blk = c0.index_select(0, rows)
+        self.devices[0].step(blk, req, rows)
+        c0.index_copy_(0, rows, blk)
+        self._refresh_rows(rows, blk)
+
+    def _rows(self, active: torch.Tensor):
+        """Indices of nonzero entries of a 1-D tensor, or None when all are nonzero; () when none."""
+        rows = active.nonzero().view(-1)
+        k = rows.numel()
+        if k == 0:
+            return ()
+        return None if k == active.numel() else rows
+
+    def _write_rank1(self, xb: torch.Tensor, db: torch.Tensor, lr: float) -> None:
+        p = self.design.update.pulse
+        if p.scheme == "stochastic":
+            return self._write_stochastic(xb, db, lr)
+        sx, xm = _sign_and_absmax(xb)
+        if isinstance(xm, float) and xm == 0.0:
+            return
+        if p.scheme == "deterministic":
+            nr, nc = (1 << p.row_bits) - 1, (1 << p.col_bits) - 1
+            dm = _absmax(db)
+            if isinstance(dm, float) and dm == 0.0:
+                return
+            a_full = torch.mul(xb, nr / xm).round_()
+            b_vec = torch.mul(db, nc / dm).round_()
+            scale = (-lr * self.k_hat) * (xm / nr) * (dm / nc)
+            self._pulse_acc(a_full, b_vec)
+        else:
+            a_full, b_vec, scale = xb, db, -lr * self.k_hat
+        rows = self._rows(a_full)
+        if isinstance(rows, tuple):
+            return
+        a = a_full if rows is None else a_full.index_select(0, rows)
+        if isinstance(scale, float):
+            sg = sx if scale > 0 else -sx
+        else:
+            sg = 0
+        a = a.mul(scale).view(-1, 1, 1)
+        bb = b_vec.view(1, 1, -1) * self.pm
+        self._apply(rows, Request(a=a, b=bb, a_sign=sg))
+        self.counters.add("cells_updated", torch.count_nonzero(b_vec) * (a.shape[0] * self.pairs))
+
+    def _pulse_acc(self, a_full: torch.Tensor, b_vec: torch.Tensor) -> None:
+        """pulses += Σ|nx| · Σ|nd| (coincidences of row and column pulse units)."""
+        self.counters.add("pulses", torch.linalg.vector_norm(a_full, 1) * torch.linalg.vector_norm(b_vec, 1))
+
+    def _write_stochastic(self, xb: torch.Tensor, db: torch.Tensor, lr: float) -> None:
+        p = self.design.update.pulse
+        bl = p.bl
+        dw = self.dw_min
+        xm, dm = xb.abs().amax(), db.abs().amax()
+        k_hat = self.k_hat
+        # expected coincidences BL px pd = lr k_hat |x||d| / (2 dw)   (one coincidence: ŵ moves 2 dw)
+        cc = abs(lr) * k_hat / (2.0 * dw * bl)
+        ratio = (dm / xm.clamp_min(1e-30)).clamp_min(1e-30)
+        cx = (cc * ratio).sqrt()
+        cd = (cc / ratio).sqrt()
+        px = (xb.abs() * cx).clamp_(max=1.0)
+        pd = (db.abs() * cd).clamp_(max=1.0)
+        bx = (torch.rand(bl, xb.numel(), generator=self.generator, device=xb.device) < px).to(torch.float32)
+        bd = (torch.rand(bl, db.numel(), generator=self.generator, device=db.device) < pd).to(torch.float32)
+        n = bx.t() @ bd  # (in, out) coincidences
+        self.counters.add("pulses", n.sum())
+        sgn = -math.copysign(1.0, lr)
+        r = n.mul_(torch.outer(xb.sign(), db.sign())).mul_(dw * sgn)
+        rows = self._rows(bx.amax(0))
+        if isinstance(rows, tuple):
+            return
+        if rows is not None:
+            r = r.index_select(0, rows)
+        self.counters.add("cells_updated", torch.count_nonzero(r) * self.pairs)
+        self._apply(rows, Request(a=r.unsqueeze(1), b=self.pm2))
+
+    def _write_dense(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        """Digitally summed gradient, written once (accumulate / serial)."""
+        k_hat = self.k_hat
+        rows = self._rows(x.abs().amax(0))
+        if isinstance(rows, tuple):
+            return
+        xs = x if rows is None else x.index_select(1, rows)
+        g = xs.t() @ d  # (k, out)
+        rc = g.mul_(-lr * k_hat * 0.5)  # per-device request magnitude (centred units)
+        scheme = self.design.update.pulse.scheme
+        if scheme == "stochastic":
+            dw = self.dw_min
+            n = rc.abs().div_(dw)
+            n.add_(torch.rand(n.shape, generator=self.generator, device=n.device)).floor_()
+            self.counters.add("pulses", n.sum())
+            rc = n.mul_(rc.sign()).mul_(dw)
+        elif scheme == "deterministic":
+            p = self.design.update.pulse
+            levels = (1 << (p.row_bits + p.col_bits)) - 1
+            m = _absmax(rc)
+            if isinstance(m, float) and m == 0.0:
+                return
+            rc = rc.mul_(levels / m).round_()
+            self.counters.add("pulses", rc.abs().sum())
+            rc = rc.mul_(m / levels)
+        self.counters.add("cells_updated", torch.count_nonzero(rc) * self.pairs)
+        self._apply(rows, Request(a=rc.unsqueeze(1), b=self.pm2))
+
+    # --------------------------------------------------------------------------------------- bookkeeping
+    @property
+    def stats(self) -> dict:
+        s = self.counters.read()
+        s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
+        s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
+        s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
+        return s
+
+    def _quantizers(self):
+        return {"fwd_dac": self.fwd_dac, "fwd_adc": self.fwd_adc, "bwd_dac": self.bwd_dac, "bwd_adc": self.bwd_adc}
+
+    def state_dict(self) -> dict:
+        sd = {
+            "kind": "analog",
+            "shape": self.shape,
+            "generator": self.generator.get_state(),
+            "counters": self.counters.read(),
+            "quantizers": {k: q.state_dict() for k, q in self._quantizers().items()},
+        }
+        if self.ideal:
+            sd["w"] = self.w.clone()
+        else:
+            sd["c"] = self.c.clone()
+            sd["since_carry"] = self._since_carry
+            sd["devices"] = [dv.tensors() for dv in self.devices]
+        return sd
+
+    def load_state_dict(self, sd: dict) -> None:
+        if tuple(sd["shape"]) != self.shape:
+            raise ValueError(f"state for shape {tuple(sd['shape'])} does not fit core {self.shape}")
+        if sd["generator"].numel() and self.device.type == "cpu":
+            self.generator.set_state(sd["generator"])
+        self.counters.load(sd.get("counters", {}))
+        for k, q in self._quantizers().items():
+            q.load_state_dict(sd["quantizers"].get(k, {}))
+        if self.ideal:
+            self.w.copy_(sd["w"].to(self.device))
+            return
+        self.c.copy_(sd["c"].to(self.device))
+        self._since_carry = int(sd.get("since_carry", 0))
+        for dv, t in zip(self.devices, sd.get("devices", [])):
+            dv.load_tensors(t)
+        self.refresh_weights()
+
+    def to(self, device) -> "AnalogCore":
+        """Move all state to ``device``. The generator is re-seeded deterministically there."""
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        self.device = device
+        self._moves += 1
+        self.generator = make_generator(self.seed, self.layer_index, device, salt=self._moves)
+        self.noise = NoiseSource(self.generator, device, pool_size=self._pool_size)
+        for q in self._quantizers().values():
+            q.to(device)
+        if self.ideal:
+            self.w = self.w.to(device)
+            return self
+        self.pm = self.pm.to(device)
+        self.pm2 = self.pm2.to(device)
+        self.c = self.c.to(device)
+        self._wk_store = self._wk_store.to(device)
+        self.wk = self._wk_store[:, : self.in_features, : self.out_features]
+        for dv in self.devices:
+            dv.to(device)
+            dv.generator, dv.noise = self.generator, self.noise
+        return self
+
+    def __repr__(self) -> str:
+        return f"AnalogCore(shape={self.shape}, design={self.design.name!r}, path={self.fast_path!r})"
+
+
+def make_core(weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
+    """``AnalogCore`` for ``design.compute == 'analog'``, else :class:`~pimtrain.xbar.digital.DigitalCore`."""
+    if design.compute == "digital":
+        from .digital import DigitalCore
+
+        return DigitalCore(weight, design, layer_index=layer_index, seed=seed)
+    return AnalogCore(weight, design, layer_index=layer_index, seed=seed)
+
+
+__all__ = ["AnalogCore", "make_core", "make_generator", "log_once", "levels_for"]
