@@ -208,3 +208,14 @@ def test_real_taox_tables():
     dev.step(c, Request(r=torch.full_like(c, 1e-3)))
     assert c.abs().max() <= 0.5 and torch.isfinite(c).all()
     assert c.mean().item() > 0
+
+
+def test_unit_pair_request_matches_full():
+    """Dense differential request (b = pair signs ±1) gives the same step as the full tensor."""
+    spec = DeviceSpec(model="soft_bounds", up_down=0.25, nonlinearity=1.0)
+    c0 = torch.rand(7, 2, 4, generator=gen(12)) - 0.5
+    a = torch.randn(7, 1, 4, generator=gen(13)) * 0.01
+    b = torch.tensor([1.0, -1.0]).view(1, 2, 1)
+    d1 = make_device(spec, (7, 2, 4), gen()).mean_step(c0, Request(a=a, b=b, b_unit=True), None)
+    d2 = make_device(spec, (7, 2, 4), gen()).mean_step(c0, Request(r=a * b), None)
+    assert torch.allclose(d1, d2, atol=1e-8)

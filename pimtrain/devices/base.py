@@ -44,15 +44,42 @@ class Request:
     <= 0 (known to the caller for free), else 0; models may use it for a cheaper branch-free form.
     """
 
-    __slots__ = ("_r", "a", "b", "a_sign", "_abs", "_sqrt")
+    __slots__ = ("_r", "a", "b", "a_sign", "b_unit", "_abs", "_sqrt", "_abs_a", "_abs_b", "_sqrt_a", "_sqrt_b")
 
     def __init__(self, r: torch.Tensor | None = None, a: torch.Tensor | None = None, b: torch.Tensor | None = None,
-                 a_sign: int = 0):
+                 a_sign: int = 0, b_unit: bool = False):
         if r is None and (a is None or b is None):
             raise ValueError("Request needs r or both factors a and b")
         self._r, self.a, self.b = r, a, b
         self.a_sign = a_sign if a is not None else 0
-        self._abs = self._sqrt = None
+        #: every |b| is exactly 1 (pair signs of a dense request): |r| = |a|, sqrt|r| = sqrt|a|
+        self.b_unit = bool(b_unit) and a is not None
+        self._abs = self._sqrt = self._abs_a = self._abs_b = self._sqrt_a = self._sqrt_b = None
+
+    # factor helpers (cached: several model terms need them)
+    @property
+    def abs_a(self) -> torch.Tensor:
+        if self._abs_a is None:
+            self._abs_a = self.a.abs()
+        return self._abs_a
+
+    @property
+    def abs_b(self) -> torch.Tensor:
+        if self._abs_b is None:
+            self._abs_b = self.b.abs()
+        return self._abs_b
+
+    @property
+    def sqrt_a(self) -> torch.Tensor:
+        if self._sqrt_a is None:
+            self._sqrt_a = self.abs_a.sqrt()
+        return self._sqrt_a
+
+    @property
+    def sqrt_b(self) -> torch.Tensor:
+        if self._sqrt_b is None:
+            self._sqrt_b = self.abs_b.sqrt()
+        return self._sqrt_b
 
     @property
     def factored(self) -> bool:
@@ -73,15 +100,20 @@ class Request:
     @property
     def abs(self) -> torch.Tensor:
         if self._abs is None:
-            self._abs = self.a.abs() * self.b.abs() if self.a is not None else self._r.abs()
+            if self.b_unit:
+                self._abs = self.abs_a
+            else:
+                self._abs = self.abs_a * self.abs_b if self.a is not None else self._r.abs()
         return self._abs
 
     @property
     def sqrt_abs(self) -> torch.Tensor:
         """sqrt|r|, possibly broadcastable to r rather than full size."""
         if self._sqrt is None:
-            if self.a is not None:
-                self._sqrt = self.a.abs().sqrt_() * self.b.abs().sqrt_()
+            if self.b_unit:
+                self._sqrt = self.sqrt_a
+            elif self.a is not None:
+                self._sqrt = self.sqrt_a * self.sqrt_b
             else:
                 self._sqrt = self.abs.sqrt()
         return self._sqrt
@@ -127,9 +159,11 @@ class DeviceModel:
         """Add cycle-to-cycle write noise to ``delta`` in place (random walk in |r|)."""
         if self.write_noise > 0:
             z = self.noise.normal(delta.shape)
-            if req.factored:  # two broadcast passes instead of forming sqrt|a|*sqrt|b| at full size
-                zb = z * req.b.abs().sqrt_()
-                delta.addcmul_(zb, req.a.abs().sqrt_(), value=self.write_noise * math.sqrt(self.dw_min))
+            if req.b_unit:
+                delta.addcmul_(z, req.sqrt_a, value=self.write_noise * math.sqrt(self.dw_min))
+            elif req.factored:  # two broadcast passes instead of forming sqrt|a|*sqrt|b| at full size
+                zb = z * req.sqrt_b
+                delta.addcmul_(zb, req.sqrt_a, value=self.write_noise * math.sqrt(self.dw_min))
             else:
                 delta.addcmul_(req.sqrt_abs, z, value=self.write_noise * math.sqrt(self.dw_min))
 
@@ -149,6 +183,24 @@ class DeviceModel:
             c.add_(delta)
         c.clamp_(C_LO, C_HI)
         return self.finish(c, rows)
+
+    def step_delta(self, c: torch.Tensor, req: Request, rows: torch.Tensor) -> torch.Tensor:
+        """Like :meth:`step` but leaves ``c`` untouched and returns the change actually applied.
+
+        Used for row-sparse updates, where scattering the change with ``index_add_`` is about twice
+        as fast on CPU as copying the new rows back with ``index_copy_``. The returned change equals
+        ``step``'s new state minus ``c`` (bounds, levels and faults included).
+        """
+        delta = self.mean_step(c, req, rows)
+        self.noise_step(delta, c, req, rows)
+        if self.d2d is not None:
+            new = torch.addcmul(c, delta, self._rows(self.d2d, rows))
+        else:
+            new = delta.add_(c)
+        new.clamp_(C_LO, C_HI)
+        if self.levels is not None or self.stuck is not None:
+            self.finish(new, rows)
+        return new.sub_(c)
 
     def finish(self, c: torch.Tensor, rows=None) -> torch.Tensor:
         """Finite levels and stuck-at faults (after any write)."""

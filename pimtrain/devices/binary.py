@@ -34,6 +34,10 @@ class BinaryDevice(DeviceModel):
         c.add_(delta)
         return c.copy_(self.finish(c, rows))
 
+    def step_delta(self, c, req: Request, rows):
+        new = c.clone()
+        return self.step(new, req, rows).sub_(c)
+
     def program(self, target, rows=None):
         c = target.to(device=self.device, dtype=torch.float32).clone()
         return self.finish(c, rows)

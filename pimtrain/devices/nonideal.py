@@ -26,12 +26,28 @@ class NoiseSource:
     """
 
     def __init__(self, generator: torch.Generator, device: torch.device | str = "cpu",
-                 pool_size: int = 1 << 20, min_pooled: int = 2048):
+                 pool_size: int = 1 << 20, min_pooled: int = 64):
         self.generator = generator
         self.device = torch.device(device)
         self.pool_size = pool_size
         self.min_pooled = min_pooled
         self._pool: torch.Tensor | None = None
+        self._pool_state: torch.Tensor | None = None
+        self._offsets: list[int] = []
+
+    def state_dict(self) -> dict:
+        """Enough to continue the same stream after a reload (the pool is re-drawn, not stored)."""
+        return {"pool_state": self._pool_state, "offsets": list(self._offsets), "pool_size": self.pool_size}
+
+    def load_state_dict(self, sd: dict) -> None:
+        self.pool_size = int(sd.get("pool_size", self.pool_size))
+        self._pool_state = sd.get("pool_state")
+        self._offsets = list(sd.get("offsets", []))
+        self._pool = None
+        if self._pool_state is not None and self.device.type == "cpu":
+            g = torch.Generator(device=self.device)
+            g.set_state(self._pool_state)
+            self._pool = torch.randn(self.pool_size, generator=g, device=self.device)
 
     def normal(self, shape) -> torch.Tensor:
         shape = tuple(shape)
@@ -39,8 +55,11 @@ class NoiseSource:
         if self.device.type != "cpu" or n < self.min_pooled or n > self.pool_size // 4:
             return torch.randn(shape, generator=self.generator, device=self.device)
         if self._pool is None:
+            self._pool_state = self.generator.get_state()
             self._pool = torch.randn(self.pool_size, generator=self.generator, device=self.device)
-        off = int(torch.randint(0, self.pool_size - n + 1, (1,), generator=self.generator))
+        if not self._offsets:  # offsets are drawn 1024 at a time (one generator call)
+            self._offsets = torch.randint(0, self.pool_size, (1024,), generator=self.generator).tolist()[::-1]
+        off = self._offsets.pop() % (self.pool_size - n + 1)
         return self._pool[off:off + n].view(shape)
 
     def uniform(self, shape) -> torch.Tensor:

@@ -27,11 +27,18 @@ class SoftBoundsDevice(DeviceModel):
         if req.factored and req.a_sign and 0.0 < alpha <= 1.0:
             # a of one sign σ: R = a (b + ud σ|b|), |R| = σ a (|b| + ud σ b), Δ = a (bR − kσ bA c)
             sg = float(req.a_sign)
-            b = req.b
-            bR = b.add(b.abs(), alpha=ud * sg) if ud else b
-            bA = b.abs().add_(b, alpha=ud * sg) if ud else b.abs()
+            b, ab = req.b, req.abs_b
+            bR = b.add(ab, alpha=ud * sg) if ud else b
+            bA = ab.add(b, alpha=ud * sg) if ud else ab
             k = alpha / (1.0 - alpha / 2.0)
             return torch.add(bR, bA * c, alpha=-k * sg).mul_(req.a)
+        if req.b_unit and 0.0 < alpha <= 1.0:
+            # |b| = 1: R = a b + ud |a|, |R| = |a| + ud a b  (two full-size passes, no |r| pass)
+            a, b, aa = req.a, req.b, req.abs_a
+            big_r = torch.addcmul(aa * ud, a, b) if ud else a * b
+            abs_r = torch.addcmul(aa, a, b, value=ud) if ud else aa.expand_as(big_r).clone()
+            k = alpha / (1.0 - alpha / 2.0)
+            return big_r.add_(abs_r.mul_(c), alpha=-k)
         r, ar = req.r, req.abs
         if ud != 0.0:
             big_r = r.add(ar, alpha=ud)

@@ -83,13 +83,14 @@ def reproduce_table(result: dict) -> Table:
 def designs_table(rows: list[dict]) -> Table:
     t = Table(title="Design presets")
     t.add_column("name", no_wrap=True)
-    t.add_column("description", overflow="fold")
-    t.add_column("area", justify="right")
-    t.add_column("peak power", justify="right")
-    t.add_column("peak ops/s", justify="right")
+    t.add_column("area", justify="right", no_wrap=True)
+    t.add_column("peak power", justify="right", no_wrap=True)
+    t.add_column("peak ops/s", justify="right", no_wrap=True)
+    t.add_column("description", overflow="fold", ratio=1)
     for r in rows:
-        t.add_row(r["name"], r["description"], si(r.get("area_m2") and r["area_m2"] * 1e6, "mm²") if r.get("area_m2") else "—",
-                  si(r.get("peak_power_w"), "W"), si(r.get("peak_ops_per_s"), "op/s"))
+        area = r.get("area_m2")
+        t.add_row(r["name"], f"{area * 1e6:.4g} mm²" if area else "—", si(r.get("peak_power_w"), "W"),
+                  si(r.get("peak_ops_per_s"), "op/s"), r["description"])
     return t
 
 

@@ -183,7 +183,10 @@ class AnalogCore:
         rn = self.devices[0].read_noise_std()
         coef = math.sqrt(2.0) if self.pairs == 2 else 2.0
         self.read_sigma = rn * coef  # std of one weight read, normalised slice units
+        self.read_sigma_w = self.read_sigma * self.wscale[0]  # the same in weight units (slice 0)
         self._since_carry = 0
+        self._since_refresh = 0
+        self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
         self.set_weight(w.to(dev))
         simple = self.slices == 1 and self.n_row_tiles == 1 and self.n_col_tiles == 1
         parts = [f"analog {d.device.model}", "single array per kernel: one matmul + output-referred read noise"
@@ -207,27 +210,31 @@ class AnalogCore:
         return what.unsqueeze(1) * self.pm
 
     def refresh_weights(self) -> None:
-        """Recompute the cache of normalised slice values ŵ from the full state."""
+        """Recompute the weight cache (weight units, per slice) from the full state."""
         for s in range(self.slices):
-            self.wk[s].copy_(self.combine(self.c[s]))
+            self.wk[s].copy_(self.combine(self.c[s])).mul_(self.wscale[s])
+        self._since_refresh = 0
 
     def _refresh_rows(self, rows: torch.Tensor | None, blk: torch.Tensor) -> None:
+        """Cache update after a write: ``blk`` is the new state (rows None) or the applied change."""
         if self.pairs == 2:
-            wr = torch.sub(blk[:, 0], blk[:, 1])
+            wr = torch.sub(blk[:, 0], blk[:, 1]).mul_(self.wscale[0])
         else:
-            wr = blk[:, 0] * 2.0
+            wr = blk[:, 0] * (2.0 * self.wscale[0])
         if rows is None:
             self.wk[0].copy_(wr)
         else:
-            self.wk[0].index_copy_(0, rows, wr)
+            self.wk[0].index_add_(0, rows, wr)
+            self._since_refresh += 1
+            if self._since_refresh >= 4096:  # the cache accumulated changes: re-derive it exactly
+                self.refresh_weights()
 
     def _weight_m(self) -> torch.Tensor:
         """Stored Wᵀ (in, out), no read noise."""
         if self.ideal:
             return self.w.t()
-        if self.slices == 1:
-            return self.wk[0] * self.wscale[0]
-        return (self.wk * torch.tensor(self.wscale, device=self.device).view(-1, 1, 1)).sum(0)
+        return self.combine(self.c[0]) * self.wscale[0] if self.slices == 1 else \
+            sum(self.combine(self.c[s]) * self.wscale[s] for s in range(self.slices))
 
     def get_weight(self) -> torch.Tensor:
         """Effective stored weight (out, in) without read noise."""
@@ -276,31 +283,32 @@ class AnalogCore:
             return d @ self.w
         return self._read(d, forward=False)
 
-    def _encode(self, dac: DacQuantizer, x: torch.Tensor):
-        """DAC: integer codes and their unit (x_q = codes * unit)."""
+    def _encode(self, dac: DacQuantizer, x: torch.Tensor) -> torch.Tensor:
+        """DAC: the quantised input (real units)."""
         dac.conversions += x.numel()
         self.counters.ints["dac_conversions"] += x.numel()
         if dac.n is None:
-            return x, 1.0
+            return x
+        n = dac.n
         if dac.range.policy == "batch_max":
             r = _absmax(x)
-            if isinstance(r, float):
+            if isinstance(r, float):  # CPU: one fused quantise pass with a host scale
                 if r == 0.0:
-                    return torch.zeros_like(x), 1.0
-                return torch.mul(x, dac.n / r).round_(), r / dac.n
+                    return torch.zeros_like(x)
+                return torch.fake_quantize_per_tensor_affine(x, r / n, 0, -n, n)
             r = r.clamp_min(1e-30)
-            return torch.mul(x, dac.n / r).round_(), r / dac.n
+            return torch.mul(x, n / r).round_().mul_(r / n)
         r = dac.range.range(x)
         if dac.range.may_clip:
             over = (x.abs() > r).sum()
             dac.clipped = over if dac.clipped is None else dac.clipped + over
-        return torch.mul(x, dac.n / r).round_().clamp_(-dac.n, dac.n), r / dac.n
+        return torch.mul(x, n / r).round_().clamp_(-n, n).mul_(r / n)
 
-    def _convert(self, adc: AdcQuantizer, y: torch.Tensor, unit, dims=None) -> torch.Tensor:
-        """ADC (in place on ``y``, which is in DAC-code units); returns real units."""
+    def _convert(self, adc: AdcQuantizer, y: torch.Tensor, dims=None) -> torch.Tensor:
+        """ADC of ``y`` (real units; may be modified in place)."""
         adc.conversions += y.numel()
         if adc.n is None:
-            return y.mul_(unit) if not (isinstance(unit, float) and unit == 1.0) else y
+            return y
         n = adc.n
         if adc.range.policy == "batch_max":
             if dims is None:
@@ -308,17 +316,16 @@ class AnalogCore:
                 if isinstance(r, float):
                     if r == 0.0:
                         return y.zero_()
-                    return y.mul_(n / r).round_().mul_(r / n * unit)
+                    return torch.fake_quantize_per_tensor_affine(y, r / n, 0, -n, n)
                 r = r.clamp_min(1e-30)
             else:
                 r = y.abs().amax(dim=dims, keepdim=True).clamp_min_(1e-30)
-            return y.mul_(n / r).round_().mul_(r / n * unit)
-        # fixed / calibrated ranges are in real units
-        r = adc.range.range(y * unit, dims) / unit
+            return y.mul_(n / r).round_().mul_(r / n)
+        r = adc.range.range(y, dims)
         if adc.range.may_clip:
             over = (y.abs() > r).sum()
             adc.clipped = over if adc.clipped is None else adc.clipped + over
-        return y.mul_(n / r).round_().clamp_(-n, n).mul_(r / n * unit)
+        return y.mul_(n / r).round_().clamp_(-n, n).mul_(r / n)
 
     def _output_noise(self, io, y: torch.Tensor, dims=None) -> None:
         if io.output_noise > 0:
@@ -331,18 +338,17 @@ class AnalogCore:
     def _read(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
         io = self.design.io.forward if forward else self.design.io.backward
         dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
-        x = x.to(torch.float32)
-        xi, unit = self._encode(dac, x)
+        xi = self._encode(dac, x.to(torch.float32))
         tiles = self.n_row_tiles if forward else self.n_col_tiles
         rs = self.read_sigma
         if self.slices == 1 and tiles == 1:
             w = self.wk[0]
             y = xi @ w if forward else xi @ w.t()
             if rs > 0:
-                z = torch.randn(y.shape, generator=self.generator, device=y.device)
-                y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=rs)
+                z = self.noise.normal(y.shape)
+                y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=self.read_sigma_w)
             self._output_noise(io, y)
-            return self._convert(adc, y, unit * self.wscale[0])
+            return self._convert(adc, y)
         # general: per slice and per physical array partial sums, each converted, then summed digitally
         b = xi.shape[0]
         S = self.slices
@@ -365,10 +371,10 @@ class AnalogCore:
         part = part.contiguous()
         if rs > 0:
             nrm = torch.linalg.vector_norm(xp, dim=2).view(b, 1, t, 1)
-            part.addcmul_(torch.randn(part.shape, generator=self.generator, device=part.device), nrm, value=rs)
-        part.mul_(torch.tensor(self.wscale, device=part.device).view(1, S, 1, 1) * unit)  # real units
+            ws = torch.tensor(self.wscale, device=part.device).view(1, S, 1, 1)
+            part.addcmul_(torch.randn(part.shape, generator=self.generator, device=part.device), nrm * ws, value=rs)
         self._output_noise(io, part, dims=(0, 3))
-        part = self._convert(adc, part, 1.0, dims=(0, 3))
+        part = self._convert(adc, part, dims=(0, 3))
         return part.sum(dim=(1, 2))
 
     # ------------------------------------------------------------------------------------------ update
@@ -423,9 +429,9 @@ class AnalogCore:
             self._refresh_rows(None, c0)
             return
         blk = c0.index_select(0, rows)
-        self.devices[0].step(blk, req, rows)
-        c0.index_copy_(0, rows, blk)
-        self._refresh_rows(rows, blk)
+        change = self.devices[0].step_delta(blk, req, rows)
+        c0.index_add_(0, rows, change)
+        self._refresh_rows(rows, change)
 
     def _rows(self, active: torch.Tensor):
         """Indices of nonzero entries of a 1-D tensor, or None when all are nonzero; () when none."""
@@ -450,7 +456,9 @@ class AnalogCore:
             a_full = torch.mul(xb, nr / xm).round_()
             b_vec = torch.mul(db, nc / dm).round_()
             scale = (-lr * self.k_hat) * (xm / nr) * (dm / nc)
-            self._pulse_acc(a_full, b_vec)
+            self._pending_stats.append((a_full, b_vec))
+            if len(self._pending_stats) >= 256:
+                self._flush_stats()
         else:
             a_full, b_vec, scale = xb, db, -lr * self.k_hat
         rows = self._rows(a_full)
@@ -464,11 +472,22 @@ class AnalogCore:
         a = a.mul(scale).view(-1, 1, 1)
         bb = b_vec.view(1, 1, -1) * self.pm
         self._apply(rows, Request(a=a, b=bb, a_sign=sg))
-        self.counters.add("cells_updated", torch.count_nonzero(b_vec) * (a.shape[0] * self.pairs))
+        if p.scheme != "deterministic":
+            self.counters.add("cells_updated", torch.count_nonzero(b_vec) * (a.shape[0] * self.pairs))
 
-    def _pulse_acc(self, a_full: torch.Tensor, b_vec: torch.Tensor) -> None:
-        """pulses += Σ|nx| · Σ|nd| (coincidences of row and column pulse units)."""
-        self.counters.add("pulses", torch.linalg.vector_norm(a_full, 1) * torch.linalg.vector_norm(b_vec, 1))
+    def _flush_stats(self) -> None:
+        """Fold deferred deterministic-pulse statistics into the counters (batched: ~free per update).
+
+        pulses += Σ_t Σ|nx_t| · Σ|nd_t| (coincidences of row and column pulse units);
+        cells_updated += Σ_t nnz(nx_t) · nnz(nd_t) · pairs.
+        """
+        if not self._pending_stats:
+            return
+        a = torch.stack([t[0] for t in self._pending_stats])
+        b = torch.stack([t[1] for t in self._pending_stats])
+        self._pending_stats = []
+        self.counters.add("pulses", (a.abs().sum(1) * b.abs().sum(1)).sum())
+        self.counters.add("cells_updated", ((a != 0).sum(1) * (b != 0).sum(1)).sum() * self.pairs)
 
     def _write_stochastic(self, xb: torch.Tensor, db: torch.Tensor, lr: float) -> None:
         p = self.design.update.pulse
@@ -495,7 +514,7 @@ class AnalogCore:
         if rows is not None:
             r = r.index_select(0, rows)
         self.counters.add("cells_updated", torch.count_nonzero(r) * self.pairs)
-        self._apply(rows, Request(a=r.unsqueeze(1), b=self.pm2))
+        self._apply(rows, Request(a=r.unsqueeze(1), b=self.pm2, b_unit=True))
 
     def _write_dense(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         """Digitally summed gradient, written once (accumulate / serial)."""
@@ -523,11 +542,13 @@ class AnalogCore:
             self.counters.add("pulses", rc.abs().sum())
             rc = rc.mul_(m / levels)
         self.counters.add("cells_updated", torch.count_nonzero(rc) * self.pairs)
-        self._apply(rows, Request(a=rc.unsqueeze(1), b=self.pm2))
+        self._apply(rows, Request(a=rc.unsqueeze(1), b=self.pm2, b_unit=True))
 
     # --------------------------------------------------------------------------------------- bookkeeping
     @property
     def stats(self) -> dict:
+        if not self.ideal:
+            self._flush_stats()
         s = self.counters.read()
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
@@ -542,7 +563,8 @@ class AnalogCore:
             "kind": "analog",
             "shape": self.shape,
             "generator": self.generator.get_state(),
-            "counters": self.counters.read(),
+            "noise": self.noise.state_dict(),
+            "counters": self.stats,
             "quantizers": {k: q.state_dict() for k, q in self._quantizers().items()},
         }
         if self.ideal:
@@ -558,6 +580,8 @@ class AnalogCore:
             raise ValueError(f"state for shape {tuple(sd['shape'])} does not fit core {self.shape}")
         if sd["generator"].numel() and self.device.type == "cpu":
             self.generator.set_state(sd["generator"])
+            if "noise" in sd:
+                self.noise.load_state_dict(sd["noise"])
         self.counters.load(sd.get("counters", {}))
         for k, q in self._quantizers().items():
             q.load_state_dict(sd["quantizers"].get(k, {}))
