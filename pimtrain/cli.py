@@ -47,6 +47,15 @@ def user_errors(fn: Callable) -> Callable:
     return wrapper
 
 
+def _set_threads(threads: int) -> None:
+    """torch intra-op threads. Default 1: the per-step tensors of analog training are small, and
+    parallel kernels on them lose more to thread start-up and (on a busy machine) oversubscription
+    than they gain."""
+    import torch
+
+    torch.set_num_threads(threads)
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
 
@@ -63,6 +72,7 @@ def train(
     seed: int = typer.Option(0, "--seed", min=0),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="write the JSON result to this file (atomically)"),
+    threads: int = typer.Option(1, "--threads", min=1, help="torch threads (1 is fastest for small networks)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
     """Train the dataset's default network on DESIGN and report accuracy and the cost of an epoch."""
@@ -70,6 +80,7 @@ def train(
     from pimtrain.runs import train_with_cost
 
     _setup_logging(verbose)
+    _set_threads(threads)
     if lr is not None and not lr > 0:
         raise PimtrainError(f"--lr: must be positive (got {lr})")
     d = load_design(design)
@@ -242,10 +253,12 @@ def bench_cost(
 def demo(
     epochs: int = typer.Option(10, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed", min=0),
+    threads: int = typer.Option(1, "--threads", min=1),
 ):
     """The main job: accuracy of the ideal and Marinella designs on the digits, and their costs."""
     from pimtrain.demo import run_demo
 
+    _set_threads(threads)
     run_demo(epochs=epochs, seed=seed)
 
 

@@ -54,7 +54,7 @@ def si(value: float | None, unit: str) -> str:
 
 def train_table(results: Iterable[tuple[str, dict]], title: str = "Training accuracy") -> Table:
     t = Table(title=title)
-    t.add_column("design")
+    t.add_column("design", no_wrap=True)
     t.add_column("dataset")
     t.add_column("epochs", justify="right")
     t.add_column("final loss", justify="right")
