@@ -56,6 +56,18 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
+def _emit(data, as_json: bool, output: str | None, render: Callable[[], None]) -> None:
+    """Write ``data`` to ``output`` (atomically) if given; print it as JSON, or ``render()`` a table."""
+    from pimtrain.report import emit_json
+
+    if output:
+        emit_json(data, output)
+    if as_json:
+        emit_json(data)
+    else:
+        render()
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
 
@@ -76,7 +88,7 @@ def train(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
     """Train the dataset's default network on DESIGN and report accuracy and the cost of an epoch."""
-    from pimtrain.report import console, emit_json, train_table
+    from pimtrain.report import console, train_table
     from pimtrain.runs import train_with_cost
 
     _setup_logging(verbose)
@@ -85,11 +97,8 @@ def train(
         raise PimtrainError(f"--lr: must be positive (got {lr})")
     d = load_design(design)
     result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json)
-    if output:
-        emit_json(result, output)
-    if as_json:
-        emit_json(result)
-    else:
+
+    def render():
         console.print(train_table([(d.name, result)], title=f"Training {result['dataset']} on {d.name}"))
         cost = result.get("cost") or {}
         if cost:
@@ -99,6 +108,8 @@ def train(
                 f"cost of one epoch ({cost['steps_per_epoch']} steps of batch {batch_size}): "
                 f"energy {si(cost['energy_j_per_epoch'], 'J')}, latency {si(cost['latency_s_per_epoch'], 's')}"
             )
+
+    _emit(result, as_json, output, render)
 
 
 # --------------------------------------------------------------------------------------------- designs
@@ -138,17 +149,11 @@ def cost(
 ):
     """Energy, latency, area and power of one training step (or inference batch) of WORKLOAD on DESIGN."""
     from pimtrain.cost import evaluate
-    from pimtrain.report import console, emit_json
+    from pimtrain.report import console
 
     d = load_design(design)
     rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
-    data = rep.to_json()
-    if output:
-        emit_json(data, output)
-    if as_json:
-        emit_json(data)
-    else:
-        console.print(rep.table())
+    _emit(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
 
 
 @app.command()
@@ -162,21 +167,19 @@ def compare(
     output: Optional[str] = typer.Option(None, "--output", "-o"),
 ):
     """The same workload on several designs, with ratios to the first."""
-    from pimtrain.report import compare_table, console, emit_json
+    from pimtrain.report import compare_table, console
     from pimtrain.runs import compare_designs
 
     names = [n.strip() for n in designs_.split(",") if n.strip()]
     if len(names) < 2:
         raise PimtrainError("--designs: give at least two designs separated by commas")
     result = compare_designs(names, workload, batch_size=batch_size, inference=inference)
-    if output:
-        emit_json(result, output)
-    if as_json:
-        emit_json(result)
-    else:
+    def render():
         console.print(compare_table(result))
         for key, ratio in result["ratios"].items():
             console.print(f"  {key}: {ratio:.3g}×")
+
+    _emit(result, as_json, output, render)
 
 
 # ------------------------------------------------------------------------------------------- reproduce
@@ -189,17 +192,11 @@ def reproduce(
 ):
     """A paper's figures beside pimtrain's, each row marked prediction or calibration."""
     from pimtrain.papers import reproduce as run_reproduce
-    from pimtrain.report import console, emit_json, reproduce_table
+    from pimtrain.report import console, reproduce_table
 
     result = run_reproduce(paper)
     results = result if isinstance(result, list) else [result]
-    if output:
-        emit_json(result, output)
-    if as_json:
-        emit_json(result)
-    else:
-        for r in results:
-            console.print(reproduce_table(r))
+    _emit(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
 
 
 # ----------------------------------------------------------------------------------------------- bench
@@ -214,16 +211,10 @@ def bench_training(
 ):
     """Analog training per epoch against plain PyTorch float training of the same network, same run."""
     from pimtrain.bench import bench_training as run
-    from pimtrain.report import bench_table, console, emit_json
+    from pimtrain.report import bench_table, console
 
     cases = run(epochs=epochs, threads=threads, device=device, progress=not as_json)
-    data = {"cases": cases}
-    if output:
-        emit_json(data, output)
-    if as_json:
-        emit_json(data)
-    else:
-        console.print(bench_table(cases))
+    _emit({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
 
 
 @bench_app.command("cost")
@@ -235,16 +226,10 @@ def bench_cost(
 ):
     """Time to cost one VGG-16 training step on a design (target: under 50 ms)."""
     from pimtrain.bench import bench_cost as run
-    from pimtrain.report import bench_table, console, emit_json
+    from pimtrain.report import bench_table, console
 
     cases = run(repeats=repeats)
-    data = {"cases": cases}
-    if output:
-        emit_json(data, output)
-    if as_json:
-        emit_json(data)
-    else:
-        console.print(bench_table(cases))
+    _emit({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
 
 
 # ------------------------------------------------------------------------------------------------ demo

@@ -18,16 +18,8 @@ from pimtrain.nn import layers as layers_module
 from pimtrain.nn.datasets import load_dataset
 from pimtrain.nn.trainer import epoch_once, evaluate
 
-try:  # the real cores; the float stand-in below is used only until pimtrain.xbar provides make_core
-    from pimtrain.xbar import make_core  # noqa: F401
-
-    HAVE_XBAR = True
-except ImportError:
-    HAVE_XBAR = False
-
-
 class FloatCore:
-    """Float stand-in for ``pimtrain.xbar``'s core (same API), used where the real one is absent."""
+    """Float stand-in for ``pimtrain.xbar``'s core (same API) that records what the layer hands to it."""
 
     fast_path = "float stand-in"
 
@@ -65,22 +57,6 @@ class FloatCore:
 
     def load_state_dict(self, state):
         self.weight = state["weight"].clone()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is fastest and immune to other processes competing for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def core_factory(monkeypatch):
-    """Use the float stand-in only while pimtrain.xbar does not exist yet."""
-    if not HAVE_XBAR:
-        monkeypatch.setattr(layers_module, "build_core", FloatCore)
 
 
 @pytest.fixture

@@ -8,66 +8,6 @@ import torch
 
 from pimtrain.design import PimtrainError
 from pimtrain.nn import cnn, load_dataset, mlp, setup_analog, setup_float, train, train_float
-from pimtrain.nn import layers as layers_module
-
-try:  # the real cores; the float stand-in below is used only until pimtrain.xbar provides make_core
-    from pimtrain.xbar import make_core  # noqa: F401
-
-    HAVE_XBAR = True
-except ImportError:
-    HAVE_XBAR = False
-
-
-class FloatCore:
-    """Float stand-in for ``pimtrain.xbar``'s core (same API)."""
-
-    fast_path = "float stand-in"
-
-    def __init__(self, weight, design=None, layer_index=0, seed=None):
-        self.weight = weight.detach().clone()
-        self.stats = {"opu_rows": 0}
-
-    def vmm(self, x):
-        return x @ self.weight.T
-
-    def mvm(self, d):
-        return d @ self.weight
-
-    def opu(self, x, d, lr):
-        self.stats["opu_rows"] += x.shape[0]
-        self.weight.addmm_(d.T, x, alpha=-lr)
-
-    def get_weight(self):
-        return self.weight
-
-    def set_weight(self, w):
-        self.weight = w.detach().clone()
-
-    def to(self, device):
-        self.weight = self.weight.to(device)
-        return self
-
-    def state_dict(self):
-        return {"weight": self.weight.clone()}
-
-    def load_state_dict(self, state):
-        self.weight = state["weight"].clone()
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny matrices: one thread is fastest and immune to other processes competing for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(autouse=True)
-def core_factory(monkeypatch):
-    if not HAVE_XBAR:
-        monkeypatch.setattr(layers_module, "build_core", FloatCore)
-
 
 @pytest.fixture(scope="module")
 def digits():
@@ -154,7 +94,6 @@ def test_ideal_digits_mlp_learns():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not HAVE_XBAR, reason="needs pimtrain.xbar's cores")
 def test_marinella_analog_design_trains_digits():
     result = train("marinella2018-analog", "digits", epochs=3, batch_size=1, lr=0.1, seed=0, progress=False,
                    device="cpu")
