@@ -14,7 +14,7 @@ from pimtrain.report import compare_table, console, reproduce_table, train_table
 
 
 def demo_designs() -> list[str]:
-    names = ["ideal", "marinella2018-analog"]
+    names = ["ideal", "marinella2018-analog", "marinella2018-analog-carry"]
     if shared_data_dir() is not None:
         names += ["marinella2018-analog-taox", "marinella2018-analog-taox-carry"]
     return [n for n in names if n in preset_names()]
