@@ -84,6 +84,7 @@ def train(
     seed: int = typer.Option(0, "--seed", min=0),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="write the JSON result to this file (atomically)"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write accuracy and loss curves to this PNG"),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads (1 is fastest for small networks)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
@@ -110,6 +111,10 @@ def train(
             )
 
     _emit(result, as_json, output, render)
+    if plot:
+        from pimtrain.report.plots import training_curves
+
+        training_curves([(d.name, result)], plot, title=f"{result['dataset']} on {d.name}")
 
 
 # --------------------------------------------------------------------------------------------- designs
@@ -238,13 +243,14 @@ def bench_cost(
 def demo(
     epochs: int = typer.Option(10, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed", min=0),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write the training curves of the demo runs to this PNG"),
     threads: int = typer.Option(1, "--threads", min=1),
 ):
     """The main job: accuracy of the ideal and Marinella designs on the digits, and their costs."""
     from pimtrain.demo import run_demo
 
     _set_threads(threads)
-    run_demo(epochs=epochs, seed=seed)
+    run_demo(epochs=epochs, seed=seed, plot=plot)
 
 
 def main() -> None:  # console-script entry point

@@ -20,7 +20,7 @@ def demo_designs() -> list[str]:
     return [n for n in names if n in preset_names()]
 
 
-def run_demo(epochs: int = 10, seed: int = 0) -> None:
+def run_demo(epochs: int = 10, seed: int = 0, plot: str | None = None) -> None:
     from pimtrain.runs import compare_designs, train_with_cost
 
     console.rule("[bold]pimtrain demo: Marinella et al. 2018")
@@ -30,6 +30,10 @@ def run_demo(epochs: int = 10, seed: int = 0) -> None:
         r = train_with_cost(design, "digits", epochs=epochs, batch_size=1, lr=None, seed=seed, progress=True)
         results.append((name, r))
     console.print(train_table(results, title=f"8×8 digits, 64-36-10 sigmoid MLP, batch 1, {epochs} epochs, seed {seed}"))
+    if plot:
+        from pimtrain.report.plots import training_curves
+
+        console.print(f"training curves: {training_curves(results, plot, title='8×8 digits, batch 1')}")
 
     cost_designs = [n for n in ("marinella2018-analog", "marinella2018-digital-reram", "marinella2018-sram") if n in preset_names()]
     if len(cost_designs) >= 2:

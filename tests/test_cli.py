@@ -106,3 +106,10 @@ def test_output_file_is_written_atomically(tmp_path):
     code, out, err = run("train", "--design", "nosuch", "--output", target)
     assert code == 2
     assert json.loads(target.read_text()) == {"old": True}
+
+
+def test_train_plot_writes_a_png(tmp_path):
+    target = tmp_path / "curves.png"
+    code, out, err = run("train", "--design", "ideal", "--dataset", "digits", "--epochs", 2, "--plot", target)
+    assert code == 0, err
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
