@@ -53,17 +53,17 @@ def si(value: float | None, unit: str) -> str:
 
 
 def train_table(results: Iterable[tuple[str, dict]], title: str = "Training accuracy") -> Table:
+    """One row per run; the dataset is named in the title."""
     t = Table(title=title)
     t.add_column("design", no_wrap=True)
-    t.add_column("dataset")
-    t.add_column("epochs", justify="right")
-    t.add_column("final loss", justify="right")
-    t.add_column("test accuracy", justify="right")
-    t.add_column("s / epoch", justify="right")
+    t.add_column("epochs", justify="right", no_wrap=True)
+    t.add_column("final loss", justify="right", no_wrap=True)
+    t.add_column("test acc.", justify="right", no_wrap=True)
+    t.add_column("s/epoch", justify="right", no_wrap=True)
     for name, r in results:
         ep = r["epochs"]
         secs = sum(e["seconds"] for e in ep) / max(len(ep), 1)
-        t.add_row(name, r["dataset"], str(len(ep)), f"{ep[-1]['train_loss']:.4f}" if ep else "—",
+        t.add_row(name, str(len(ep)), f"{ep[-1]['train_loss']:.4f}" if ep else "—",
                   f"{100 * r['final_test_accuracy']:.2f} %", f"{secs:.3f}")
     return t
 
