@@ -49,6 +49,8 @@ def compare_designs(names: list[str], workload: str, *, batch_size: int = 1, inf
     """``pimtrain compare``: one cost object per design and ratios of each to the first."""
     from pimtrain.cost import evaluate
 
+    if not names:
+        raise PimtrainError("--designs: no design given")
     rows = []
     for name in names:
         design = load_design(name)
@@ -62,6 +64,4 @@ def compare_designs(names: list[str], workload: str, *, batch_size: int = 1, inf
         for key, label in (("energy_j", "energy"), ("latency_s", "latency"), ("area_m2", "area")):
             if base.get(key) and row.get(key) is not None:
                 ratios[f"{label} {row['design']} / {base['design']}"] = row[key] / base[key]
-    if not rows:
-        raise PimtrainError("--designs: no design given")
     return {"workload": workload, "rows": rows, "ratios": ratios}

@@ -218,7 +218,7 @@ def _digital_kernels(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_v
 
 # ============================================================================================== digital work
 def _digital_work(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_vec: float, inference: bool,
-                  last: bool, batch: int, backward_needed: bool, placement) -> None:
+                  last: bool, batch: int, backward_needed: bool) -> None:
     d = hw.design
     ab = _act_bits(d)
     ops = n_vec * m.out_features  # activation forward
@@ -300,8 +300,7 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
                 _analog_update(led, hw, m, name, n_vec, batch_size, act_up)
         else:
             _digital_kernels(led, hw, m, name, n_vec, batch_size, kernels)
-        if batch_size:
-            _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed, placement)
+        _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed)
     total_t = sum(led.latency.values())
     # leakage over the step, shared out over layers by their latency
     layer_t = defaultdict(float)

@@ -6,6 +6,7 @@ numerics and the cost model read it from here.
 from .circuits import CircuitsSpec, ComponentSpec, HierarchySpec, TechnologySpec
 from .errors import DesignError, PimtrainError
 from .io import (
+    atomic_path,
     atomic_write_text,
     design_from_dict,
     design_to_dict,

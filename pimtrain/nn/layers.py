@@ -42,7 +42,7 @@ __all__ = ["AnalogLayer", "AnalogLinear", "AnalogConv2d", "build_core", "analog_
 def build_core(weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
     """The core that stores ``weight`` (``(out, in)``) on ``design``'s arrays (see :mod:`pimtrain.xbar`).
 
-    A module-level function so that tests can substitute a float core before ``pimtrain.xbar`` exists.
+    A module-level function so that tests can substitute a recording float core.
     """
     from pimtrain.xbar import make_core
 
