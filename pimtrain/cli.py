@@ -194,12 +194,13 @@ def reproduce(
     paper: str = typer.Argument(..., help="marinella2018, panther2020, mram2020, neuralpim2022, or all"),
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
+    plots: Optional[str] = typer.Option(None, "--plots", help="folder for the paper's figures (PNG)"),
 ):
     """A paper's figures beside pimtrain's, each row marked prediction or calibration."""
     from pimtrain.papers import reproduce as run_reproduce
     from pimtrain.report import console, reproduce_table
 
-    result = run_reproduce(paper)
+    result = run_reproduce(paper, plots=plots)
     results = result if isinstance(result, list) else [result]
     _emit(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
 

@@ -9,27 +9,46 @@ import importlib
 
 from pimtrain.design import PimtrainError
 
-#: paper id -> module (relative to this package). Other helpers add theirs here.
-PAPERS = {"marinella2018": ".marinella2018"}
+#: paper id -> module (relative to this package)
+PAPERS = {
+    "marinella2018": ".marinella2018",
+    "panther2020": ".panther2020",
+    "neuralpim2022": ".neuralpim2022",
+    "mram2020": ".mram2020",
+}
 
 
-#: seed papers whose modules are still to be written (see the project's issues)
-PLANNED = ("panther2020", "mram2020", "neuralpim2022")
+def _module(key: str):
+    """The paper's module, or None while it is not written."""
+    try:
+        return importlib.import_module(PAPERS[key], __name__)
+    except ModuleNotFoundError as exc:
+        if exc.name == __name__ + PAPERS[key]:
+            return None
+        raise
 
 
 def paper_names() -> list[str]:
-    return sorted(PAPERS)
+    """Papers whose reproduction is available, in the order of ``PAPERS``."""
+    return [k for k in PAPERS if _module(k) is not None]
 
 
-def reproduce(name: str):
-    """The side-by-side table of paper ``name`` (or a list of all with ``'all'``)."""
+def reproduce(name: str, plots: str | None = None):
+    """The side-by-side table of paper ``name`` (or a list of all with ``'all'``). ``plots``: a folder
+    for the paper's figures (PNG), for papers that draw any."""
     key = str(name).strip().lower()
     if key == "all":
-        return [reproduce(n) for n in paper_names()]
-    if key not in PAPERS:
-        planned = " (not reproduced yet)" if key in PLANNED else ""
+        return [reproduce(n, plots=plots) for n in paper_names()]
+    module = _module(key) if key in PAPERS else None
+    if module is None:
+        planned = " (not reproduced yet)" if key in PAPERS else ""
         raise PimtrainError(f"paper: {name!r}{planned} is not available; allowed: {', '.join(paper_names())}, all")
-    return importlib.import_module(PAPERS[key], __name__).reproduce()
+    if plots is not None:
+        import inspect
+
+        if "plots" in inspect.signature(module.reproduce).parameters:
+            return module.reproduce(plots=plots)
+    return module.reproduce()
 
 
 __all__ = ["reproduce", "paper_names", "PAPERS"]

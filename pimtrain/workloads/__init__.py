@@ -114,8 +114,32 @@ ZOO = {
 }
 _CACHE: dict[str, Workload] = {}
 
+#: further zoo modules, each with ``WORKLOADS: dict[name, () -> Workload]`` (one file per family;
+#: a module not written yet is skipped)
+EXTRA_MODULES = ("pimtrain.workloads.imagenet", "pimtrain.workloads.panther")
+_EXTRA_LOADED = False
+
+
+def _load_extra() -> None:
+    global _EXTRA_LOADED
+    if _EXTRA_LOADED:
+        return
+    import importlib
+
+    for mod in EXTRA_MODULES:
+        try:
+            module = importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod:
+                continue
+            raise
+        for k, fn in getattr(module, "WORKLOADS", {}).items():
+            ZOO.setdefault(k, fn)
+    _EXTRA_LOADED = True
+
 
 def workload_names() -> list[str]:
+    _load_extra()
     return sorted(ZOO) + ["mlp:<in>-<hidden>-...-<out>"]
 
 
@@ -126,6 +150,7 @@ def get_workload(name: str) -> Workload:
     key = name.strip().lower()
     if key in _CACHE:
         return _CACHE[key]
+    _load_extra()
     if key.startswith("mlp:"):
         try:
             dims = [int(x) for x in key[4:].split("-")]
