@@ -32,7 +32,7 @@ def test_zoo_cifar(name):
     assert w.layers[-1].kind == "linear"
 
 
-@pytest.mark.parametrize("bad", ["vgg19", "mlp:", "mlp:10-x", "mlp:10-0-3"])
+@pytest.mark.parametrize("bad", ["vgg21", "mlp:", "mlp:10-x", "mlp:10-0-3"])
 def test_unknown_workload_one_line(bad):
     with pytest.raises(PimtrainError) as exc:
         get_workload(bad)
@@ -55,3 +55,37 @@ def test_from_module_mlp_shape_without_batch():
     m = nn.Sequential(nn.Linear(64, 36), nn.Sigmoid(), nn.Linear(36, 10))
     w = from_module(m, (64,))
     assert [(L.out_features, L.in_features) for L in w.layers] == [(36, 64), (10, 36)]
+
+
+# ------------------------------------------------------------------------------------------ ImageNet zoo
+
+
+#: published multiply-accumulates (G) and weights (M) of each network, with a tolerance
+_PUBLISHED = {
+    "vgg19": (19.6, 143.7, 0.02),      # Simonyan & Zisserman; torchvision model card
+    "inception-v3": (5.71, 23.8, 0.03),  # torchvision model card (aux classifier excluded from MACs)
+    "mobilenet": (0.569, 4.2, 0.02),   # Howard et al. 2017 Table 2
+    "squeezenet": (0.82, 1.25, 0.05),  # torchvision squeezenet1_0 model card (0.82 GFLOPS)
+    "resnet101": (7.8, 44.5, 0.02),    # torchvision model card
+    "alexnet": (1.14, 62.4, 0.03),     # one-tower AlexNet (227 input, no grouping)
+}
+
+
+@pytest.mark.parametrize("name", sorted(_PUBLISHED))
+def test_imagenet_networks_match_published_sizes(name):
+    from pimtrain.workloads import get_workload
+
+    gmacs, mweights, tol = _PUBLISHED[name]
+    w = get_workload(name)
+    assert w.macs / 1e9 == pytest.approx(gmacs, rel=tol)
+    assert w.weights / 1e6 == pytest.approx(mweights, rel=tol + 0.02)
+
+
+def test_googlenet_and_lstm_shapes():
+    from pimtrain.workloads import get_workload
+
+    g = get_workload("googlenet")
+    assert sum(1 for L in g.layers if L.name.startswith("inception")) == 9 * 6
+    assert g.layers[-1].in_features == 1024 and g.layers[-1].out_features == 1000
+    lstm = {L.name: L for L in get_workload("neuraltalk-lstm").layers}
+    assert (lstm["lstm"].out_features, lstm["lstm"].in_features) == (2400, 1201)
