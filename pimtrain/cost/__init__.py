@@ -59,6 +59,10 @@ def design_summary(design) -> dict:
 
     design = load_design(design)
     hw = build_hardware(design)
+    if design.compute == "digital" and design.digital.pim_logic != "none":
+        from .digital_pim import pim_summary  # in-memory floating-point logic (pimtrain.pimlogic)
+
+        return pim_summary(design, hw)
     h = design.hierarchy
     a = design.array
     if design.compute == "analog":

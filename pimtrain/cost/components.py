@@ -569,3 +569,11 @@ MODELS: dict[str, type[Component]] = {
     for cls in (CrossbarArray, DAC, DTC, ADC, RampADC, SampleHold, ShiftAdd, Register, SRAM, EDRAM,
                 ReRAMMemory, MACUnit, Router, ActivationUnit, Static)
 }
+
+from .pim_components import PimLogicBlock  # noqa: E402  (in-memory FP logic blocks, pimtrain.pimlogic)
+
+MODELS[PimLogicBlock.model] = PimLogicBlock
+
+from .puma import PumaMatrixUnit  # noqa: E402  (PUMA/PANTHER matrix unit, pimtrain/cost/puma.py)
+
+MODELS[PumaMatrixUnit.model] = PumaMatrixUnit

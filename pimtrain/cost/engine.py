@@ -97,9 +97,14 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
         per_array = min(m.out_features * m.slices, m.weight_cols_per_array)
     else:
         per_array = min(m.in_features, m.rows)
+    conv_per = cyc  # conversions per output column per vector
+    if io.dataflow != "direct":  # ISAAC / CASCADE / Neural-PIM: conversions where the dataflow makes them
+        from .dataflow import conversions_per_output
+
+        conv_per = conversions_per_output(d, io) / max(m.slices, 1)
     for ro in hw.by_role("readout"):
         e, t = ro.convert(adc_bits, t_in)
-        led.e(kernel, layer, ro, n_vec * cyc * n_conv * e)
+        led.e(kernel, layer, ro, n_vec * conv_per * n_conv * e)
         per_unit = math.ceil(per_array / max(ro.count, 1)) if n_conv else 0
         t_read = max(t_read, per_unit * t)
     for sh in hw.by_role("sample_hold"):
@@ -275,6 +280,14 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
         raise PimtrainError(f"batch_size: must be an integer >= 0 (got {batch_size!r})")
     wl = _workload(workload)
     hw = build_hardware(design)
+    if hw.first("matrix_unit") is not None:  # PUMA/PANTHER node: per-crossbar-operation model (cost/puma.py)
+        from .puma import check_design, leakage, puma_ledger
+
+        check_design(design, hw)
+        led, names = Ledger(), _unique_names(wl.layers)
+        placement = puma_ledger(design, wl, names, batch_size, inference, first_layer_backward, hw, led)
+        leakage(led, hw, placement)
+        return led, hw, placement, wl, names
     maps = [LayerMapping(L.out_features, L.in_features, design, max(int(L.reuse), 1)) for L in wl.layers]
     names = _unique_names(wl.layers)
     placement = place(design, maps)
@@ -299,7 +312,12 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
             if not inference:
                 _analog_update(led, hw, m, name, n_vec, batch_size, act_up)
         else:
-            _digital_kernels(led, hw, m, name, n_vec, batch_size, kernels)
+            if design.digital.pim_logic != "none":
+                from .digital_pim import pim_kernels  # in-memory floating-point logic (pimtrain.pimlogic)
+
+                pim_kernels(led, hw, m, name, n_vec, batch_size, kernels)
+            else:
+                _digital_kernels(led, hw, m, name, n_vec, batch_size, kernels)
         _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed)
     total_t = sum(led.latency.values())
     # leakage over the step, shared out over layers by their latency
@@ -319,6 +337,10 @@ def _check_digital_fit(hw: Hardware, maps, wl_name: str) -> None:
     d = hw.design
     if d.hierarchy.chip_fit != "error":
         return
+    if d.digital.pim_logic != "none":
+        from .digital_pim import check_fit  # in-memory floating-point logic (pimtrain.pimlogic)
+
+        return check_fit(hw, maps, wl_name)
     mem = hw.first("weight_memory")
     if mem is None:
         return

@@ -96,7 +96,7 @@ def build_hardware(design: Design) -> Hardware:
             raise PimtrainError(f"circuits.components.{name}.model: unknown {s['model']!r}; allowed: {', '.join(MODELS)}")
         hw.components[name] = cls(name, s.get("params") or {}, tech=design.technology, design=design,
                                   count=s.get("count", 1), level=s.get("level", "array"), role=s.get("role") or DEFAULT_ROLE[s["model"]])
-    if design.compute == "analog" and hw.first("array") is None:
+    if design.compute == "analog" and hw.first("array") is None and hw.first("matrix_unit") is None:
         hw.components["crossbar"] = MODELS["crossbar"]("crossbar", {}, tech=design.technology, design=design)
     if len(_CACHE) > 64:
         _CACHE.clear()

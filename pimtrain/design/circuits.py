@@ -22,14 +22,16 @@ from .units import Frequency, Voltage, parse_quantity
 #: Component model names known to :mod:`pimtrain.cost` (kept here so a design validates on its own).
 COMPONENT_MODELS = (
     "crossbar", "dac", "dtc", "adc", "ramp_adc", "sample_hold", "shift_add", "register",
-    "sram", "edram", "reram_memory", "mac", "router", "activation", "static",
+    "sram", "edram", "reram_memory", "mac", "router", "activation", "static", "pim_logic",
+    "puma_mcu",
 )
 
 #: What a component is used for in a kernel; the cost model counts actions per role.
 COMPONENT_ROLES = (
     "array", "input_driver", "readout", "sample_hold", "shift_add", "output_register",
     "update_row_driver", "update_col_driver", "weight_memory", "buffer", "mac", "activation",
-    "router", "static",
+    "router", "static", "pim_block",
+    "matrix_unit",
 )
 
 #: Role a model plays when the spec does not say.
@@ -37,7 +39,8 @@ DEFAULT_ROLE = {
     "crossbar": "array", "dac": "input_driver", "dtc": "input_driver", "adc": "readout",
     "ramp_adc": "readout", "sample_hold": "sample_hold", "shift_add": "shift_add",
     "register": "output_register", "sram": "buffer", "edram": "buffer", "reram_memory": "weight_memory",
-    "mac": "mac", "router": "router", "activation": "activation", "static": "static",
+    "mac": "mac", "router": "router", "activation": "activation", "static": "static", "pim_logic": "pim_block",
+    "puma_mcu": "matrix_unit",
 }
 
 #: Parameter-name suffix -> physical dimension (for unit parsing). Longest suffix wins.

@@ -168,10 +168,20 @@ class IOSpec(Strict):
     adc_bits: int | None = Field(default=None, ge=1, le=32, description="output resolution, sign included")
     output_range: RangeSpec = Field(default_factory=RangeSpec)
     output_noise: float = Field(default=0.0, ge=0.0, description="Gaussian noise added before the ADC, fraction of output full scale")
+    dataflow: Literal["direct", "isaac", "cascade", "neuralpim"] = Field(
+        default="direct",
+        description="where shift-and-add happens (pimtrain.xbar.dataflow): 'direct' one analog read; 'isaac' ADC per "
+        "bit line per input cycle, digital S+A; 'cascade' RRAM-buffered analog partial sums; 'neuralpim' analog S+A, one ADC",
+    )
+    weight_bits: int | None = Field(default=None, ge=1, le=16, description="dataflows: weight magnitude bits (sign by the differential pair)")
+    buffer_bits: int | None = Field(default=None, ge=1, le=16, description="dataflow 'cascade': precision of the RRAM buffer holding a partial sum")
+    peripherals: Literal["ideal", "learned"] = Field(
+        default="ideal", description="dataflow 'neuralpim': ideal S+A and ADC, or the trained NNS+A / NNADC (pimtrain.xbar.nn_peripherals)",
+    )
 
     @property
     def ideal(self) -> bool:
-        return self.dac_bits is None and self.adc_bits is None and self.output_noise == 0.0
+        return self.dac_bits is None and self.adc_bits is None and self.output_noise == 0.0 and self.dataflow == "direct"
 
 
 class IOSettings(Strict):
@@ -207,6 +217,26 @@ class SlicingSpec(Strict):
     base: float = Field(default=16.0, gt=1.0)
     carry_interval: int = Field(default=1000, ge=1, description="updates between carries")
     carry_threshold: float = Field(default=0.5, gt=0.0, le=1.0)
+    slice_bits: list[int] | None = Field(
+        default=None,
+        description="PANTHER bit slicing: cell capacity in bits of each slice, most significant first "
+        "(e.g. [4,4,4,6,6,5,5,5]); set: a fixed-point weight of slices x array.bits_per_cell bits, "
+        "carry-resolution step every carry_interval updates (pimtrain.xbar.bitslice)",
+    )
+    variant: Literal["sgd", "minibatch", "separate"] = Field(
+        default="sgd",
+        description="PANTHER crossbar variant (cost model): 'sgd' MVM/MTVM/OPA in one set of crossbars; "
+        "'minibatch' OPA into delta crossbars folded in at batch end; 'separate' forward and backward copies",
+    )
+
+    @model_validator(mode="after")
+    def _slice_bits(self):
+        if self.slice_bits is not None:
+            if len(self.slice_bits) != self.slices:
+                raise ValueError(f"slice_bits has {len(self.slice_bits)} entries; must equal slices ({self.slices})")
+            if any(b < 1 or b > 16 for b in self.slice_bits):
+                raise ValueError(f"slice_bits must each be 1..16 (got {self.slice_bits})")
+        return self
 
 
 class UpdateSpec(Strict):
@@ -230,6 +260,15 @@ class DigitalSpec(Strict):
     weight_bits: int | None = Field(default=None, ge=1, le=32, description="fixed-point weight bits (None = float32)")
     activation_bits: int | None = Field(default=None, ge=1, le=32)
     format: Literal["fixed", "fp32", "bf16", "fp16"] = "fp32"
+    pim_logic: Literal["none", "floatpim_reram", "sot_mram"] = Field(
+        default="none",
+        description="in-memory floating-point logic (pimtrain.pimlogic): 'none' = MAC units next to a weight memory",
+    )
+    exponent_bits: int | None = Field(default=None, ge=2, le=11, description="pim_logic: exponent width (None = from format)")
+    mantissa_bits: int | None = Field(default=None, ge=1, le=25, description="pim_logic: fraction width (None = from format)")
+    accumulation: Literal["pairwise", "sequential"] = Field(
+        default="pairwise", description="pim_logic: order of the in-memory sum of products (pairwise tree or row order)",
+    )
 
 
 # ----------------------------------------------------------------------------------------------- design

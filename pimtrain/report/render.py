@@ -77,6 +77,8 @@ def reproduce_table(result: dict) -> Table:
         style = "green" if dev is not None and abs(dev) <= 0.10 else "yellow"
         t.add_row(r["quantity"], f"{r['paper']:.4g}", f"{r['ours']:.4g}", r["unit"],
                   f"[{style}]{100 * dev:+.1f} %[/]" if dev is not None else "—", r["basis"])
+    if result.get("notes"):  # optional extra lines a paper module adds (e.g. figures without a paper value)
+        t.caption = "\n".join(result["notes"])
     return t
 
 

@@ -340,6 +340,16 @@ class AnalogCore:
     def _read(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
         io = self.design.io.forward if forward else self.design.io.backward
         dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
+        if io.dataflow != "direct":  # bit-serial dataflows (ISAAC / CASCADE / Neural-PIM): pimtrain.xbar.dataflow
+            from . import dataflow
+
+            m = self._weight_m()
+            st: dict = {}
+            y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
+                              adc.range.range, stats=st)
+            self.counters.ints["dac_conversions"] += x.numel()
+            adc.conversions += st.get("adc_conversions", 0)
+            return y
         xi = self._encode(dac, x.to(torch.float32))
         tiles = self.n_row_tiles if forward else self.n_col_tiles
         rs = self.read_sigma
@@ -627,11 +637,21 @@ class AnalogCore:
 
 
 def make_core(weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
-    """``AnalogCore`` for ``design.compute == 'analog'``, else :class:`~pimtrain.xbar.digital.DigitalCore`."""
+    """The core of ``design``: ``AnalogCore`` for ``compute: analog`` (``BitSlicedCore`` when
+    ``update.slicing.slice_bits`` is set), :class:`~pimtrain.xbar.digital.DigitalCore` for ``compute:
+    digital`` (``PimFPCore`` when ``digital.pim_logic`` is set)."""
     if design.compute == "digital":
+        if design.digital.pim_logic != "none":
+            from .digital_pim import PimFPCore
+
+            return PimFPCore(weight, design, layer_index=layer_index, seed=seed)
         from .digital import DigitalCore
 
         return DigitalCore(weight, design, layer_index=layer_index, seed=seed)
+    if design.update.slicing.slice_bits is not None:
+        from .bitslice import BitSlicedCore
+
+        return BitSlicedCore(weight, design, layer_index=layer_index, seed=seed)
     return AnalogCore(weight, design, layer_index=layer_index, seed=seed)
 
 

@@ -1,0 +1,211 @@
+"""PUMA/PANTHER-style node cost: crossbar operations counted per kernel × the authors' per-operation
+constants (``Aayush-Ankit/puma-simulator`` branch ``training``, ../shared/reference/papers.md §2.3 [C]).
+
+Hierarchy: node → tiles (eDRAM buffer, router) → cores (matrix units = MCUs, vector ALUs, memories)
+→ MCUs of ``xbars_per_matrix`` physical ``array.rows × array.cols`` crossbars (one per weight slice).
+A design is costed here when it has a component of model ``puma_mcu`` (role ``matrix_unit``); the
+generic engine hands it over (:func:`pimtrain.cost.engine.run_ledger`).
+
+Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` (``n = B·P`` vectors):
+
+- matrices ``m = ⌈K/rows⌉·⌈N/cols⌉``, one MCU each (weight-stationary; the MCUs of a layer work in
+  parallel); cores ``⌈m / mcus per core⌉``, tiles ``⌈cores / cores per tile⌉``.
+- forward MVM / backward MTVM: ``ops_per_vector`` (bit-serial input cycles: 16-bit data, 1-bit DAC)
+  crossbar operations per vector on each of the ``xbars_per_matrix`` crossbars;
+  energy ``mvm_power·mvm_latency`` each, latency ``ops_per_vector·mvm_latency`` per vector.
+  The first layer has no MTVM.
+- update by ``design.update.slicing.variant``:
+  ``sgd``: OPA in place on the weight crossbars (one copy serves MVM, MTVM and OPA);
+  ``separate``: forward and backward copies, both updated by OPA (twice the OPA energy and cells,
+  same latency; lets the MTVM of one example overlap the MVM of the next: a pipelining option not
+  modelled in the latency here);
+  ``minibatch``: forward and backward copies (MVM on one, MTVM on the other) and ``delta_xbars_per_matrix``
+  delta crossbars that accumulate the batch's OPAs; at batch end the deltas are read serially and
+  both copies written serially.
+  OPA: ``opa_ops_per_update`` operations per rank-1 update, energy ``opa_power·opa_latency`` each;
+  with ``opa_per_example`` = 1 one update per example (a conv layer's positions summed before the
+  write), else one per vector.
+  ``update.rule == 'serial'`` (ReRAM baseline with serial writes, ``Base_mvm``): the outer product is
+  formed in CMOS (the MCU's ``opa_*`` constants) and the weights are read and written serially once
+  per batch.
+- CRS (bit-sliced designs, ``slicing.slice_bits`` set): every ``carry_interval`` rank-1 updates, all
+  crossbars that receive OPAs are read and written serially (charged pro rata per example).
+- serial read/write of a whole crossbar: ``xbar_read_*`` / ``xbar_write_*``; the crossbars of a layer
+  are accessed in parallel (each row by row).
+- digital work (vector ALUs = ``activation`` components per core, one op per lane per cycle):
+  activation (forward, N per vector), derivative and product (backward, 2N), partial-sum reduction
+  across row blocks (``(⌈K/rows⌉-1)·N``, backward ``(⌈N/cols⌉-1)·K``), learning-rate scaling (N);
+  eDRAM (``buffer``) traffic of 16-bit activations and errors; router traffic of each layer's output.
+- leakage: every component of the cores and tiles a workload occupies, over the step latency.
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+from pimtrain.design import Design, PimtrainError
+
+from .components import Component
+
+#: bits of one activation / error word (16-bit fixed point, PUMA config)
+WORD_BITS = 16
+
+
+class PumaMatrixUnit(Component):
+    """A PUMA/PANTHER matrix unit (MCU): ``xbars_per_matrix`` crossbars with lumped peripherals.
+
+    Defaults: PANTHER constants (``include/*Panther/constants_panther.py`` in the PANTHER authors'
+    simulator, papers.md §2.3 [C]): MVM/MTVM 100 ns at 3.09 mW lumped, OPA 20 ns at 4.44 mW lumped,
+    serial read of a crossbar 10 250 ns / 6.5 nJ, serial write 10 969 ns / 22.6 nJ (the code's
+    power × latency). Units in the simulator: ns, mW.
+    """
+
+    model = "puma_mcu"
+    PARAMS = {
+        "mvm_latency": 100e-9, "mvm_power": 3.09e-3, "opa_latency": 20e-9, "opa_power": 4.44e-3,
+        "xbar_read_latency": 10250e-9, "xbar_read_energy": 6.5e-9,
+        "xbar_write_latency": 10969e-9, "xbar_write_energy": 22.6e-9,
+        "xbars_per_matrix": 8.0, "delta_xbars_per_matrix": 16.0, "ops_per_vector": 16.0, "opa_ops_per_update": 16.0,
+        "opa_per_example": 0.0,
+    }
+    UNSCALED = frozenset({"xbar_read_latency", "xbar_write_latency", "xbar_read_energy", "xbar_write_energy"})
+
+    def mvm(self) -> tuple[float, float]:
+        """One crossbar MVM/MTVM operation (one input cycle)."""
+        return self.p["mvm_power"] * self.p["mvm_latency"], self.p["mvm_latency"]
+
+    def opa(self) -> tuple[float, float]:
+        """One crossbar outer-product operation."""
+        return self.p["opa_power"] * self.p["opa_latency"], self.p["opa_latency"]
+
+    def serial_read(self) -> tuple[float, float]:
+        return self.p["xbar_read_energy"], self.p["xbar_read_latency"]
+
+    def serial_write(self) -> tuple[float, float]:
+        return self.p["xbar_write_energy"], self.p["xbar_write_latency"]
+
+
+def _layer_plan(design: Design, mcu: PumaMatrixUnit, L) -> SimpleNamespace:
+    a, h = design.array, design.hierarchy
+    rb, cb = math.ceil(L.in_features / a.rows), math.ceil(L.out_features / a.cols)
+    m = rb * cb
+    mcus_per_core = max(mcu.count, 1)
+    cores = math.ceil(m / mcus_per_core)
+    tiles = math.ceil(cores / h.cores_per_tile)
+    return SimpleNamespace(rb=rb, cb=cb, m=m, cores=cores, tiles=tiles)
+
+
+def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, first_layer_backward: bool,
+                hw, led) -> SimpleNamespace:
+    """Fill ``led`` (a :class:`pimtrain.cost.engine.Ledger`) for ``wl``; returns the placement used."""
+    mcu = hw.first("matrix_unit")
+    vfus = hw.by_role("activation")
+    buf = hw.first("buffer")
+    router = hw.first("router")
+    upd = design.update
+    sl = upd.slicing
+    variant = sl.variant
+    xb = mcu.p["xbars_per_matrix"]
+    copies = 1 if variant == "sgd" else 2
+    cyc = mcu.p["ops_per_vector"]
+    e_mvm, t_mvm = mcu.mvm()
+    e_opa, t_opa = mcu.opa()
+    e_rd, t_rd = mcu.serial_read()
+    e_wr, t_wr = mcu.serial_write()
+    lanes = sum(v.count for v in vfus) or 1
+    e_alu = (sum(v.op()[0] * v.count for v in vfus) / lanes) if vfus else 0.0
+    clock = 1.0 / design.technology.clock_hz
+    tot_m = tot_cores = tot_tiles = 0
+    for i, (L, name) in enumerate(zip(wl.layers, names)):
+        if batch_size == 0:
+            continue
+        p = _layer_plan(design, mcu, L)
+        tot_m, tot_cores, tot_tiles = tot_m + p.m, tot_cores + p.cores, tot_tiles + p.tiles
+        n = batch_size * max(int(L.reuse), 1)
+        K, N = L.in_features, L.out_features
+        macs = float(K) * N * n
+        backward = (i > 0 or first_layer_backward) and not inference
+
+        def alu(kernel: str, ops: float) -> None:
+            if vfus and ops:
+                led.e(kernel, name, vfus[0], ops * e_alu)
+                led.t(kernel, name, ops / (lanes * p.cores) * clock)
+
+        def mem(kernel: str, bits: float) -> None:
+            if buf is not None and bits:
+                e, t = buf.read(bits)
+                led.e(kernel, name, buf, e)
+                led.t(kernel, name, t / p.tiles)
+
+        # forward MVM
+        led.e("forward", name, mcu, n * cyc * p.m * xb * e_mvm)
+        led.t("forward", name, n * cyc * t_mvm)
+        led.macs[("forward", name)] += macs
+        alu("forward", n * (N + (p.rb - 1) * N))
+        mem("forward", n * (K + N) * WORD_BITS)
+        if router is not None:
+            led.e("forward", name, router, router.transfer(n * N * WORD_BITS)[0])
+        if inference:
+            continue
+        if backward:
+            led.e("backward", name, mcu, n * cyc * p.m * xb * e_mvm)
+            led.t("backward", name, n * cyc * t_mvm)
+            led.macs[("backward", name)] += macs
+            alu("backward", n * (2 * N + (p.cb - 1) * K))
+            mem("backward", n * (K + N) * WORD_BITS)
+            if router is not None:
+                led.e("backward", name, router, router.transfer(n * K * WORD_BITS)[0])
+        # update
+        alu("update", n * N)
+        mem("update", n * (K + N) * WORD_BITS)
+        led.macs[("update", name)] += macs
+        n_opa = mcu.p["opa_ops_per_update"]
+        if variant == "minibatch":
+            target = mcu.p["delta_xbars_per_matrix"]
+        else:
+            target = xb * copies
+        n_upd = batch_size if mcu.p["opa_per_example"] else n  # one update per example, or per vector
+        led.e("update", name, mcu, n_upd * n_opa * p.m * target * e_opa)
+        led.t("update", name, n_upd * n_opa * t_opa)
+        if upd.rule == "serial":  # CMOS outer product, then serial read-modify-write of the weights per batch
+            led.e("update", name, mcu, p.m * xb * copies * (e_rd + e_wr))
+            led.t("update", name, t_rd + t_wr)
+        if variant == "minibatch":  # fold the delta crossbars into both weight copies at batch end
+            led.e("update", name, mcu, p.m * (mcu.p["delta_xbars_per_matrix"] * e_rd + xb * copies * e_wr))
+            led.t("update", name, t_rd + t_wr)
+        if sl.slice_bits is not None:  # carry-resolution steps, pro rata
+            crs = n / sl.carry_interval
+            if variant == "minibatch":
+                crs = max(0.0, (n - sl.carry_interval) / sl.carry_interval)  # folded at batch end anyway
+            led.e("update", name, mcu, crs * p.m * target * (e_rd + e_wr))
+            led.t("update", name, crs * (t_rd + t_wr))
+    placement = SimpleNamespace(limited=False, arrays_needed=tot_m, arrays_per_chip=tot_m, cores_used=tot_cores,
+                                tiles_used=max(tot_tiles, 1 if tot_m else 0))
+    return placement
+
+
+def leakage(led, hw, placement) -> None:
+    """Static power of the occupied MCUs, cores and tiles over the step, shared by layer latency."""
+    from collections import defaultdict
+
+    per = {"array": placement.arrays_needed, "core": placement.cores_used, "tile": placement.tiles_used,
+           "chip": 1 if placement.arrays_needed else 0}
+    layer_t = defaultdict(float)
+    for (k, layer), t in led.latency.items():
+        layer_t[layer] += t
+    for comp in hw.components.values():
+        count = placement.arrays_needed if comp.role == "matrix_unit" else comp.count * per[comp.level]
+        p = comp.leak_power * count
+        if p:
+            for layer, t in layer_t.items():
+                led.e("leakage", layer, comp, p * t)
+
+
+def check_design(design: Design, hw) -> None:
+    if design.compute != "analog" and design.update.slicing.slice_bits is not None:
+        raise PimtrainError("update.slicing.slice_bits: needs compute 'analog'; allowed: null for digital designs")
+    if hw.first("matrix_unit") is None:  # pragma: no cover - the engine only hands over such designs
+        raise PimtrainError(f"design {design.name!r}: needs a component of model 'puma_mcu'")
+
+
+__all__ = ["PumaMatrixUnit", "puma_ledger", "leakage", "WORD_BITS"]

@@ -1,0 +1,157 @@
+"""PANTHER (Ankit et al., IEEE TC 2020, arXiv 1912.11516): bit-sliced OPA on a PUMA-style node against a
+digital accelerator, ReRAM accelerators with serial writes and a GPU.
+
+Cost side: one training step per example (batch 1: forward MVM, backward MTVM, update), as in the
+authors' simulator benchmarks, on the presets ``panther-sgd`` (PANTHER), ``panther-base-digital``,
+``panther-base-mvm``, ``panther-base-opa-mvm`` and the RTX 2080 Ti roofline (:mod:`pimtrain.cost.gpu`).
+"Up to" rows are the largest ratio over the workload set the paper states them for: the simulator's
+benchmark layers (mlpPanther, mlpPantherBig, convA–G; the fully-connected ones for the 54.21× row), or
+the full networks (4-layer SVHN MLP, VGG-16 on CIFAR-100) for the GPU. Conv rows: smallest and largest
+ratio over the conv layer sets (convA, B, C, G). Single-layer benchmarks include the MTVM.
+
+Basis marks are computed, as in :mod:`pimtrain.papers.marinella2018`: every preset number whose
+provenance says ``calibrated`` is perturbed (×1.5) and each row that moves is a ``calibration``.
+
+Accuracy side (``plots=DIR``): the bit-slicing sweep in the spirit of the paper's Fig. 10: slice widths
+× CRS intervals, training the digits MLP (and optionally MNIST-5k and a small CNN) with
+``panther-sgd``'s numerics; a PNG is written to ``DIR``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+from pimtrain.cost import evaluate
+from pimtrain.cost.gpu import gpu_step_cost
+from pimtrain.design import Design, design_from_dict, design_to_dict, load_design
+
+PAPER = "panther2020"
+DESIGNS = {
+    "panther": "panther-sgd",
+    "digital": "panther-base-digital",
+    "base_mvm": "panther-base-mvm",
+    "base_opa_mvm": "panther-base-opa-mvm",
+}
+VARIANTS = ("panther-sgd", "panther-separate", "panther-minibatch")
+GPU = "rtx2080ti"
+FC_LAYERS = ("mlpPanther", "mlpPantherBig", "convD", "convE", "convF")
+CONV_LAYERS = ("convA", "convB", "convC", "convG")
+BENCHMARKS = FC_LAYERS[:2] + ("convA", "convB", "convC", "convD", "convE", "convF", "convG")
+NETWORKS = ("mlp-svhn-4layer", "vgg16-cifar100")
+SRC_ABS = "PANTHER abstract (papers.md §2.1 [A])"
+SRC_CARD = "PANTHER §6 via paper card (papers.md §2.1 [S])"
+
+#: (quantity, paper value, unit, source)
+PAPER_ROWS = [
+    ("energy reduction vs digital accelerator, up to (benchmarks)", 8.02, "x", SRC_ABS),
+    ("time reduction vs digital accelerator, up to (benchmarks)", 7.16, "x", SRC_ABS),
+    ("energy reduction vs ReRAM with serial writes, up to (FC layers)", 54.21, "x", SRC_ABS),
+    ("time reduction vs ReRAM with serial writes, up to (benchmarks)", 4.02, "x", SRC_ABS),
+    ("energy reduction vs GPU RTX 2080 Ti, up to (networks)", 103.0, "x", SRC_ABS),
+    ("time reduction vs GPU RTX 2080 Ti, up to (networks)", 16.0, "x", SRC_ABS),
+    ("conv energy reduction vs Base_mvm, smallest", 1.18, "x", SRC_CARD),
+    ("conv energy reduction vs Base_mvm, largest", 1.63, "x", SRC_CARD),
+    ("conv energy reduction vs Base_opa/mvm, smallest", 1.22, "x", SRC_CARD),
+    ("conv energy reduction vs Base_opa/mvm, largest", 2.45, "x", SRC_CARD),
+]
+
+
+def step_costs(designs: dict[str, Design], workloads=BENCHMARKS + NETWORKS) -> dict:
+    """``{key: {workload: (energy J, latency s)}}`` of one training step (batch 1) per design and the GPU."""
+    out: dict[str, dict] = {k: {} for k in designs}
+    out["gpu"] = {}
+    for w in workloads:
+        single = w in BENCHMARKS and w.startswith("conv")
+        for k, d in designs.items():
+            r = evaluate(d, w, batch_size=1, first_layer_backward=single)
+            out[k][w] = (r.energy_j, r.latency_s)
+        g = gpu_step_cost(GPU, w, batch_size=1, training=True)
+        out["gpu"][w] = (g["energy_j"], g["latency_s"])
+    return out
+
+
+def _ratio(c: dict, base: str, w: str, i: int) -> float:
+    return c[base][w][i] / c["panther"][w][i]
+
+
+def _ours(designs: dict[str, Design]) -> list[float]:
+    c = step_costs(designs)
+    reram = ("base_mvm", "base_opa_mvm")
+    return [
+        max(_ratio(c, "digital", w, 0) for w in BENCHMARKS),
+        max(_ratio(c, "digital", w, 1) for w in BENCHMARKS),
+        max(_ratio(c, b, w, 0) for b in reram for w in FC_LAYERS),
+        max(_ratio(c, b, w, 1) for b in reram for w in BENCHMARKS),
+        max(_ratio(c, "gpu", w, 0) for w in NETWORKS),
+        max(_ratio(c, "gpu", w, 1) for w in NETWORKS),
+        min(_ratio(c, "base_mvm", w, 0) for w in CONV_LAYERS),
+        max(_ratio(c, "base_mvm", w, 0) for w in CONV_LAYERS),
+        min(_ratio(c, "base_opa_mvm", w, 0) for w in CONV_LAYERS),
+        max(_ratio(c, "base_opa_mvm", w, 0) for w in CONV_LAYERS),
+    ]
+
+
+def _set_path(data: dict, path: str, factor: float) -> bool:
+    node = data
+    parts = path.split(".")
+    for p in parts[:-1]:
+        if isinstance(node, dict) and p in node:
+            node = node[p]
+        else:
+            return False
+    last = parts[-1]
+    v = node.get(last) if isinstance(node, dict) else None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        node[last] = v * factor
+        return True
+    return False
+
+
+def calibrated_parameters(designs: dict[str, Design]) -> list[tuple[str, str]]:
+    """(design key, dotted path) of every number whose provenance basis is 'calibrated'."""
+    return [(k, path) for k, d in designs.items() for path, prov in d.provenance.items() if prov.basis == "calibrated"]
+
+
+def variant_table(workload: str = "mlpPanther", batch_size: int = 1) -> list[dict]:
+    """Energy, latency and area of the three crossbar variants on one workload (one step of a batch)."""
+    rows = []
+    for name in VARIANTS:
+        r = evaluate(load_design(name), workload, batch_size=batch_size)
+        rows.append({"design": name, "workload": workload, "batch_size": batch_size, "energy_j": r.energy_j,
+                     "latency_s": r.latency_s, "area_m2": r.area_m2,
+                     "energy_per_example_j": r.energy_j / max(batch_size, 1)})
+    return rows
+
+
+def reproduce(plots: str | None = None, accuracy_epochs: int = 2) -> dict:
+    designs = {k: load_design(n) for k, n in DESIGNS.items()}
+    ours = _ours(designs)
+    depends = [False] * len(ours)
+    for key, path in calibrated_parameters(designs):
+        data = design_to_dict(designs[key])
+        if not _set_path(data, path, 1.5):
+            continue
+        moved = dict(designs)
+        moved[key] = design_from_dict(copy.deepcopy(data), where=DESIGNS[key])
+        for i, (a, b) in enumerate(zip(ours, _ours(moved))):
+            if abs(b - a) > 1e-9 * max(abs(a), 1e-300):
+                depends[i] = True
+    rows = [{"quantity": q, "paper": p, "ours": v, "unit": u, "deviation": v / p - 1.0,
+             "basis": "calibration" if dep else "prediction", "source": s}
+            for (q, p, u, s), v, dep in zip(PAPER_ROWS, ours, depends)]
+    result = {"paper": PAPER, "designs": list(DESIGNS.values()) + [GPU],
+              "workload": "one training step per example (batch 1): simulator benchmarks and full networks",
+              "rows": rows, "variants": variant_table("mlpPanther", 1) + variant_table("mlpPanther", 64)}
+    if plots is not None:
+        from .panther_accuracy import sweep, plot_sweep
+
+        t0 = time.time()
+        acc = sweep(epochs=accuracy_epochs)
+        folder = Path(plots)
+        folder.mkdir(parents=True, exist_ok=True)
+        png = plot_sweep(acc, folder / "panther2020_fig10_slicing.png")
+        (folder / "panther2020_accuracy.json").write_text(json.dumps(acc, indent=1))
+        result["accuracy"] = {"sweep": acc, "plot": str(png), "seconds": time.time() - t0}
+    return result

@@ -1,0 +1,313 @@
+"""PANTHER bit-sliced weights: outer-product accumulate (OPA) on heterogeneous slices + carry resolution.
+
+A weight is a signed fixed-point number of ``T = S·b`` bits (``S`` slices, ``b = log2(base)`` nominal
+bits per slice, ``base = update.slicing.base``, e.g. 8 slices x 2 bits = 16-bit 4.12 fixed point with
+``array.w_max = 8``): ``W = LSB · Σ_s base**s · v_s`` with ``LSB = w_max / 2**(T-1)`` and ``v_s`` the
+signed level of slice ``s`` (least significant first inside this module). Each slice is a cell of
+``slice_bits[s]`` bits (``update.slicing.slice_bits``, written most significant first as in the paper's
+"44466555"), so it holds levels ``-2**(k-1) .. 2**(k-1)-1``: more than the ``base`` levels a digit needs.
+That headroom is what lets updates accumulate in place between carry steps.
+
+Kernels (Ankit et al., IEEE TC 2020, via ../shared/reference/papers.md §2.2):
+
+- ``vmm`` / ``mvm``: every slice is read (DAC per ``io.*.dac_bits``; one ADC conversion per slice
+  partial sum, ``io.*.adc_bits``, batch-max range per slice) and the slices are shifted and added
+  digitally (``base**s``). Simplifications: inputs are quantised as one value (the bit-serial 1-bit
+  DAC streaming is exact for a ``dac_bits`` input), and a slice's partial sum is converted over the
+  whole input length, not per 128-row physical crossbar.
+- ``opu`` (OPA): per example the update ``ΔW = -lr·dᵀx`` is rounded to the LSB grid (nearest), its
+  magnitude written in base ``base`` and digit ``s`` added with the update's sign to slice ``s``
+  (assumption: the paper's exact bit-to-slice routing is not in our sources; sign-magnitude digits
+  keep the slices' drift zero-mean). A slice that would leave its level range saturates there (the
+  write is lost): small updates only touch the low-order slices, so those saturate first.
+- CRS (carry-resolution step) every ``carry_interval`` examples: read all slices (rounded to levels),
+  form the integer weight, clip it to ``T`` bits and rewrite it in canonical digits (``-base/2 ..
+  base/2-1`` on all slices but the top one, which takes the remainder). With ideal devices and no
+  saturation this conserves the stored weight exactly.
+
+Device non-idealities: each slice has its own device model from :mod:`pimtrain.devices` (cell state
+``c = (v + 0.5)/2**k``); writes go through ``device.step`` (nonlinearity, write noise, d2d, faults),
+CRS through ``device.program`` (programming noise). Read noise adds ``device.read_noise`` x ``2**k`` levels
+of std per cell read. With the ideal device the levels are kept exactly (no device call: fast path).
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from pimtrain.design import PimtrainError
+from pimtrain.design.models import Design
+from pimtrain.devices import NoiseSource, Request, make_device
+from pimtrain.mapping import LayerMapping
+
+from .quantizers import levels_for
+
+
+def _make_generator(seed: int, layer_index: int, device) -> torch.Generator:
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 1000003 + int(layer_index)) % (2 ** 63 - 1))
+    return g
+
+
+def digits_of(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
+    """Sign-magnitude digits of integer tensor ``k``: (slices, *k.shape), least significant first.
+
+    ``Σ_s base**s · digits[s] == k``; every digit but the last lies in ``-(base-1) .. base-1``, the
+    last takes the rest of the magnitude.
+    """
+    sign = torch.sign(k)
+    m = k.abs()
+    out = []
+    for s in range(slices - 1):
+        out.append(torch.remainder(m, base))
+        m = torch.div(m, base, rounding_mode="floor")
+    out.append(m)
+    return torch.stack(out) * sign
+
+
+def canonical_digits(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
+    """Balanced digits of integer tensor ``k`` (CRS layout): (slices, ...), least significant first.
+
+    Digits of slices ``0 .. S-2`` lie in ``-base/2 .. base/2 - 1``; the top slice takes the remainder.
+    """
+    half = base // 2
+    out = []
+    for s in range(slices - 1):
+        d = torch.remainder(k + half, base) - half
+        out.append(d)
+        k = torch.div(k - d, base, rounding_mode="floor")
+    out.append(k)
+    return torch.stack(out)
+
+
+class BitSlicedCore:
+    """One (out, in) weight matrix on PANTHER bit slices. Same interface as ``AnalogCore``."""
+
+    def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
+        if weight.dim() != 2:
+            raise PimtrainError(f"weight: must be 2-D (out, in), got shape {tuple(weight.shape)}")
+        sl = design.update.slicing
+        if sl.slice_bits is None:
+            raise PimtrainError("update.slicing.slice_bits: required for a bit-sliced core; allowed: a list of slices ints 1..16")
+        base = float(sl.base)
+        if base != int(base) or int(base) < 2 or (int(base) & (int(base) - 1)):
+            raise PimtrainError(f"update.slicing.base: must be a power of two for bit slicing (got {base:g}); allowed: 2, 4, 8, 16")
+        if design.update.rule not in ("outer_product", "accumulate"):
+            raise PimtrainError(f"update.rule: {design.update.rule!r} not supported by bit slicing; allowed: outer_product, accumulate")
+        self.design = design
+        self.layer_index = int(layer_index)
+        self.seed = design.seed if seed is None else int(seed)
+        self.device = weight.device
+        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        self.mapping = LayerMapping(self.out_features, self.in_features, design)
+        self.base = int(base)
+        self.S = sl.slices
+        self.cap_bits = list(reversed(sl.slice_bits))  # least significant first
+        self.total_bits = self.S * int(round(math.log2(self.base)))
+        self.w_max = float(design.array.w_max)
+        self.lsb = self.w_max / 2.0 ** (self.total_bits - 1)
+        self.k_max = 2.0 ** (self.total_bits - 1) - 1
+        self.k_min = -(2.0 ** (self.total_bits - 1))
+        dev = self.device
+        self.levels = torch.tensor([2.0 ** b for b in self.cap_bits], device=dev).view(-1, 1, 1)
+        self.v_hi = self.levels / 2 - 1
+        self.v_lo = -self.levels / 2
+        self.pows = torch.tensor([float(self.base) ** s for s in range(self.S)], device=dev).view(-1, 1, 1)
+        self.generator = _make_generator(self.seed, self.layer_index, dev)
+        dspec = design.device
+        self.device_ideal = (dspec.model == "ideal" and dspec.write_noise == 0 and dspec.d2d_variation == 0
+                             and dspec.programming_noise == 0 and dspec.levels is None
+                             and dspec.stuck_at.at_gmin == 0 and dspec.stuck_at.at_gmax == 0)
+        self.read_sigma = float(dspec.read_noise)
+        cells = self.in_features * self.out_features
+        self.noise = NoiseSource(self.generator, dev, pool_size=int(min(max(4 * cells, 1 << 16), 1 << 22)))
+        self.devices = None if self.device_ideal else [
+            make_device(dspec, (self.in_features, 1, self.out_features), self.generator, self.noise, dev,
+                        base_path=design.source_path) for _ in range(self.S)]
+        self.fwd_dac, self.fwd_adc = levels_for(design.io.forward.dac_bits), levels_for(design.io.forward.adc_bits)
+        self.bwd_dac, self.bwd_adc = levels_for(design.io.backward.dac_bits), levels_for(design.io.backward.adc_bits)
+        self.v = torch.zeros(self.S, self.in_features, self.out_features, device=dev)
+        self.counters = {k: 0 for k in ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "dac_conversions",
+                                        "adc_conversions", "carries", "cells_reprogrammed", "saturated_writes",
+                                        "cells_updated")}
+        self._since_carry = 0
+        self._sat = self._upd = 0  # tensor accumulators (read in ``stats``, no sync per update)
+        self.ideal = False
+        self.set_weight(weight)
+        self.fast_path = (f"bit-sliced {self.S}x{self.base}-ary ({''.join(map(str, sl.slice_bits))}), "
+                          f"LSB {self.lsb:.3g}, CRS every {sl.carry_interval}"
+                          + ("; ideal levels (no device calls)" if self.device_ideal else f"; device {dspec.model} per slice"))
+
+    # ------------------------------------------------------------------------------------ weight access
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.out_features, self.in_features)
+
+    @property
+    def slices(self) -> int:
+        return self.S
+
+    def stored_integer(self) -> torch.Tensor:
+        """Σ_s base**s v_s (in, out), in LSB units (not rounded)."""
+        return (self.v * self.pows).sum(0)
+
+    def get_weight(self) -> torch.Tensor:
+        return (self.stored_integer() * self.lsb).t().contiguous()
+
+    def set_weight(self, w: torch.Tensor) -> None:
+        w = w.detach().to(device=self.device, dtype=torch.float32)
+        if tuple(w.shape) != self.shape:
+            raise PimtrainError(f"set_weight: shape {tuple(w.shape)} does not match the core {self.shape}")
+        k = torch.round(w.t() / self.lsb).clamp_(self.k_min, self.k_max)
+        self._program(canonical_digits(k, self.base, self.S))
+
+    def _program(self, digits: torch.Tensor, mask: torch.Tensor | None = None) -> None:
+        """Write slice levels ``digits`` (S, in, out) directly (programming noise, bounds, faults)."""
+        target = torch.maximum(torch.minimum(digits, self.v_hi), self.v_lo)
+        if self.devices is not None:
+            progs = []
+            for s in range(self.S):
+                c = ((target[s] + 0.5) / self.levels[s]).unsqueeze(1)
+                progs.append(self.devices[s].program(c).squeeze(1) * self.levels[s] - 0.5)
+            target = torch.stack(progs)
+        if mask is None:
+            self.v.copy_(target)
+        else:
+            self.v.copy_(torch.where(mask, target, self.v))
+
+    # ------------------------------------------------------------------------------------------ kernels
+    def vmm(self, x: torch.Tensor) -> torch.Tensor:
+        self.counters["vmm_calls"] += 1
+        return self._read(x, self.fwd_dac, self.fwd_adc, forward=True)
+
+    def mvm(self, d: torch.Tensor) -> torch.Tensor:
+        self.counters["mvm_calls"] += 1
+        return self._read(d, self.bwd_dac, self.bwd_adc, forward=False)
+
+    @staticmethod
+    def _quant(t: torch.Tensor, n: int | None, dims=None) -> torch.Tensor:
+        if n is None:
+            return t
+        r = t.abs().amax() if dims is None else t.abs().amax(dim=dims, keepdim=True)
+        r = torch.clamp(r, min=1e-30)
+        return torch.round(t * (n / r)) * (r / n)
+
+    def _read(self, x: torch.Tensor, dac: int | None, adc: int | None, forward: bool) -> torch.Tensor:
+        x = x.to(torch.float32)
+        self.counters["dac_conversions"] += x.numel()
+        xi = self._quant(x, dac)
+        v = self.v
+        if self.read_sigma > 0:
+            v = v + torch.randn(v.shape, generator=self.generator, device=v.device) * (self.read_sigma * self.levels)
+        # per-slice partial sums (B, S, n) in level units, one ADC range per slice
+        part = torch.einsum("bi,sio->bso", xi, v) if forward else torch.einsum("bo,sio->bsi", xi, v)
+        self.counters["adc_conversions"] += part.numel()
+        part = self._quant(part, adc, dims=(0, 2))
+        return (part * self.pows.view(1, -1, 1)).sum(1) * self.lsb
+
+    def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        """OPA: W ← W − lr·dᵀx, one rank-1 update per example, CRS every ``carry_interval`` examples."""
+        x = x.detach().to(torch.float32)
+        d = d.detach().to(torch.float32)
+        if x.dim() == 1:
+            x, d = x.unsqueeze(0), d.unsqueeze(0)
+        b = x.shape[0]
+        self.counters["opu_calls"] += 1
+        self.counters["samples_updated"] += b
+        interval = self.design.update.slicing.carry_interval
+        scale = -float(lr) / self.lsb
+        if self.design.update.rule == "accumulate":  # mini-batch: the summed update written once
+            self._write(digits_of(torch.round(scale * (x.t() @ d)), self.base, self.S))
+            self._tick(b, interval)
+            return
+        # digits of several rank-1 updates at once (bounded memory), then written one after another
+        chunk = max(1, (1 << 21) // max(self.in_features * self.out_features * self.S, 1))
+        for start in range(0, b, chunk):
+            dk = torch.einsum("bi,bo->bio", x[start:start + chunk], d[start:start + chunk]).mul_(scale).round_()
+            dig = digits_of(dk, self.base, self.S)  # (S, rows, in, out)
+            for i in range(dk.shape[0]):
+                self._write(dig[:, i])
+                self._tick(1, interval)
+
+    def _tick(self, n: int, interval: int) -> None:
+        self._since_carry += n
+        if self._since_carry >= interval:
+            self._since_carry = 0
+            self.carry()
+
+    def _write(self, dig: torch.Tensor) -> None:
+        """Add slice digits ``dig`` (S, in, out) of one update (saturating at each slice's range)."""
+        if self.devices is None:
+            new = self.v + dig
+            clipped = torch.maximum(torch.minimum(new, self.v_hi), self.v_lo)
+            self._sat = self._sat + (clipped != new).sum()
+            self.v.copy_(clipped)
+        else:
+            for s in range(self.S):
+                ds = dig[s]
+                c = ((self.v[s] + 0.5) / self.levels[s]).unsqueeze(1)
+                self.devices[s].step(c, Request(r=(ds / self.levels[s]).unsqueeze(1)), None)
+                new = c.squeeze(1) * self.levels[s] - 0.5
+                clipped = torch.maximum(torch.minimum(new, self.v_hi[s]), self.v_lo[s])
+                self._sat = self._sat + (clipped != new).sum()
+                self.v[s].copy_(clipped)
+        self._upd = self._upd + (dig != 0).sum()
+
+    def carry(self) -> int:
+        """Carry-resolution step: read every slice, re-encode the weight canonically, reprogram.
+
+        Returns the number of cells reprogrammed (those not already at their target level)."""
+        k = torch.round(self.v).mul_(self.pows).sum(0).clamp_(self.k_min, self.k_max)
+        dig = canonical_digits(k, self.base, self.S)
+        mask = dig != self.v  # cells off their target level (a drifted cell is rewritten too)
+        n = int(mask.sum())
+        if n:
+            self._program(dig, mask)
+        self.counters["carries"] += 1
+        self.counters["cells_reprogrammed"] += n
+        return n
+
+    # --------------------------------------------------------------------------------------- bookkeeping
+    @property
+    def stats(self) -> dict:
+        s = dict(self.counters)
+        s["saturated_writes"] += int(self._sat)
+        s["cells_updated"] += int(self._upd)
+        s.update(adc_clipped=0, dac_clipped=0, pulses=0, cells_written=0)
+        return s
+
+    def state_dict(self) -> dict:
+        return {"kind": "bitsliced", "shape": self.shape, "v": self.v.clone(), "since_carry": self._since_carry,
+                "generator": self.generator.get_state(), "counters": self.stats}
+
+    def load_state_dict(self, sd: dict) -> None:
+        if tuple(sd["shape"]) != self.shape:
+            raise PimtrainError(f"state for shape {tuple(sd['shape'])} does not fit core {self.shape}")
+        self.v.copy_(sd["v"].to(self.device))
+        self._since_carry = int(sd.get("since_carry", 0))
+        self.counters.update({k: v for k, v in sd.get("counters", {}).items() if k in self.counters})
+        self._sat = self._upd = 0
+        if self.device.type == "cpu":
+            self.generator.set_state(sd["generator"])
+
+    def to(self, device) -> "BitSlicedCore":
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        self.device = device
+        for name in ("v", "levels", "v_hi", "v_lo", "pows"):
+            setattr(self, name, getattr(self, name).to(device))
+        self.generator = _make_generator(self.seed + 1, self.layer_index, device)
+        self.noise = NoiseSource(self.generator, device)
+        if self.devices is not None:
+            for dv in self.devices:
+                dv.to(device)
+                dv.generator, dv.noise = self.generator, self.noise
+        return self
+
+    def __repr__(self) -> str:
+        return f"BitSlicedCore(shape={self.shape}, design={self.design.name!r}, path={self.fast_path!r})"
+
+
+__all__ = ["BitSlicedCore", "digits_of", "canonical_digits"]

@@ -1,0 +1,113 @@
+"""``PimFPCore``: numerics of digital floating-point PIM (``design.digital.pim_logic`` set).
+
+Every kernel is an in-memory FP multiply-accumulate in the design's format (fp32, bf16 or fp16):
+each product is one rounded multiplication (round to nearest even) and the products of one output are
+summed by a pairwise tree (``accumulation: pairwise``: adjacent pairs, each addition rounded; an odd
+element passes up unchanged) or in row order (``sequential``). The update writes
+``W ← round(W − round(lr · G))`` with ``G = dᵀx`` summed the same way over the batch.
+
+The torch ops used here (elementwise ``*`` and ``+`` in the format's dtype) round exactly as
+:func:`pimtrain.pimlogic.fp_mul` / :func:`pimtrain.pimlogic.fp_add` do (bit-exact, tested on random
+operands; for bf16/fp16 torch computes in fp32 and rounds once more, which is innocuous because
+24 ≥ 2·P + 2). ``emulate=True`` runs the bit-level algorithms instead (slow; used by the tests).
+"""
+from __future__ import annotations
+
+import torch
+
+from pimtrain.design import PimtrainError
+from pimtrain.design.models import Design
+
+from .core import _Counters, log_once, make_generator
+from .digital import DigitalCore
+
+_DT = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+_CHUNK = 1 << 22  # elements of one (rows, out, K) product block
+
+
+class PimFPCore(DigitalCore):
+    """Same interface as :class:`DigitalCore`; kernels are in-memory FP MACs."""
+
+    def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None,
+                 emulate: bool = False):
+        dg = design.digital
+        if dg.format not in _DT or dg.exponent_bits is not None or dg.mantissa_bits is not None:
+            raise PimtrainError(f"design {design.name!r}: digital-PIM training supports digital.format fp32, bf16 or fp16 (custom widths are cost-only)")
+        self.dtype = _DT[dg.format]
+        self.order = dg.accumulation
+        self.emulate = bool(emulate)
+        self.design = design
+        self.layer_index = int(layer_index)
+        self.seed = design.seed if seed is None else int(seed)
+        self.device = weight.device
+        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        self.generator = make_generator(self.seed, self.layer_index, self.device)
+        self.counters = _Counters()
+        self.fmt = dg.format
+        self.w_levels = self.a_levels = None
+        self.w_max = float(design.array.w_max)
+        self.exact = False
+        self.w = self._store(weight.detach().to(torch.float32).clone().contiguous())
+        self.fast_path = f"digital PIM {dg.format}: rounded products, {self.order} rounded sums ({dg.pim_logic})"
+        log_once(f"pimtrain core [{design.name}]: {self.fast_path}")
+
+    # ------------------------------------------------------------------------------------------ kernels
+    def _sum(self, p: torch.Tensor) -> torch.Tensor:
+        """Sum the last dim of the rounded products ``p`` (dtype of the format) in the design's order."""
+        if self.order == "sequential":
+            acc = p[..., 0]
+            for k in range(1, p.shape[-1]):
+                acc = self._add(acc, p[..., k])
+            return acc
+        while p.shape[-1] > 1:
+            k = p.shape[-1]
+            pairs = self._add(p[..., 0:k - 1:2], p[..., 1:k:2])
+            p = torch.cat([pairs, p[..., k - 1:]], dim=-1) if k % 2 else pairs
+        return p[..., 0]
+
+    def _add(self, a, b):
+        if self.emulate:
+            from pimtrain.pimlogic import fp_add, from_bits, get_format, to_bits
+
+            f = get_format(self.fmt)
+            return from_bits(fp_add(to_bits(a.float(), f), to_bits(b.float(), f), f), f).to(self.dtype)
+        return a + b
+
+    def _mul(self, a, b):
+        if self.emulate:
+            from pimtrain.pimlogic import fp_mul, from_bits, get_format, to_bits
+
+            f = get_format(self.fmt)
+            a, b = torch.broadcast_tensors(a, b)
+            return from_bits(fp_mul(to_bits(a.float(), f), to_bits(b.float(), f), f), f).to(self.dtype)
+        return a * b
+
+    def dot(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``a @ b.T`` (a: (R, K), b: (N, K)) with rounded products and the design's summation order."""
+        a = a.to(self.dtype)
+        b = b.to(self.dtype)
+        R, K = a.shape
+        N = b.shape[0]
+        if K == 0:
+            return torch.zeros(R, N, dtype=torch.float32, device=a.device)
+        step = max(1, _CHUNK // max(N * K, 1))
+        out = [self._sum(self._mul(a[r:r + step, None, :], b[None, :, :])) for r in range(0, R, step)]
+        return torch.cat(out, 0).to(torch.float32)
+
+    def vmm(self, x: torch.Tensor) -> torch.Tensor:
+        self.counters.ints["vmm_calls"] += 1
+        return self.dot(self._act(x), self.w)
+
+    def mvm(self, d: torch.Tensor) -> torch.Tensor:
+        self.counters.ints["mvm_calls"] += 1
+        return self.dot(self._act(d), self.w.t().contiguous())
+
+    def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        if x.dim() == 1:
+            x, d = x.unsqueeze(0), d.unsqueeze(0)
+        self.counters.ints["opu_calls"] += 1
+        self.counters.ints["samples_updated"] += x.shape[0]
+        g = self.dot(self._act(d).t().contiguous(), self._act(x).t().contiguous())  # (out, in), summed over the batch
+        step = self._mul(torch.tensor(float(lr), dtype=self.dtype), g.to(self.dtype))
+        self.w = self._add(self.w.to(self.dtype), -step).to(torch.float32)
+        self.counters.add("cells_updated", self.w.numel())

@@ -1,0 +1,101 @@
+"""PANTHER reproduction: contract, honest basis marks, pinned table, variant cost signs, workloads."""
+import json
+from importlib import resources
+
+import pytest
+
+from pimtrain.cost import evaluate
+from pimtrain.design import load_design
+from pimtrain.papers import reproduce
+from pimtrain.papers.panther2020 import variant_table
+from pimtrain.workloads import get_workload
+
+
+@pytest.fixture(scope="module")
+def result():
+    return reproduce("panther2020")
+
+
+def test_contract(result):
+    assert result["paper"] == "panther2020"
+    assert len(result["rows"]) == 10
+    for row in result["rows"]:
+        assert set(row) >= {"quantity", "paper", "ours", "unit", "deviation", "basis", "source"}
+        assert row["basis"] in ("prediction", "calibration")
+        assert row["deviation"] == pytest.approx(row["ours"] / row["paper"] - 1.0)
+
+
+def test_pinned_reference(result):
+    ref = json.loads(resources.files("pimtrain.papers").joinpath("data/panther2020_reference.json").read_text())
+    assert [r["quantity"] for r in result["rows"]] == [r["quantity"] for r in ref["rows"]]
+    for got, want in zip(result["rows"], ref["rows"]):
+        assert got["ours"] == pytest.approx(want["ours"], rel=1e-9), got["quantity"]
+        assert got["basis"] == want["basis"], got["quantity"]
+
+
+def test_basis_marks_follow_the_calibrated_numbers(result):
+    by = {r["quantity"]: r for r in result["rows"]}
+    # the digital MVMU leakage is calibrated to 8.02x, the serial-OP count to 54.21x
+    assert by["energy reduction vs digital accelerator, up to (benchmarks)"]["basis"] == "calibration"
+    assert by["energy reduction vs ReRAM with serial writes, up to (FC layers)"]["basis"] == "calibration"
+    # nothing calibrated touches the latency of the digital baseline or Base_mvm energy
+    assert by["time reduction vs digital accelerator, up to (benchmarks)"]["basis"] == "prediction"
+    assert by["conv energy reduction vs Base_mvm, smallest"]["basis"] == "prediction"
+    n_cal = sum(r["basis"] == "calibration" for r in result["rows"])
+    assert n_cal < len(result["rows"]) / 2
+
+
+def test_headline_rows_within_15_percent_where_met(result):
+    """The rows we reproduce stay within ±15 % (the others are reported, see the README table)."""
+    by = {r["quantity"]: r for r in result["rows"]}
+    for q in ("energy reduction vs digital accelerator, up to (benchmarks)",
+              "time reduction vs digital accelerator, up to (benchmarks)",
+              "energy reduction vs ReRAM with serial writes, up to (FC layers)",
+              "conv energy reduction vs Base_mvm, smallest", "conv energy reduction vs Base_mvm, largest"):
+        assert abs(by[q]["deviation"]) <= 0.15, (q, by[q]["deviation"])
+
+
+def test_variant_cost_signs():
+    """separate = 2 copies updated: more energy and area than sgd, same latency; minibatch: more area
+    (delta crossbars), and at batch 1 its end-of-batch fold makes it the most expensive."""
+    b1 = {r["design"]: r for r in variant_table("mlpPanther", 1)}
+    sgd, sep, mb = b1["panther-sgd"], b1["panther-separate"], b1["panther-minibatch"]
+    assert sep["energy_j"] > sgd["energy_j"]
+    assert sep["latency_s"] == pytest.approx(sgd["latency_s"])
+    assert sgd["area_m2"] < sep["area_m2"] < mb["area_m2"]
+    assert mb["energy_j"] > sep["energy_j"] and mb["latency_s"] > sgd["latency_s"]
+    b64 = {r["design"]: r for r in variant_table("mlpPanther", 64)}
+    # amortised over a batch the fold costs far less per example than at batch 1
+    assert b64["panther-minibatch"]["energy_per_example_j"] < 0.5 * mb["energy_per_example_j"]
+
+
+def test_crs_and_serial_writes_cost_what_they_should():
+    d = load_design("panther-sgd")
+    base = evaluate(d, "mlpPanther").kernel["update"]["energy_j"]
+    no_crs = d.model_copy(update={"update": d.update.model_copy(update={"slicing": d.update.slicing.model_copy(
+        update={"slice_bits": None})})})
+    assert evaluate(no_crs, "mlpPanther").kernel["update"]["energy_j"] < base
+    # Base_mvm (serial write per batch) amortises its write over a batch; Base_opa/mvm does not
+    bm = load_design("panther-base-mvm")
+    per1 = evaluate(bm, "mlpPanther", batch_size=1).energy_j
+    per32 = evaluate(bm, "mlpPanther", batch_size=32).energy_j / 32
+    assert per32 < 0.7 * per1
+
+
+def test_panther_workloads():
+    w = get_workload("mlpPanther")
+    assert [(L.in_features, L.out_features) for L in w.layers] == [(1024, 256), (256, 512), (512, 512), (512, 10)]
+    assert get_workload("convA").layers[0].in_features == 4608
+    assert get_workload("convG").layers[0].reuse == 64
+    assert len(get_workload("mlp-svhn-4layer").layers) == 4
+
+
+@pytest.mark.slow
+def test_accuracy_sweep_small():
+    """3-bit slices without frequent CRS lose more accuracy than the paper's 44466555 at CRS 64."""
+    from pimtrain.papers.panther_accuracy import sweep
+
+    acc = sweep(epochs=1, configs=("33333333", "44466555"), intervals=(64, 1024))
+    by = {(r["slice_bits"], r["crs_interval"]): r for r in acc["runs"]}
+    assert abs(by[("44466555", 64)]["test_accuracy"] - acc["float_accuracy"]) < 0.03
+    assert by[("33333333", 1024)]["saturated_writes"] > by[("44466555", 64)]["saturated_writes"]
