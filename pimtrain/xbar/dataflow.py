@@ -307,5 +307,49 @@ def sinad_db(y: torch.Tensor, ref: torch.Tensor) -> float:
     return float(10.0 * torch.log10(sig / err))
 
 
-__all__ = ["read", "exact", "sinad_db", "DataflowParams", "DATAFLOWS", "cascade_groups", "sar_adc",
+PHASE_SPREAD = 0.1  # rad: per-row phase spread of the converter-style sine stimulus
+
+
+def sine_operands(rows: int, samples: int = 1024, n_out: int = 16, periods: int = 67, seed: int = 0):
+    """Converter-style test operands: the exact dot product of every output is a full-scale sinusoid.
+
+    One array of ``rows`` rows is driven differentially: the first half of the rows with
+    ``u_r(t) = (1 + sin(2π·periods·t/samples + φ_r))/2`` over the full input range [0, 1], the second half
+    with ``1 − u_r(t)``. The small per-row phases ``φ_r`` (uniform within ±``PHASE_SPREAD`` rad; the sum
+    stays a sinusoid of 99.8 % amplitude) keep the output off the grid of 8-bit input levels — with
+    identical rows the output would take only 2^dac_bits values, all on the final quantiser's codes; each output column holds Gaussian magnitudes ``|g|`` on the first half and ``−|g|`` on
+    the second, so ``y_j(t) = Σ|g_j| (2u(t) − 1)`` — a zero-mean sinusoid that swings over the whole signed
+    range, every column to the same amplitude (columns normalised to equal Σ|g|), so the final converter
+    of every dataflow sees a full-scale sine (coherent sampling: ``periods`` and ``samples`` coprime).
+    Returns ``(x, m)`` with x: (samples, rows) in [0, 1] (use ``input_range`` 1.0) and m: (rows, n_out).
+    """
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(samples, dtype=torch.float64)
+    half = rows // 2
+    phase = (torch.rand(half, generator=g, dtype=torch.float64) - 0.5) * 2 * PHASE_SPREAD
+    u = (0.5 + 0.5 * torch.sin(2 * math.pi * periods * t[:, None] / samples + phase)).float()  # (samples, half)
+    x = torch.cat([u, (1 - u)[:, : rows - half]], dim=1).contiguous()
+    a = torch.randn(half, n_out, generator=g).abs()
+    a = a / a.sum(dim=0, keepdim=True) * float(a.sum(dim=0).mean())
+    m = torch.cat([a, -a[: rows - half]], dim=0)  # rows 2·half.. of an odd row count: none
+    return x, m
+
+
+def sinad_fit_db(y: torch.Tensor, ref: torch.Tensor) -> float:
+    """Converter SINAD (sine-fit method, as IEEE Std 1241 measures an ADC): per output column, ``y`` is
+    fitted by ``a·ref + b`` (least squares; gain and offset errors are not noise or distortion) and
+    SINAD = 10·log10(Σ power of the fitted signal (a·ref, zero-mean) / Σ power of the residual)."""
+    y, ref = y.double(), ref.double()
+    rc = ref - ref.mean(dim=0, keepdim=True)
+    yc = y - y.mean(dim=0, keepdim=True)
+    a = (rc * yc).sum(dim=0) / rc.pow(2).sum(dim=0).clamp_min(1e-300)
+    res = yc - a * rc
+    sig = (a * rc).pow(2).sum()
+    err = res.pow(2).sum()
+    if float(err) == 0.0:
+        return math.inf
+    return float(10.0 * torch.log10(sig / err))
+
+
+__all__ = ["read", "exact", "sinad_db", "sinad_fit_db", "sine_operands", "DataflowParams", "DATAFLOWS", "cascade_groups", "sar_adc",
            "bit_planes", "weight_slices", "quantize_inputs"]
