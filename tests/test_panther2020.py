@@ -51,6 +51,7 @@ def test_headline_rows_within_15_percent_where_met(result):
     for q in ("energy reduction vs digital accelerator, up to (benchmarks)",
               "time reduction vs digital accelerator, up to (benchmarks)",
               "energy reduction vs ReRAM with serial writes, up to (FC layers)",
+              "time reduction vs ReRAM with serial writes, up to (benchmarks)",
               "conv energy reduction vs Base_mvm, smallest", "conv energy reduction vs Base_mvm, largest"):
         assert abs(by[q]["deviation"]) <= 0.15, (q, by[q]["deviation"])
 
@@ -80,6 +81,32 @@ def test_crs_and_serial_writes_cost_what_they_should():
     per1 = evaluate(bm, "mlpPanther", batch_size=1).energy_j
     per32 = evaluate(bm, "mlpPanther", batch_size=32).energy_j / 32
     assert per32 < 0.7 * per1
+
+
+def _with_mcu(name: str, **params):
+    from pimtrain.design import design_from_dict, design_to_dict
+
+    data = design_to_dict(load_design(name))
+    data["circuits"]["components"]["mcu"]["params"].update(params)
+    return design_from_dict(data, where=name)
+
+
+def test_timing_follows_the_authors_simulator():
+    """src/ima.py (branch training): a serial read-modify-write takes max(read, write), an OPA 4 phases,
+    an MVM (16 + 2) crossbar cycles."""
+    base = evaluate(load_design("panther-base-mvm"), "convE").kernel["update"]["latency_s"]
+    # the read is shorter than the write: shortening it further changes nothing, lengthening it past the write does
+    assert evaluate(_with_mcu("panther-base-mvm", xbar_read_latency=1e-9), "convE").kernel["update"]["latency_s"] == \
+        pytest.approx(base)
+    longer = evaluate(_with_mcu("panther-base-mvm", xbar_read_latency=20e-6), "convE").kernel["update"]["latency_s"]
+    assert longer - base == pytest.approx(20e-6 - 10969e-9, rel=1e-6)
+    # OPA latency scales with the phases, not with the 16 bit-streamed energy accesses
+    sgd = evaluate(load_design("panther-sgd"), "convE")
+    two = evaluate(_with_mcu("panther-sgd", opa_phases=2), "convE")
+    assert sgd.kernel["update"]["latency_s"] - two.kernel["update"]["latency_s"] == pytest.approx(2 * 20e-9, rel=1e-6)
+    assert sgd.kernel["update"]["energy_j"] == pytest.approx(two.kernel["update"]["energy_j"])
+    nofill = evaluate(_with_mcu("panther-sgd", mvm_fill_cycles=0), "convE")
+    assert sgd.kernel["forward"]["latency_s"] - nofill.kernel["forward"]["latency_s"] == pytest.approx(2 * 100e-9, rel=1e-6)
 
 
 def test_panther_workloads():

@@ -12,8 +12,9 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
   parallel); cores ``⌈m / mcus per core⌉``, tiles ``⌈cores / cores per tile⌉``.
 - forward MVM / backward MTVM: ``ops_per_vector`` (bit-serial input cycles: 16-bit data, 1-bit DAC)
   crossbar operations per vector on each of the ``xbars_per_matrix`` crossbars;
-  energy ``mvm_power·mvm_latency`` each, latency ``ops_per_vector·mvm_latency`` per vector.
-  The first layer has no MTVM.
+  energy ``mvm_power·mvm_latency`` each, latency ``(ops_per_vector + mvm_fill_cycles)·mvm_latency`` per
+  vector (the authors' simulator, ``src/ima.py`` ``xbComputeLatency`` on branch ``training``: a 3-stage
+  xbar/ADC/shift-add pipeline, ``xbar_ip_lat × (16/dac_res + 3 − 1)``). The first layer has no MTVM.
 - update by ``design.update.slicing.variant``:
   ``sgd``: OPA in place on the weight crossbars (one copy serves MVM, MTVM and OPA);
   ``separate``: forward and backward copies, both updated by OPA (twice the OPA energy and cells,
@@ -22,7 +23,10 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
   ``minibatch``: forward and backward copies (MVM on one, MTVM on the other) and ``delta_xbars_per_matrix``
   delta crossbars that accumulate the batch's OPAs; at batch end the deltas are read serially and
   both copies written serially.
-  OPA: ``opa_ops_per_update`` operations per rank-1 update, energy ``opa_power·opa_latency`` each;
+  OPA: ``opa_ops_per_update`` operations per rank-1 update and target crossbar, energy
+  ``opa_power·opa_latency`` each; latency ``opa_phases·opa_latency`` per update (the simulator's
+  ``xbComputeLatency``: an outer product takes 4 phases, one per input/error polarity, while its
+  energy counts one access per input bit and crossbar);
   with ``opa_per_example`` = 1 one update per example (a conv layer's positions summed before the
   write), else one per vector.
   ``update.rule == 'serial'`` (ReRAM baseline with serial writes, ``Base_mvm``): the outer product is
@@ -31,7 +35,9 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
 - CRS (bit-sliced designs, ``slicing.slice_bits`` set): every ``carry_interval`` rank-1 updates, all
   crossbars that receive OPAs are read and written serially (charged pro rata per example).
 - serial read/write of a whole crossbar: ``xbar_read_*`` / ``xbar_write_*``; the crossbars of a layer
-  are accessed in parallel (each row by row).
+  are accessed in parallel (each row by row). A read-modify-write (the serial update, the mini-batch
+  fold, a CRS) takes ``max(read, write)`` latency, as the simulator's ``crs`` instruction does
+  (``src/ima.py``: stage latency ``max(getWrLatency(), getRdLatency())``); energy is read + write.
 - digital work (vector ALUs = ``activation`` components per core, one op per lane per cycle):
   activation (forward, N per vector), derivative and product (backward, 2N), partial-sum reduction
   across row blocks (``(⌈K/rows⌉-1)·N``, backward ``(⌈N/cols⌉-1)·K``), learning-rate scaling (N);
@@ -66,7 +72,7 @@ class PumaMatrixUnit(Component):
         "xbar_read_latency": 10250e-9, "xbar_read_energy": 6.5e-9,
         "xbar_write_latency": 10969e-9, "xbar_write_energy": 22.6e-9,
         "xbars_per_matrix": 8.0, "delta_xbars_per_matrix": 16.0, "ops_per_vector": 16.0, "opa_ops_per_update": 16.0,
-        "opa_per_example": 0.0,
+        "opa_per_example": 0.0, "opa_phases": 4.0, "mvm_fill_cycles": 2.0,
     }
     UNSCALED = frozenset({"xbar_read_latency", "xbar_write_latency", "xbar_read_energy", "xbar_write_energy"})
 
@@ -112,6 +118,9 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     e_opa, t_opa = mcu.opa()
     e_rd, t_rd = mcu.serial_read()
     e_wr, t_wr = mcu.serial_write()
+    t_rmw = max(t_rd, t_wr)  # serial read-modify-write: read and write overlap (simulator's crs latency)
+    t_vec = (cyc + mcu.p["mvm_fill_cycles"]) * t_mvm  # one MVM/MTVM instruction (pipeline fill included)
+    t_upd = mcu.p["opa_phases"] * t_opa  # one OPA instruction (4 polarity phases)
     lanes = sum(v.count for v in vfus) or 1
     e_alu = (sum(v.op()[0] * v.count for v in vfus) / lanes) if vfus else 0.0
     clock = 1.0 / design.technology.clock_hz
@@ -139,7 +148,7 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
 
         # forward MVM
         led.e("forward", name, mcu, n * cyc * p.m * xb * e_mvm)
-        led.t("forward", name, n * cyc * t_mvm)
+        led.t("forward", name, n * t_vec)
         led.macs[("forward", name)] += macs
         alu("forward", n * (N + (p.rb - 1) * N))
         mem("forward", n * (K + N) * WORD_BITS)
@@ -149,7 +158,7 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
             continue
         if backward:
             led.e("backward", name, mcu, n * cyc * p.m * xb * e_mvm)
-            led.t("backward", name, n * cyc * t_mvm)
+            led.t("backward", name, n * t_vec)
             led.macs[("backward", name)] += macs
             alu("backward", n * (2 * N + (p.cb - 1) * K))
             mem("backward", n * (K + N) * WORD_BITS)
@@ -166,19 +175,19 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
             target = xb * copies
         n_upd = batch_size if mcu.p["opa_per_example"] else n  # one update per example, or per vector
         led.e("update", name, mcu, n_upd * n_opa * p.m * target * e_opa)
-        led.t("update", name, n_upd * n_opa * t_opa)
+        led.t("update", name, n_upd * t_upd)
         if upd.rule == "serial":  # CMOS outer product, then serial read-modify-write of the weights per batch
             led.e("update", name, mcu, p.m * xb * copies * (e_rd + e_wr))
-            led.t("update", name, t_rd + t_wr)
+            led.t("update", name, t_rmw)
         if variant == "minibatch":  # fold the delta crossbars into both weight copies at batch end
             led.e("update", name, mcu, p.m * (mcu.p["delta_xbars_per_matrix"] * e_rd + xb * copies * e_wr))
-            led.t("update", name, t_rd + t_wr)
+            led.t("update", name, t_rmw)
         if sl.slice_bits is not None:  # carry-resolution steps, pro rata
             crs = n / sl.carry_interval
             if variant == "minibatch":
                 crs = max(0.0, (n - sl.carry_interval) / sl.carry_interval)  # folded at batch end anyway
             led.e("update", name, mcu, crs * p.m * target * (e_rd + e_wr))
-            led.t("update", name, crs * (t_rd + t_wr))
+            led.t("update", name, crs * t_rmw)
     placement = SimpleNamespace(limited=False, arrays_needed=tot_m, arrays_per_chip=tot_m, cores_used=tot_cores,
                                 tiles_used=max(tot_tiles, 1 if tot_m else 0))
     return placement
