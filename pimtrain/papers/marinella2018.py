@@ -10,10 +10,10 @@ is perturbed (×1.5) and every row that moves is marked ``calibration``; the oth
 """
 from __future__ import annotations
 
-import copy
-
 from pimtrain.cost import kernel_costs
-from pimtrain.design import Design, design_from_dict, design_to_dict, load_design
+from pimtrain.design import Design, load_design
+
+from .basis import calibration_dependence, table_rows
 
 PAPER = "marinella2018"
 DESIGNS = {"analog": "marinella2018-analog", "reram": "marinella2018-digital-reram", "sram": "marinella2018-sram"}
@@ -56,43 +56,8 @@ def _ours(designs: dict[str, Design]) -> list[float]:
     ]
 
 
-def _set_path(data: dict, path: str, factor: float) -> bool:
-    parts = path.split(".")
-    node = data
-    for p in parts[:-1]:
-        if isinstance(node, dict) and p in node:
-            node = node[p]
-        else:
-            return False
-    last = parts[-1]
-    if isinstance(node, dict) and isinstance(node.get(last), (int, float)) and not isinstance(node.get(last), bool):
-        node[last] = node[last] * factor
-        return True
-    return False
-
-
-def calibrated_parameters(designs: dict[str, Design]) -> list[tuple[str, str]]:
-    """(design key, dotted path) of every number whose provenance basis is 'calibrated'."""
-    return [(key, path) for key, d in designs.items() for path, prov in d.provenance.items() if prov.basis == "calibrated"]
-
-
 def reproduce() -> dict:
     designs = {key: load_design(name) for key, name in DESIGNS.items()}
-    ours = _ours(designs)
-    depends = [False] * len(ours)
-    for key, path in calibrated_parameters(designs):
-        data = design_to_dict(designs[key])
-        if not _set_path(data, path, 1.5):
-            continue
-        moved = dict(designs)
-        moved[key] = design_from_dict(copy.deepcopy(data), where=DESIGNS[key])
-        for i, (a, b) in enumerate(zip(ours, _ours(moved))):
-            if abs(b - a) > 1e-9 * max(abs(a), 1e-300):
-                depends[i] = True
-    rows = []
-    for (quantity, paper, unit, source), value, dep in zip(PAPER_ROWS, ours, depends):
-        rows.append({
-            "quantity": quantity, "paper": paper, "ours": value, "unit": unit,
-            "deviation": value / paper - 1.0, "basis": "calibration" if dep else "prediction", "source": source,
-        })
+    ours, depends = calibration_dependence(designs, _ours)
+    rows = table_rows(PAPER_ROWS, ours, depends)
     return {"paper": PAPER, "designs": list(DESIGNS.values()), "workload": f"one {N}x{N} block, one sample", "rows": rows}

@@ -14,13 +14,12 @@ provenance says ``calibrated`` is perturbed (×1.5); a row that moves is a ``cal
 """
 from __future__ import annotations
 
-import copy
 import math
 
 from pimtrain.cost import design_summary, evaluate
-from pimtrain.design import Design, PimtrainError, design_from_dict, design_to_dict, load_design
+from pimtrain.design import Design, PimtrainError, load_design
 
-from .marinella2018 import _set_path, calibrated_parameters
+from .basis import calibration_dependence, table_rows
 
 PAPER = "mram2020"
 DESIGNS = {"sot": "sot-mram-fp", "floatpim": "floatpim"}
@@ -90,21 +89,8 @@ def reproduce() -> dict:
     if pl is not None:
         designs["pipelayer"], names["pipelayer"] = pl, PIPELAYER
         rows_spec += PIPELAYER_ROWS
-    ours = _ours(designs)
-    depends = [False] * len(ours)
-    for key, path in calibrated_parameters(designs):
-        data = design_to_dict(designs[key])
-        if not _set_path(data, path, 1.5):
-            continue
-        moved = dict(designs)
-        moved[key] = design_from_dict(copy.deepcopy(data), where=names[key])
-        for i, (a, b) in enumerate(zip(ours, _ours(moved))):
-            if abs(b - a) > 1e-9 * max(abs(a), 1e-300):
-                depends[i] = True
-    rows = []
-    for (quantity, paper, unit, source), value, dep in zip(rows_spec, ours, depends):
-        rows.append({"quantity": quantity, "paper": paper, "ours": value, "unit": unit,
-                     "deviation": value / paper - 1.0, "basis": "calibration" if dep else "prediction", "source": source})
+    ours, depends = calibration_dependence(designs, _ours)
+    rows = table_rows(rows_spec, ours, depends)
     return {"paper": PAPER, "designs": list(names.values()) + [GPU],
             "workload": "training step, batch 1, geometric mean over " + ", ".join(WORKLOADS), "rows": rows,
             "notes": _notes(designs["floatpim"])}

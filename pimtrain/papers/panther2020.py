@@ -27,15 +27,16 @@ The CNN and MNIST-5k sweeps take several minutes each: :func:`pimtrain.papers.pa
 """
 from __future__ import annotations
 
-import copy
 import json
 import time
 from pathlib import Path
 
 from pimtrain.cost import evaluate
 from pimtrain.cost.gpu import gpu_spec, gpu_step_cost
-from pimtrain.design import Design, design_from_dict, design_to_dict, load_design
+from pimtrain.design import Design, atomic_write_text, load_design
 from pimtrain.workloads import get_workload
+
+from .basis import calibration_dependence, table_rows
 
 PAPER = "panther2020"
 DESIGNS = {
@@ -103,27 +104,6 @@ def _ours(designs: dict[str, Design], costs: dict | None = None) -> list[float]:
     ]
 
 
-def _set_path(data: dict, path: str, factor: float) -> bool:
-    node = data
-    parts = path.split(".")
-    for p in parts[:-1]:
-        if isinstance(node, dict) and p in node:
-            node = node[p]
-        else:
-            return False
-    last = parts[-1]
-    v = node.get(last) if isinstance(node, dict) else None
-    if isinstance(v, (int, float)) and not isinstance(v, bool):
-        node[last] = v * factor
-        return True
-    return False
-
-
-def calibrated_parameters(designs: dict[str, Design]) -> list[tuple[str, str]]:
-    """(design key, dotted path) of every number whose provenance basis is 'calibrated'."""
-    return [(k, path) for k, d in designs.items() for path, prov in d.provenance.items() if prov.basis == "calibrated"]
-
-
 def variant_table(workload: str = "mlpPanther", batch_size: int = 1) -> list[dict]:
     """Energy, latency and area of the three crossbar variants on one workload (one step of a batch)."""
     rows = []
@@ -187,20 +167,8 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
 def reproduce(plots: str | None = None, accuracy_epochs: int = 2) -> dict:
     designs = {k: load_design(n) for k, n in DESIGNS.items()}
     costs = step_costs(designs)
-    ours = _ours(designs, costs)
-    depends = [False] * len(ours)
-    for key, path in calibrated_parameters(designs):
-        data = design_to_dict(designs[key])
-        if not _set_path(data, path, 1.5):
-            continue
-        moved = dict(designs)
-        moved[key] = design_from_dict(copy.deepcopy(data), where=DESIGNS[key])
-        for i, (a, b) in enumerate(zip(ours, _ours(moved))):
-            if abs(b - a) > 1e-9 * max(abs(a), 1e-300):
-                depends[i] = True
-    rows = [{"quantity": q, "paper": p, "ours": v, "unit": u, "deviation": v / p - 1.0,
-             "basis": "calibration" if dep else "prediction", "source": s}
-            for (q, p, u, s), v, dep in zip(PAPER_ROWS, ours, depends)]
+    ours, depends = calibration_dependence(designs, _ours, ours=_ours(designs, costs))
+    rows = table_rows(PAPER_ROWS, ours, depends)
     result = {"paper": PAPER, "designs": list(DESIGNS.values()) + [GPU],
               "workload": "one training step per example (batch 1): simulator benchmarks and full networks",
               "rows": rows, "variants": variant_table("mlpPanther", 1) + variant_table("mlpPanther", 64),
@@ -213,6 +181,6 @@ def reproduce(plots: str | None = None, accuracy_epochs: int = 2) -> dict:
         folder = Path(plots)
         folder.mkdir(parents=True, exist_ok=True)
         png = plot_sweep(acc, folder / "panther2020_fig10_slicing.png")
-        (folder / "panther2020_accuracy.json").write_text(json.dumps(acc, indent=1))
+        atomic_write_text(folder / "panther2020_accuracy.json", json.dumps(acc, indent=1))
         result["accuracy"] = {"sweep": acc, "plot": str(png), "seconds": time.time() - t0}
     return result

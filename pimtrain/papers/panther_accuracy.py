@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from pimtrain.design import load_design
+from pimtrain.design import atomic_path, atomic_write_text, load_design
 
 #: slice widths (most significant first) swept, as strings of digits
 SLICE_CONFIGS = ("33333333", "44444444", "44466555", "55555555")
@@ -84,7 +84,7 @@ def run_named(name: str, folder=None) -> dict:
     if folder is not None:
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
-        (out / f"panther2020_accuracy_{name}.json").write_text(json.dumps(acc, indent=1))
+        atomic_write_text(out / f"panther2020_accuracy_{name}.json", json.dumps(acc, indent=1))
         acc["plot"] = str(plot_sweep(acc, out / f"panther2020_fig10_slicing_{name}.png"))
     return acc
 
@@ -109,7 +109,8 @@ def plot_sweep(acc: dict, path) -> Path:
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
     plt.close(fig)
     return path
 
