@@ -45,15 +45,23 @@ class DigitalCore:
         self.w_levels = levels_for(dg.weight_bits) if dg.format == "fixed" else None
         self.a_levels = levels_for(dg.activation_bits) if dg.format == "fixed" else None
         self.w_max = float(design.array.w_max)
-        self.exact = self.fmt in ("fp32", "fixed") and self.w_levels is None and self.a_levels is None
+        self.exact = self._is_exact()
         self.w = self._store(weight.detach().to(torch.float32).clone().contiguous())
-        if self.exact:
-            self.fast_path = "digital fp32: plain matmul (float-exact)"
-        elif self.fmt == "fixed":
-            self.fast_path = f"digital fixed point: weights {dg.weight_bits or 32} b, activations {dg.activation_bits or 32} b"
-        else:
-            self.fast_path = f"digital {self.fmt}: rounded weights and activations, fp32 accumulation"
+        self.fast_path = self._describe()
         log_once(f"pimtrain core [{design.name}]: {self.fast_path}")
+
+    def _is_exact(self) -> bool:
+        """True when the kernels equal float32 training (plain matmuls)."""
+        return self.fmt in ("fp32", "fixed") and self.w_levels is None and self.a_levels is None
+
+    def _describe(self) -> str:
+        """What the kernels compute (logged once per design)."""
+        dg = self.design.digital
+        if self.exact:
+            return "digital fp32: plain matmul (float-exact)"
+        if self.fmt == "fixed":
+            return f"digital fixed point: weights {dg.weight_bits or 32} b, activations {dg.activation_bits or 32} b"
+        return f"digital {self.fmt}: rounded weights and activations, fp32 accumulation"
 
     @property
     def shape(self) -> tuple[int, int]:

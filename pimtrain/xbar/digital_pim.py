@@ -18,7 +18,6 @@ import torch
 from pimtrain.design import PimtrainError
 from pimtrain.design.models import Design
 
-from .core import _Counters, log_once, make_generator
 from .digital import DigitalCore
 
 _DT = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -36,20 +35,14 @@ class PimFPCore(DigitalCore):
         self.dtype = _DT[dg.format]
         self.order = dg.accumulation
         self.emulate = bool(emulate)
-        self.design = design
-        self.layer_index = int(layer_index)
-        self.seed = design.seed if seed is None else int(seed)
-        self.device = weight.device
-        self.out_features, self.in_features = (int(s) for s in weight.shape)
-        self.generator = make_generator(self.seed, self.layer_index, self.device)
-        self.counters = _Counters()
-        self.fmt = dg.format
-        self.w_levels = self.a_levels = None
-        self.w_max = float(design.array.w_max)
-        self.exact = False
-        self.w = self._store(weight.detach().to(torch.float32).clone().contiguous())
-        self.fast_path = f"digital PIM {dg.format}: rounded products, {self.order} rounded sums ({dg.pim_logic})"
-        log_once(f"pimtrain core [{design.name}]: {self.fast_path}")
+        super().__init__(weight, design, layer_index, seed)
+
+    def _is_exact(self) -> bool:
+        return False
+
+    def _describe(self) -> str:
+        dg = self.design.digital
+        return f"digital PIM {dg.format}: rounded products, {self.order} rounded sums ({dg.pim_logic})"
 
     # ------------------------------------------------------------------------------------------ kernels
     def _sum(self, p: torch.Tensor) -> torch.Tensor:
