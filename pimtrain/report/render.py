@@ -88,11 +88,16 @@ def designs_table(rows: list[dict]) -> Table:
     t.add_column("area", justify="right", no_wrap=True)
     t.add_column("peak power", justify="right", no_wrap=True)
     t.add_column("peak ops/s", justify="right", no_wrap=True)
-    t.add_column("description", overflow="fold", ratio=1)
+    wide = console.width >= 110  # on a narrow terminal the description would be folded letter by letter
+    if wide:
+        t.add_column("description", overflow="fold", ratio=1, min_width=30)
     for r in rows:
         area = r.get("area_m2")
-        t.add_row(r["name"], f"{area * 1e6:.4g} mm²" if area else "—", si(r.get("peak_power_w"), "W"),
-                  si(r.get("peak_ops_per_s"), "op/s"), r["description"])
+        cells = [r["name"], f"{area * 1e6:.4g} mm²" if area else "—", si(r.get("peak_power_w"), "W"),
+                 si(r.get("peak_ops_per_s"), "op/s")]
+        t.add_row(*cells, *([r["description"]] if wide else []))
+    if not wide:
+        t.caption = "descriptions: widen the terminal, or use --json"
     return t
 
 
