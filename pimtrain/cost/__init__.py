@@ -50,7 +50,8 @@ def kernel_costs(design, out_features: int, in_features: int, batch_size: int = 
 
 
 def design_summary(design) -> dict:
-    """``{"area_m2", "peak_power_w", "peak_ops_per_s"}`` of the design's chip (None where n/a).
+    """``{"area_m2", "peak_power_w", "peak_ops_per_s"}`` of the design's chip (None where n/a): the chip
+    its ``hierarchy`` states (``tiles_per_chip`` tiles), even when ``chip_fit: grow`` sizes it per workload.
 
     Peak: every array (or every MAC unit) doing forward reads back to back: ops/s = 2 × MACs of one
     full read of all arrays / its latency; power = its energy / latency plus all leakage.
@@ -84,7 +85,9 @@ def design_summary(design) -> dict:
     ops = 2 * fwd["macs"] * cores / fwd["latency_s"]
     leak = sum(c.leak_power * hw.multiplicity(c) for c in hw.components.values())
     power = fwd["energy_j"] * cores / fwd["latency_s"] + leak
-    full = evaluate(design, SimpleNamespace(name="empty", layers=[]), batch_size=1, check_fit=False)
+    stated = design.model_copy(deep=True)  # the chip the hierarchy states, also where 'grow' sizes it per workload
+    stated.hierarchy.chip_fit = "error"
+    full = evaluate(stated, SimpleNamespace(name="empty", layers=[]), batch_size=1, check_fit=False)
     return {"area_m2": full.area_m2, "peak_power_w": power, "peak_ops_per_s": ops}
 
 
