@@ -228,14 +228,18 @@ def conversions_per_output(design, io) -> float:
     return 1.0
 
 
+def _array_geometry(design) -> tuple[int, int, int, int, int]:
+    """(rows, cols, bit lines per weight, weights per array in differential column pairs, input cycles)."""
+    rows, cols = design.array.rows, design.array.cols
+    bit_lines = math.ceil((design.io.forward.weight_bits or 8) / (design.array.bits_per_cell or 1))
+    cycles = math.ceil((design.io.forward.dac_bits or 8) / design.io.forward.input_bits_per_cycle)
+    return rows, cols, bit_lines, cols // (2 * bit_lines), cycles
+
+
 def neuralpim_chip(design, params=P) -> DataflowChip:
     """Neural-PIM PE: 8 arrays of 128x128 1-bit cells, 16 columns per 8-bit weight, analog S+A, NNADC."""
     sizes = nn_peripheral_sizes()
-    rows, cols = design.array.rows, design.array.cols
-    cb = design.array.bits_per_cell or 1
-    bit_lines = math.ceil((design.io.forward.weight_bits or 8) / cb)
-    wpa = cols // (2 * bit_lines)
-    cycles = math.ceil((design.io.forward.dac_bits or 8) / design.io.forward.input_bits_per_cycle)
+    rows, cols, bit_lines, wpa, cycles = _array_geometry(design)
     t_c = value(params, "nn_cycle")
     t = cycles * t_c
     e_conv = value(params, "isaac_adc_energy")
@@ -272,11 +276,7 @@ def cascade_chip(design, params=P) -> DataflowChip:
     analog accumulation, grouped ADC conversions; PE area from the paper's array density."""
     from .components import adc_point
 
-    rows, cols = design.array.rows, design.array.cols
-    cb = design.array.bits_per_cell or 1
-    bit_lines = math.ceil((design.io.forward.weight_bits or 8) / cb)
-    wpa = cols // (2 * bit_lines)
-    cycles = math.ceil((design.io.forward.dac_bits or 8) / design.io.forward.input_bits_per_cycle)
+    rows, cols, bit_lines, wpa, cycles = _array_geometry(design)
     t_c = value(params, "cascade_cycle")
     t = cycles * t_c
     e8 = value(params, "isaac_adc_energy")

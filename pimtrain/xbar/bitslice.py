@@ -41,13 +41,8 @@ from pimtrain.design.models import Design
 from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping
 
+from .core import make_generator, set_identity
 from .quantizers import levels_for
-
-
-def _make_generator(seed: int, layer_index: int, device) -> torch.Generator:
-    g = torch.Generator(device=device)
-    g.manual_seed((int(seed) * 1000003 + int(layer_index)) % (2 ** 63 - 1))
-    return g
 
 
 def digits_of(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
@@ -95,11 +90,7 @@ class BitSlicedCore:
             raise PimtrainError(f"update.slicing.base: must be a power of two for bit slicing (got {base:g}); allowed: 2, 4, 8, 16")
         if design.update.rule not in ("outer_product", "accumulate"):
             raise PimtrainError(f"update.rule: {design.update.rule!r} not supported by bit slicing; allowed: outer_product, accumulate")
-        self.design = design
-        self.layer_index = int(layer_index)
-        self.seed = design.seed if seed is None else int(seed)
-        self.device = weight.device
-        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        set_identity(self, weight, design, layer_index, seed)
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
         self.base = int(base)
         self.S = sl.slices
@@ -114,7 +105,7 @@ class BitSlicedCore:
         self.v_hi = self.levels / 2 - 1
         self.v_lo = -self.levels / 2
         self.pows = torch.tensor([float(self.base) ** s for s in range(self.S)], device=dev).view(-1, 1, 1)
-        self.generator = _make_generator(self.seed, self.layer_index, dev)
+        self.generator = make_generator(self.seed, self.layer_index, dev)
         dspec = design.device
         self.device_ideal = (dspec.model == "ideal" and dspec.write_noise == 0 and dspec.d2d_variation == 0
                              and dspec.programming_noise == 0 and dspec.levels is None
@@ -298,7 +289,7 @@ class BitSlicedCore:
         self.device = device
         for name in ("v", "levels", "v_hi", "v_lo", "pows"):
             setattr(self, name, getattr(self, name).to(device))
-        self.generator = _make_generator(self.seed + 1, self.layer_index, device)
+        self.generator = make_generator(self.seed + 1, self.layer_index, device)
         self.noise = NoiseSource(self.generator, device)
         if self.devices is not None:
             for dv in self.devices:

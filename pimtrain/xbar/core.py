@@ -118,17 +118,22 @@ class _Counters:
             self.tensors[k] = int(sd.get(k, 0))
 
 
+def set_identity(core, weight: torch.Tensor, design: Design, layer_index: int, seed: int | None) -> None:
+    """What every core records about itself: design, layer index, seed, device and (out, in) shape."""
+    core.design = design
+    core.layer_index = int(layer_index)
+    core.seed = design.seed if seed is None else int(seed)
+    core.device = weight.device
+    core.out_features, core.in_features = (int(s) for s in weight.shape)
+
+
 class AnalogCore:
     """One logical (out, in) matrix on analog arrays. See the module docstring."""
 
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
         if weight.dim() != 2:
             raise ValueError(f"weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
-        self.design = design
-        self.layer_index = int(layer_index)
-        self.seed = design.seed if seed is None else int(seed)
-        self.device = weight.device
-        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        set_identity(self, weight, design, layer_index, seed)
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
         self._moves = 0
         self.generator = make_generator(self.seed, self.layer_index, self.device)

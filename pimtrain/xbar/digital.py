@@ -17,7 +17,7 @@ import torch
 
 from pimtrain.design.models import Design
 
-from .core import _Counters, log_once, make_generator
+from .core import _Counters, log_once, make_generator, set_identity
 from .quantizers import levels_for
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
@@ -33,11 +33,7 @@ class DigitalCore:
     """Same interface as :class:`~pimtrain.xbar.core.AnalogCore` for digital designs."""
 
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
-        self.design = design
-        self.layer_index = int(layer_index)
-        self.seed = design.seed if seed is None else int(seed)
-        self.device = weight.device
-        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        set_identity(self, weight, design, layer_index, seed)
         self.generator = make_generator(self.seed, self.layer_index, self.device)
         self.counters = _Counters()
         dg = design.digital
