@@ -41,7 +41,7 @@ from pimtrain.design.models import Design
 from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping
 
-from .core import make_generator, set_identity
+from .core import make_generator, set_identity, update_pair
 from .quantizers import levels_for
 
 
@@ -199,10 +199,7 @@ class BitSlicedCore:
 
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         """OPA: W ← W − lr·dᵀx, one rank-1 update per example, CRS every ``carry_interval`` examples."""
-        x = x.detach().to(torch.float32)
-        d = d.detach().to(torch.float32)
-        if x.dim() == 1:
-            x, d = x.unsqueeze(0), d.unsqueeze(0)
+        x, d = update_pair(x, d)
         b = x.shape[0]
         self.counters["opu_calls"] += 1
         self.counters["samples_updated"] += b

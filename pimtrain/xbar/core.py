@@ -127,6 +127,15 @@ def set_identity(core, weight: torch.Tensor, design: Design, layer_index: int, s
     core.out_features, core.in_features = (int(s) for s in weight.shape)
 
 
+def update_pair(x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An update's inputs as detached float32 ``(B, in)`` and ``(B, out)`` (one sample may be 1-D)."""
+    x = x.detach().to(torch.float32)
+    d = d.detach().to(torch.float32)
+    if x.dim() == 1:
+        x, d = x.unsqueeze(0), d.unsqueeze(0)
+    return x, d
+
+
 class AnalogCore:
     """One logical (out, in) matrix on analog arrays. See the module docstring."""
 
@@ -397,10 +406,7 @@ class AnalogCore:
     # ------------------------------------------------------------------------------------------ update
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         """W ← W − lr dᵀx through ``design.update`` (x: (B, in), d: (B, out))."""
-        x = x.detach().to(torch.float32)
-        d = d.detach().to(torch.float32)
-        if x.dim() == 1:
-            x, d = x.unsqueeze(0), d.unsqueeze(0)
+        x, d = update_pair(x, d)
         b = x.shape[0]
         cnt = self.counters.ints
         cnt["opu_calls"] += 1
