@@ -151,3 +151,17 @@ def test_round_trip_property(rows, cols, adc, gmin, ratio, tmp_path_factory):
     path = tmp_path_factory.mktemp("rt") / "h.yaml"
     assert load_design(save_design(d, path)) == d
     assert isinstance(d, Design)
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from pimtrain.design import atomic_write_text
+
+    target = tmp_path / "out.json"
+    atomic_write_text(target, "{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    assert target.read_text() == "{}"

@@ -101,7 +101,8 @@ def save_design(design: Design, path: str | os.PathLike) -> Path:
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, else removed.
 
-    A reader sees the old file or the new one, never half of one.
+    A reader sees the old file or the new one, never half of one. The file gets the permissions a
+    plain ``open(path, 'w')`` would give (``mkstemp`` makes it private to the owner).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,10 +110,17 @@ def atomic_path(path: str | os.PathLike):
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
