@@ -7,6 +7,11 @@ columns, each weight column taking ``cells_per_weight`` physical columns per sli
 
 ``LayerMapping`` only counts and slices; it never allocates weights, so it can describe VGG-16 as
 cheaply as an MLP.
+
+The per-design geometry functions below (:func:`weight_slices`, :func:`bit_lines_per_weight`,
+:func:`input_cycles`, :func:`conversions_per_output`, :func:`cascade_groups`) are the **one** place where
+the design's kinds become counts: the numerics (``pimtrain.xbar``) and the cost (``pimtrain.cost``) both
+read them, so they cannot disagree on how many bit lines a weight takes or how often a column is converted.
 """
 from __future__ import annotations
 
@@ -14,6 +19,78 @@ import math
 from dataclasses import dataclass, field
 
 from pimtrain.design import Design
+
+
+#: bits of a bit-serial input when the design leaves ``dac_bits`` unset (one default for numerics and cost)
+DEFAULT_INPUT_BITS = 8
+#: CASCADE groups its bit lines for conversion: 10 A/D conversions per 16 bit lines (Chou et al. MICRO 2019,
+#: 16-bit weights on 1-bit cells: 10 instead of 16 per read)
+CASCADE_CONVERSIONS = (10, 16)
+
+
+def polarity_cols(design: Design) -> int:
+    """Columns per weight and slice for the sign: 2 for a differential pair, 1 for offset mapping."""
+    return 2 if design.array.weight_mapping == "differential" else 1
+
+
+def weight_slices(design: Design) -> int:
+    """Cells per weight and polarity: the analog slices of ``update.slicing`` (positional notation with
+    carry), else ``ceil(array.weight_bits / array.bits_per_cell)`` bit slices when both are set, else 1."""
+    a, sl = design.array, design.update.slicing
+    if sl.slices > 1:
+        return sl.slices
+    if a.weight_bits is not None and a.bits_per_cell is not None:
+        return -(-a.weight_bits // a.bits_per_cell)
+    return 1
+
+
+def bit_lines_per_weight(design: Design) -> int:
+    """Physical columns (bit lines) one weight occupies: slices × polarity."""
+    return weight_slices(design) * polarity_cols(design)
+
+
+def weight_bits(design: Design, default: int = 8) -> int:
+    """Stored weight magnitude bits (``array.weight_bits``; ``default`` where the weight is analog)."""
+    return int(design.array.weight_bits or default)
+
+
+def _io(design: Design, kernel):
+    """The I/O block of ``kernel`` ('forward' / 'backward'), or ``kernel`` itself when it is an I/O block."""
+    return getattr(design.io, kernel) if isinstance(kernel, str) else kernel
+
+
+def input_cycles(design: Design, kernel="forward") -> int:
+    """Array read cycles per input vector for ``kernel`` (a name or an I/O block):
+    ``ceil(dac_bits / input_bits_per_cycle)`` for bit-serial inputs, else 1."""
+    io = _io(design, kernel)
+    if io.input_encoding != "bit_serial":
+        return 1
+    return -(-(io.dac_bits or DEFAULT_INPUT_BITS) // io.input_bits_per_cycle)
+
+
+def cascade_groups(bit_lines: int) -> int:
+    """Groups converted per read by analog-buffered accumulation (10 per 16 bit lines), 1..``bit_lines``."""
+    return max(1, min(bit_lines, round(CASCADE_CONVERSIONS[0] * bit_lines / CASCADE_CONVERSIONS[1])))
+
+
+def conversions_per_output(design: Design, kernel="forward") -> float:
+    """A/D conversions per output value, input pass and row tile of ``kernel``, by where the design
+    accumulates partial sums (``io.<kernel>.accumulation``):
+
+    - ``single_read``: every slice column once per input cycle (the polarity pair is subtracted in analog);
+    - ``digital``: every bit line (slice and polarity) at every input cycle;
+    - ``analog_buffered``: the groups of :func:`cascade_groups` over the slices, once per read;
+    - ``analog``: once per weight column.
+    """
+    io = _io(design, kernel)
+    cycles, slices = input_cycles(design, io), weight_slices(design)
+    if io.accumulation == "digital":
+        return float(polarity_cols(design) * cycles * slices)
+    if io.accumulation == "analog_buffered":
+        return float(cascade_groups(slices))
+    if io.accumulation == "analog":
+        return 1.0
+    return float(cycles * slices)
 
 
 @dataclass(frozen=True)
@@ -24,8 +101,8 @@ class LayerMapping:
 
     - ``cells_per_weight``: physical columns per weight column per slice (2 for a differential pair,
       1 for offset mapping, which also adds one reference column per array).
-    - ``slices``: devices per weight in positional notation (``design.update.slicing.slices``) times
-      the cells needed to hold ``digital.weight_bits`` when cells store fewer bits (digital storage).
+    - ``slices``: cells per weight and polarity (:func:`weight_slices`: analog slices, or the bit slices
+      of ``array.weight_bits`` over ``array.bits_per_cell``).
     - ``row_tiles`` / ``col_tiles``: arrays along the input / output dimension.
     - ``input_cycles``: read cycles per input vector (bit-serial: bits / bits_per_cycle; else 1).
     """
@@ -52,7 +129,8 @@ class LayerMapping:
 
     @property
     def cells_per_weight(self) -> int:
-        return 2 if self.design.array.weight_mapping == "differential" else 1
+        """Cells per weight and slice (the polarity columns)."""
+        return polarity_cols(self.design)
 
     @property
     def reference_cols(self) -> int:
@@ -61,7 +139,7 @@ class LayerMapping:
 
     @property
     def slices(self) -> int:
-        return self.design.update.slicing.slices
+        return weight_slices(self.design)
 
     @property
     def weight_cols_per_array(self) -> int:
@@ -102,11 +180,13 @@ class LayerMapping:
     # --- time -----------------------------------------------------------------------------------------
     def input_cycles(self, kernel: str = "forward") -> int:
         """Array read cycles per input vector for ``kernel`` ('forward' or 'backward')."""
-        io = getattr(self.design.io, kernel)
-        if io.input_encoding != "bit_serial":
-            return 1
-        bits = io.dac_bits or 16
-        return math.ceil(bits / io.input_bits_per_cycle)
+        return input_cycles(self.design, kernel)
+
+    def conversions(self, kernel: str = "forward") -> float:
+        """A/D conversions of one input vector through ``kernel`` (all row or column tiles)."""
+        if kernel == "forward":
+            return self.out_features * self.row_tiles * conversions_per_output(self.design, kernel)
+        return self.in_features * self.col_tiles * conversions_per_output(self.design, kernel) / max(self.slices, 1)
 
     # --- work -----------------------------------------------------------------------------------------
     @property

@@ -13,12 +13,13 @@ from pimtrain.design.models import Design
 from pimtrain.xbar import dataflow as df
 from pimtrain.xbar import make_core
 
-GEOM = {"isaac": dict(rows=128, cols=128, bits_per_cell=2), "cascade": dict(rows=64, cols=64, bits_per_cell=1),
-        "neuralpim": dict(rows=128, cols=128, bits_per_cell=1)}
+GEOM = {"digital": dict(rows=128, cols=128, bits_per_cell=2, weight_bits=8),
+        "analog_buffered": dict(rows=64, cols=64, bits_per_cell=1, weight_bits=8),
+        "analog": dict(rows=128, cols=128, bits_per_cell=1, weight_bits=8)}
 
 
 def ideal_design(kind: str, **io) -> Design:
-    fwd = dict(dataflow=kind, dac_bits=8, input_encoding="bit_serial", weight_bits=8, **io)
+    fwd = dict(accumulation=kind, dac_bits=8, input_encoding="bit_serial", **io)
     return Design.model_validate({"name": f"{kind}-ideal", "array": GEOM[kind], "io": {"forward": fwd}})
 
 
@@ -45,22 +46,22 @@ def test_ideal_converters_give_the_exact_dot_product(kind, signed_x):
 
 def test_isaac_8bit_adc_with_flip_encoding_is_still_exact():
     """128 rows x 2-bit cells need 9 bits; ISAAC's weight flipping makes 8 bits enough."""
-    d = ideal_design("isaac", adc_bits=8)
+    d = ideal_design("digital", adc_bits=8)
     x, w = operands(seed=3)
     assert torch.equal(df.read(x, w, d, d.io.forward), df.exact(x, w, d, d.io.forward))
-    d7 = ideal_design("isaac", adc_bits=7)  # one bit short: no longer exact
+    d7 = ideal_design("digital", adc_bits=7)  # one bit short: no longer exact
     assert not torch.equal(df.read(x, w, d7, d7.io.forward), df.exact(x, w, d7, d7.io.forward))
 
 
 def test_quantisation_sits_where_the_dataflow_puts_it():
     x, w = operands(seed=4, n_in=128)  # one array: one final quantisation
     # Neural-PIM: one quantisation at the end -> the error is bounded by half an output LSB
-    d = ideal_design("neuralpim", adc_bits=8)
+    d = ideal_design("analog", adc_bits=8)
     y, ref = df.read(x, w, d, d.io.forward), df.exact(x, w, d, d.io.forward)
     lsb = 2 * float(ref.abs().amax()) / 255
     assert float((y - ref).abs().max()) <= 0.5 * lsb * 1.0001 + 1e-6
     # CASCADE: 6-bit buffers spoil the result even with ideal ADCs
-    c = ideal_design("cascade", buffer_bits=6)
+    c = ideal_design("analog_buffered", buffer_bits=6)
     yc = df.read(x, w, c, c.io.forward, torch.Generator().manual_seed(0))
     assert df.sinad_db(yc, df.exact(x, w, c, c.io.forward)) < 40
 
@@ -89,7 +90,7 @@ def test_sinad_ordering_of_the_presets():
 def test_converter_style_sinad_of_an_ideal_chain_is_the_8bit_quantiser():
     """Full-scale sine through Neural-PIM's chain with ideal S+A, no read noise: only the final 8-bit
     quantiser remains, SINAD = 6.02·8 + 1.76 = 49.9 dB; the stimulus is a full-scale sine at every output."""
-    d = ideal_design("neuralpim", adc_bits=8)
+    d = ideal_design("analog", adc_bits=8)
     x, m = df.sine_operands(128, samples=1024, n_out=4)
     one = lambda t: 1.0  # noqa: E731
     ref = df.exact(x, m, d, d.io.forward, input_range=one)
@@ -103,17 +104,26 @@ def test_converter_style_sinad_of_an_ideal_chain_is_the_8bit_quantiser():
         10 * math.log10(0.5 / 0.01), abs=0.3)  # sine power A²/2 over noise (0.1 A)²
 
 
-def test_conversion_counts_match_cost_model():
+def test_conversion_counts_come_from_the_mapping():
+    """The numerics and the cost read one geometry (pimtrain.mapping): conversions, slices, cycles."""
+    from pimtrain.mapping import LayerMapping, cascade_groups, conversions_per_output
+
     for name in ("isaac", "cascade", "neuralpim"):
         d = load_design(name)
-        assert df.DataflowParams(d, d.io.forward).conversions_per_output() == cdf.conversions_per_output(d, d.io.forward)
+        assert df.DataflowParams(d, d.io.forward).conversions == conversions_per_output(d, "forward")
     d = load_design("isaac")
-    assert cdf.conversions_per_output(d, d.io.forward) == 2 * 8 * 4  # W+/W-, 8 cycles, 4 slices
-    assert cdf.cascade_groups(16) == 10 and df.cascade_groups(16) == 10  # CASCADE: 10 per 16 bit lines
+    assert conversions_per_output(d, "forward") == 2 * 8 * 4  # W+/W-, 8 cycles, 4 slices
+    assert cascade_groups(16) == 10  # CASCADE: 10 per 16 bit lines
+    m = LayerMapping(16, 128, d)
+    assert m.slices == 4 and m.weight_cols_per_array == 64 and m.col_tiles == 1  # 16 weights x 4 slices x W+/W-
+    x = torch.relu(torch.randn(3, 128, generator=torch.Generator().manual_seed(0)))
+    stats: dict = {}
+    df.read(x, torch.randn(128, 16, generator=torch.Generator().manual_seed(1)), d, d.io.forward, stats=stats)
+    assert stats["adc_conversions"] == 3 * m.conversions("forward")
 
 
 def test_core_routes_reads_through_the_dataflow():
-    d = ideal_design("neuralpim")
+    d = ideal_design("analog")
     w = torch.randn(24, 200, generator=torch.Generator().manual_seed(5))
     core = make_core(w, d)
     x = torch.relu(torch.randn(16, 200, generator=torch.Generator().manual_seed(6)))
@@ -130,8 +140,8 @@ def test_core_routes_reads_through_the_dataflow():
 
 
 def test_unknown_dataflow_is_one_line_error():
-    d = ideal_design("isaac")
-    io = d.io.forward.model_copy(update={"dataflow": "direct"})
+    d = ideal_design("digital")
+    io = d.io.forward.model_copy(update={"accumulation": "single_read"})
     with pytest.raises(PimtrainError) as e:
         df.read(torch.ones(1, 3), torch.ones(3, 2), d, io)
     assert "\n" not in str(e.value) and "allowed" in str(e.value)

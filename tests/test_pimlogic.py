@@ -95,7 +95,7 @@ def test_gate_counts_grow_with_widths(op):
     def cycles(e, m, tech):
         return make_technology(tech).op_cycles(op_counts(FPFormat(e, m), op))
 
-    for tech in ("floatpim_reram", "sot_mram"):
+    for tech in ("nor", "majority"):
         for e in (5, 8):
             seq = [cycles(e, m, tech) for m in (3, 7, 10, 23)]
             assert seq == sorted(seq) and len(set(seq)) == len(seq), (tech, e, seq)
@@ -111,23 +111,23 @@ def test_gate_counts_grow_with_widths(op):
 def test_pinned_cycle_counts():
     """Regression: cycles per op (bf16, fp32) on both technologies."""
     got = {(t, f, op): make_technology(t).op_cycles(op_counts(FORMATS[f], op))
-           for t in ("floatpim_reram", "sot_mram") for f in ("bf16", "fp32") for op in ("add", "mul")}
+           for t in ("nor", "majority") for f in ("bf16", "fp32") for op in ("add", "mul")}
     assert got == {
-        ("floatpim_reram", "bf16", "add"): 3454, ("floatpim_reram", "bf16", "mul"): 3803,
-        ("floatpim_reram", "fp32", "add"): 6527, ("floatpim_reram", "fp32", "mul"): 14345,
-        ("sot_mram", "bf16", "add"): 1019, ("sot_mram", "bf16", "mul"): 1058,
-        ("sot_mram", "fp32", "add"): 2063, ("sot_mram", "fp32", "mul"): 3837,
+        ("nor", "bf16", "add"): 3454, ("nor", "bf16", "mul"): 3803,
+        ("nor", "fp32", "add"): 6527, ("nor", "fp32", "mul"): 14345,
+        ("majority", "bf16", "add"): 1019, ("majority", "bf16", "mul"): 1058,
+        ("majority", "fp32", "add"): 2063, ("majority", "fp32", "mul"): 3837,
     }
 
 
 def test_technologies_physics():
-    r = make_technology("floatpim_reram")
-    s = make_technology("sot_mram")
+    r = make_technology("nor")
+    s = make_technology("majority")
     assert r.cycles("fa") == 10 and s.cycles("fa") == 2  # 9 NOR + init vs carry/sum sensing steps
     # NOR energy from R_on/R_off/V0/t: between the all-off and the all-on state
     assert 1e-16 < r.nor_energy() < 1e-13
     # doubling the gate voltage quadruples the resistive energy
-    r2 = make_technology("floatpim_reram", {"gate_voltage": 2.0})
+    r2 = make_technology("nor", {"gate_voltage": 2.0})
     assert r2.nor_energy() == pytest.approx(4 * r.nor_energy())
     assert s.gate_energy("fa") > s.gate_energy("and") > 0
     assert r.cell_area == pytest.approx(4 * 28e-9 ** 2)

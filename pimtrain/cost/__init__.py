@@ -60,7 +60,7 @@ def design_summary(design) -> dict:
 
     design = load_design(design)
     hw = build_hardware(design)
-    if design.compute == "digital" and design.digital.pim_logic != "none":
+    if design.compute == "digital" and design.digital.in_memory:
         from .digital_pim import pim_summary  # in-memory floating-point logic (pimtrain.pimlogic)
 
         return pim_summary(design, hw)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pimtrain.design import PimtrainError
+from pimtrain.mapping import bit_lines_per_weight, cascade_groups, input_cycles, weight_slices
 
 MM2 = 1e-6  # m² per mm²
 mW = 1e-3
@@ -172,10 +173,11 @@ def _tile_share_per_pe(params) -> tuple[float, float]:
 
 def isaac_chip(design, params=P) -> DataflowChip:
     """ISAAC IMA at 8 bits: the table's powers for the time of one 8-bit read (8 cycles of 100 ns)."""
-    cells_per_weight = math.ceil(8 / (design.array.bits_per_cell or 1))  # ISAAC's biased encoding, one column set
-    wpa = design.array.cols // cells_per_weight
+    # ISAAC's biased encoding: one column set per weight (the chip model's reading of the table; the Mapping
+    # and the numerics hold the preset's differential pair, twice the columns)
+    wpa = design.array.cols // weight_slices(design)
     t_cyc = value(params, "isaac_cycle")
-    cycles = math.ceil((design.io.forward.dac_bits or 8) / design.io.forward.input_bits_per_cycle)
+    cycles = input_cycles(design, "forward")
     t = cycles * t_cyc
     ima = {r.component: r.power_w for r in _rows("ima")}
     tile_p, tile_a = _tile_share_per_pe(params)
@@ -205,35 +207,10 @@ def nn_peripheral_sizes(path: Path = PERIPHERALS_FILE) -> dict:
             "nnadc": {"cells": 2 * 3 * (n1 + n2) + n1, "inverters": n1 + n2, "tias": 1}}
 
 
-#: CASCADE: 10 A/D conversions per 16 cycles for 16-bit weights on 1-bit cells instead of 16 × 16 = 256
-#: (papers.md §6 [S]); here the number of converted groups per read is round(10·bit lines/16).
-CASCADE_CONVERSIONS = (10, 16)
-
-
-def cascade_groups(bit_lines: int) -> int:
-    """Groups converted per read (CASCADE: 10 per 16 bit lines), at least 1, at most ``bit_lines``."""
-    return max(1, min(bit_lines, round(CASCADE_CONVERSIONS[0] * bit_lines / CASCADE_CONVERSIONS[1])))
-
-
-def conversions_per_output(design, io) -> float:
-    """A/D conversions per output value, input pass and row tile of dataflow ``io.dataflow``
-    (ISAAC: every bit line of W⁺ and W⁻ every cycle; CASCADE: its groups; Neural-PIM: one)."""
-    cb = design.array.bits_per_cell or 1
-    slices = math.ceil((io.weight_bits or 8) / cb)
-    cycles = math.ceil((io.dac_bits or 8) / io.input_bits_per_cycle)
-    if io.dataflow == "isaac":
-        return 2.0 * cycles * slices
-    if io.dataflow == "cascade":
-        return float(cascade_groups(slices))
-    return 1.0
-
-
 def _array_geometry(design) -> tuple[int, int, int, int, int]:
-    """(rows, cols, bit lines per weight, weights per array in differential column pairs, input cycles)."""
+    """(rows, cols, bit lines per weight and polarity, weights per array, input cycles), from the Mapping."""
     rows, cols = design.array.rows, design.array.cols
-    bit_lines = math.ceil((design.io.forward.weight_bits or 8) / (design.array.bits_per_cell or 1))
-    cycles = math.ceil((design.io.forward.dac_bits or 8) / design.io.forward.input_bits_per_cycle)
-    return rows, cols, bit_lines, cols // (2 * bit_lines), cycles
+    return rows, cols, weight_slices(design), cols // bit_lines_per_weight(design), input_cycles(design, "forward")
 
 
 def neuralpim_chip(design, params=P) -> DataflowChip:
@@ -305,16 +282,17 @@ def cascade_chip(design, params=P) -> DataflowChip:
     return chip
 
 
-BUILDERS = {"isaac": isaac_chip, "cascade": cascade_chip, "neuralpim": neuralpim_chip}
+#: accumulation kind -> the PE model of the chip built that way
+BUILDERS = {"digital": isaac_chip, "analog_buffered": cascade_chip, "analog": neuralpim_chip}
 
 
 def chip_model(design, params=P) -> DataflowChip:
     from pimtrain.design import load_design
 
     design = load_design(design)
-    kind = design.io.forward.dataflow
+    kind = design.io.forward.accumulation
     if kind not in BUILDERS:
-        raise PimtrainError(f"design {design.name!r}: io.forward.dataflow {kind!r} has no chip model; allowed: {', '.join(BUILDERS)}")
+        raise PimtrainError(f"design {design.name!r}: io.forward.accumulation {kind!r} has no chip model; allowed: {', '.join(BUILDERS)}")
     return BUILDERS[kind](design, params)
 
 

@@ -1,4 +1,4 @@
-"""Cost of the training kernels on digital floating-point PIM (``design.digital.pim_logic`` set).
+"""Cost of the training kernels on digital floating-point PIM (``digital.arithmetic: in_memory_logic``).
 
 Every multiply-accumulate of a kernel runs in memory: the operand is written next to the stored
 value in a row (a row copy of the format's width), the row multiplies (:func:`pimtrain.pimlogic.fp_mul`),
@@ -36,14 +36,14 @@ def design_format(design):
     if d.exponent_bits is not None or d.mantissa_bits is not None:
         return get_format(None, d.exponent_bits, d.mantissa_bits)
     if d.format == "fixed":
-        raise PimtrainError(f"design {design.name!r}: digital.pim_logic needs a floating-point digital.format (fp32, bf16, fp16) or exponent_bits/mantissa_bits")
+        raise PimtrainError(f"design {design.name!r}: digital.arithmetic in_memory_logic needs a floating-point digital.format (fp32, bf16, fp16) or exponent_bits/mantissa_bits")
     return get_format(d.format)
 
 
 def block_of(hw):
     blk = hw.first("pim_block")
     if blk is None:
-        raise PimtrainError(f"design {hw.design.name!r}: digital.pim_logic needs a component with model 'pim_logic'")
+        raise PimtrainError(f"design {hw.design.name!r}: digital.arithmetic in_memory_logic needs a component with model 'pim_logic'")
     return blk
 
 

@@ -17,7 +17,7 @@ import math
 from collections import defaultdict
 
 from pimtrain.design import Design, PimtrainError, load_design
-from pimtrain.mapping import LayerMapping, place
+from pimtrain.mapping import LayerMapping, conversions_per_output, place
 
 from .hardware import Hardware, build_hardware, used_multiplicity
 
@@ -86,27 +86,26 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
     else:
         n_drive = m.out_features * m.slices * m.row_tiles
         n_conv = m.in_features * m.col_tiles
+    conversions = m.conversions(kernel)  # per input vector, where the design's accumulation kind makes them
     e, _ = xbar.read(m.cells, t_on, activity)
     led.e(kernel, layer, xbar, n_vec * e)
     for drv in hw.by_role("input_driver"):
         e, _ = drv.drive(drive_bits)
         led.e(kernel, layer, drv, n_vec * cyc * n_drive * e)
-    t_read = 0.0
-    # conversions on the busiest array (outputs it holds); arrays of a layer convert in parallel
+    # conversions on the busiest array (the outputs it holds); the arrays of a layer convert in parallel
     if kernel == "forward":
-        per_array = min(m.out_features * m.slices, m.weight_cols_per_array)
+        per_array = min(m.out_features, max(m.weight_cols_per_array // max(m.slices, 1), 1)) * conversions_per_output(d, kernel)
     else:
-        per_array = min(m.in_features, m.rows)
-    conv_per = cyc  # conversions per output column per vector
-    if io.dataflow != "direct":  # ISAAC / CASCADE / Neural-PIM: conversions where the dataflow makes them
-        from .dataflow import conversions_per_output
-
-        conv_per = conversions_per_output(d, io) / max(m.slices, 1)
+        per_array = min(m.in_features, m.rows) * conversions_per_output(d, kernel) / max(m.slices, 1)
+    # single-read and digital accumulation convert every cycle (pipelined with the next cycle's read);
+    # analog accumulation converts once at the end of the vector
+    per_cycle = io.accumulation in ("single_read", "digital") and cyc > 1
+    t_conv = 0.0
     for ro in hw.by_role("readout"):
         e, t = ro.convert(adc_bits, t_in)
-        led.e(kernel, layer, ro, n_vec * conv_per * n_conv * e)
-        per_unit = math.ceil(per_array / max(ro.count, 1)) if n_conv else 0
-        t_read = max(t_read, per_unit * t)
+        led.e(kernel, layer, ro, n_vec * conversions * e)
+        busy = per_array / cyc if per_cycle else per_array
+        t_conv = max(t_conv, math.ceil(busy / max(ro.count, 1) - 1e-9) * t if n_conv else 0.0)
     for sh in hw.by_role("sample_hold"):
         e, _ = sh.sample()
         led.e(kernel, layer, sh, n_vec * cyc * n_conv * e)
@@ -118,10 +117,10 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
     for reg in hw.by_role("output_register"):
         e, _ = reg.access(adc_bits)
         led.e(kernel, layer, reg, n_vec * out_vals * e)
-    if io.input_encoding == "bit_serial":
-        t_vec = cyc * max(t_in, t_read) + t_read
+    if per_cycle:
+        t_vec = cyc * max(t_in, t_conv) + t_conv
     else:
-        t_vec = t_in + t_read
+        t_vec = cyc * t_in + t_conv
     led.t(kernel, layer, n_vec * t_vec if m.arrays else 0.0)
     led.macs[(kernel, layer)] += n_vec * m.in_features * m.out_features
 
@@ -312,7 +311,7 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
             if not inference:
                 _analog_update(led, hw, m, name, n_vec, batch_size, act_up)
         else:
-            if design.digital.pim_logic != "none":
+            if design.digital.in_memory:
                 from .digital_pim import pim_kernels  # in-memory floating-point logic (pimtrain.pimlogic)
 
                 pim_kernels(led, hw, m, name, n_vec, batch_size, kernels)
@@ -337,7 +336,7 @@ def _check_digital_fit(hw: Hardware, maps, wl_name: str) -> None:
     d = hw.design
     if d.hierarchy.chip_fit != "error":
         return
-    if d.digital.pim_logic != "none":
+    if d.digital.in_memory:
         from .digital_pim import check_fit  # in-memory floating-point logic (pimtrain.pimlogic)
 
         return check_fit(hw, maps, wl_name)

@@ -1,5 +1,5 @@
 """The in-memory logic block (``model: pim_logic``, role ``pim_block``): one memory block whose rows all
-compute at once with the gates of :mod:`pimtrain.pimlogic`, in the technology ``design.digital.pim_logic``.
+compute at once with the gates of :mod:`pimtrain.pimlogic`, in the technology ``design.digital.logic_family``.
 
 Parameters (SI; device physics and the design's own organisation, so none is node-scaled): those of
 the technology class (:class:`pimtrain.pimlogic.tech.MagicNorReram` / ``SotMram``, sources there), plus
@@ -23,7 +23,7 @@ _TECH_KEYS = sorted({k for cls in TECHNOLOGIES.values() for k in cls.DEFAULTS})
 
 
 class PimLogicBlock(Component):
-    """One memory block computing with in-memory gates (technology ``design.digital.pim_logic``; MAGIC
+    """One memory block computing with in-memory gates (technology ``design.digital.logic_family``; MAGIC
     NOR ReRAM after FloatPIM, ISCA 2019, or SOT-MRAM after Wang et al., ISCAS 2020; sources of every
     default in :mod:`pimtrain.pimlogic.tech`). Area: rows × cols × cell area + block periphery."""
 
@@ -35,9 +35,7 @@ class PimLogicBlock(Component):
 
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
-        kind = getattr(getattr(self.design, "digital", None), "pim_logic", "none")
-        if kind == "none":
-            kind = "floatpim_reram"
+        kind = getattr(getattr(self.design, "digital", None), "logic_family", None) or "nor"
         given = {key: v for key, v in self.p.items() if key in _TECH_KEYS and v is not None}
         self.tech_model = make_technology(kind, given)
         if self.p["area"] is None:

@@ -15,12 +15,12 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
   energy ``mvm_power·mvm_latency`` each, latency ``(ops_per_vector + mvm_fill_cycles)·mvm_latency`` per
   vector (the authors' simulator, ``src/ima.py`` ``xbComputeLatency`` on branch ``training``: a 3-stage
   xbar/ADC/shift-add pipeline, ``xbar_ip_lat × (16/dac_res + 3 − 1)``). The first layer has no MTVM.
-- update by ``design.update.slicing.variant``:
-  ``sgd``: OPA in place on the weight crossbars (one copy serves MVM, MTVM and OPA);
-  ``separate``: forward and backward copies, both updated by OPA (twice the OPA energy and cells,
+- update by what the design's update writes (``update.weight_copies``, ``update.delta_arrays``):
+  one copy (preset ``panther-sgd``): OPA in place on the weight crossbars (one copy serves MVM, MTVM and OPA);
+  two copies (``panther-separate``): forward and backward copies, both updated by OPA (twice the OPA energy and cells,
   same latency; lets the MTVM of one example overlap the MVM of the next: a pipelining option not
   modelled in the latency here);
-  ``minibatch``: forward and backward copies (MVM on one, MTVM on the other) and ``delta_xbars_per_matrix``
+  two copies and delta arrays (``panther-minibatch``): MVM on one copy, MTVM on the other, and ``delta_xbars_per_matrix``
   delta crossbars that accumulate the batch's OPAs; at batch end the deltas are read serially and
   both copies written serially.
   OPA: ``opa_ops_per_update`` operations per rank-1 update and target crossbar, energy
@@ -110,9 +110,9 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     router = hw.first("router")
     upd = design.update
     sl = upd.slicing
-    variant = sl.variant
+    delta = upd.delta_arrays
     xb = mcu.p["xbars_per_matrix"]
-    copies = 1 if variant == "sgd" else 2
+    copies = upd.weight_copies
     cyc = mcu.p["ops_per_vector"]
     e_mvm, t_mvm = mcu.mvm()
     e_opa, t_opa = mcu.opa()
@@ -169,7 +169,7 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
         mem("update", n * (K + N) * WORD_BITS)
         led.macs[("update", name)] += macs
         n_opa = mcu.p["opa_ops_per_update"]
-        if variant == "minibatch":
+        if delta:
             target = mcu.p["delta_xbars_per_matrix"]
         else:
             target = xb * copies
@@ -179,12 +179,12 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
         if upd.rule == "serial":  # CMOS outer product, then serial read-modify-write of the weights per batch
             led.e("update", name, mcu, p.m * xb * copies * (e_rd + e_wr))
             led.t("update", name, t_rmw)
-        if variant == "minibatch":  # fold the delta crossbars into both weight copies at batch end
+        if delta:  # fold the delta crossbars into both weight copies at batch end
             led.e("update", name, mcu, p.m * (mcu.p["delta_xbars_per_matrix"] * e_rd + xb * copies * e_wr))
             led.t("update", name, t_rmw)
         if sl.slice_bits is not None:  # carry-resolution steps, pro rata
             crs = n / sl.carry_interval
-            if variant == "minibatch":
+            if delta:
                 crs = max(0.0, (n - sl.carry_interval) / sl.carry_interval)  # folded at batch end anyway
             led.e("update", name, mcu, crs * p.m * target * (e_rd + e_wr))
             led.t("update", name, crs * t_rmw)

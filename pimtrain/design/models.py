@@ -123,6 +123,11 @@ class ArraySpec(Strict):
     rows: int = Field(default=1024, ge=1, description="word lines (inputs of the forward VMM)")
     cols: int = Field(default=1024, ge=1, description="bit lines (outputs of the forward VMM)")
     bits_per_cell: int | None = Field(default=None, ge=1, le=16, description="stored bits per cell; None = analog cell")
+    weight_bits: int | None = Field(
+        default=None, ge=1, le=32,
+        description="stored weight magnitude bits (sign by the weight mapping); with bits_per_cell, a weight takes "
+        "ceil(weight_bits / bits_per_cell) cells per polarity (bit slices). None = an analog weight",
+    )
     weight_mapping: Literal["differential", "offset"] = Field(
         default="differential",
         description="'differential': W ∝ G+ − G− on a pair of cells; 'offset': W ∝ G − Gref with one reference column",
@@ -152,10 +157,29 @@ class RangeSpec(Strict):
         return self
 
 
-class IOSpec(Strict):
-    """Converters and noise of one read kernel (forward VMM or backward MVM).
+#: design fields replaced by kinds, with the replacement to name in the one-line error
+RENAMED = {
+    "dataflow": "'accumulation' (direct -> single_read, isaac -> digital, cascade -> analog_buffered, neuralpim -> analog)",
+    "peripherals": "'converter' (ideal -> sar, learned -> learned)",
+    "weight_bits": "'array.weight_bits' (the stored weight precision is a property of the array, not of one kernel)",
+}
 
-    ``None`` bit widths mean an ideal (unquantised) converter.
+
+class IOSpec(Strict):
+    """Converters, noise and partial-sum accumulation of one read kernel (forward VMM or backward MVM).
+
+    ``None`` bit widths mean an ideal (unquantised) converter. Where partial sums are accumulated and
+    converted (``accumulation``) is a kind, not a paper (:mod:`pimtrain.xbar.dataflow` for the numerics,
+    :class:`pimtrain.mapping.LayerMapping` for the conversion counts the cost charges):
+
+    - ``single_read``: the whole input is applied in one analog read and each output column converted once
+      per input pass (pulse-width or amplitude inputs; bit-serial inputs are then shifted and added
+      digitally per cycle);
+    - ``digital``: every bit line (weight slice, polarity) is converted at every input-bit cycle and the
+      shift-and-add is digital (ISAAC);
+    - ``analog_buffered``: each cycle's bit-line current is transferred into an analog buffer of
+      ``buffer_bits`` precision and the bit lines are accumulated in analog, converted in groups (CASCADE);
+    - ``analog``: analog shift-and-add over cycles and slices, one conversion per weight column (Neural-PIM).
     """
 
     dac_bits: int | None = Field(default=None, ge=1, le=32, description="input resolution, sign included")
@@ -164,24 +188,45 @@ class IOSpec(Strict):
         default="amplitude",
         description="'time': pulse width (Marinella); 'bit_serial': one bit plane per cycle (ISAAC)",
     )
-    input_bits_per_cycle: int = Field(default=1, ge=1, description="bits applied per cycle when bit_serial")
+    input_bits_per_cycle: int = Field(default=1, ge=1, le=32, description="bits applied per cycle when bit_serial")
     adc_bits: int | None = Field(default=None, ge=1, le=32, description="output resolution, sign included")
     output_range: RangeSpec = Field(default_factory=RangeSpec)
     output_noise: float = Field(default=0.0, ge=0.0, description="Gaussian noise added before the ADC, fraction of output full scale")
-    dataflow: Literal["direct", "isaac", "cascade", "neuralpim"] = Field(
-        default="direct",
-        description="where shift-and-add happens (pimtrain.xbar.dataflow): 'direct' one analog read; 'isaac' ADC per "
-        "bit line per input cycle, digital S+A; 'cascade' RRAM-buffered analog partial sums; 'neuralpim' analog S+A, one ADC",
+    accumulation: Literal["single_read", "digital", "analog_buffered", "analog"] = Field(
+        default="single_read",
+        description="where partial sums are accumulated and converted: 'single_read' one analog read per input pass; "
+        "'digital' ADC per bit line per input cycle, digital shift-and-add; 'analog_buffered' analog buffer "
+        "(buffer_bits) then grouped conversions; 'analog' analog shift-and-add, one conversion per weight",
     )
-    weight_bits: int | None = Field(default=None, ge=1, le=16, description="dataflows: weight magnitude bits (sign by the differential pair)")
-    buffer_bits: int | None = Field(default=None, ge=1, le=16, description="dataflow 'cascade': precision of the RRAM buffer holding a partial sum")
-    peripherals: Literal["ideal", "learned"] = Field(
-        default="ideal", description="dataflow 'neuralpim': ideal S+A and ADC, or the trained NNS+A / NNADC (pimtrain.xbar.nn_peripherals)",
+    converter: Literal["sar", "ramp", "learned"] = Field(
+        default="sar",
+        description="converter kind: 'sar' (successive approximation), 'ramp' (integrate and compare), 'learned' "
+        "(accumulation 'analog': the trained neural shift-and-add and ADC of pimtrain.xbar.nn_peripherals)",
     )
+    buffer_bits: int | None = Field(default=None, ge=1, le=16, description="accumulation 'analog_buffered': precision of the analog buffer holding a partial sum")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any):
+        if isinstance(data, dict):
+            for old, new in RENAMED.items():
+                if old in data:
+                    raise ValueError(f"{old}: replaced by {new}")
+        return data
+
+    @model_validator(mode="after")
+    def _kinds(self):
+        if self.accumulation != "single_read" and self.input_encoding != "bit_serial":
+            raise ValueError(f"accumulation {self.accumulation!r} accumulates input-bit cycles; needs input_encoding 'bit_serial' (got {self.input_encoding!r})")
+        if self.converter == "learned" and self.accumulation != "analog":
+            raise ValueError("converter 'learned' (neural shift-and-add and ADC) needs accumulation 'analog'")
+        if self.buffer_bits is not None and self.accumulation != "analog_buffered":
+            raise ValueError("buffer_bits applies to accumulation 'analog_buffered' only")
+        return self
 
     @property
     def ideal(self) -> bool:
-        return self.dac_bits is None and self.adc_bits is None and self.output_noise == 0.0 and self.dataflow == "direct"
+        return self.dac_bits is None and self.adc_bits is None and self.output_noise == 0.0 and self.accumulation == "single_read"
 
 
 class IOSettings(Strict):
@@ -223,11 +268,13 @@ class SlicingSpec(Strict):
         "(e.g. [4,4,4,6,6,5,5,5]); set: a fixed-point weight of slices x array.bits_per_cell bits, "
         "carry-resolution step every carry_interval updates (pimtrain.xbar.bitslice)",
     )
-    variant: Literal["sgd", "minibatch", "separate"] = Field(
-        default="sgd",
-        description="PANTHER crossbar variant (cost model): 'sgd' MVM/MTVM/OPA in one set of crossbars; "
-        "'minibatch' OPA into delta crossbars folded in at batch end; 'separate' forward and backward copies",
-    )
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any):
+        if isinstance(data, dict) and "variant" in data:
+            raise ValueError("variant: replaced by what the update writes, in the update block: 'update.weight_copies' "
+                             "(sgd -> 1, separate -> 2) and 'update.delta_arrays' (minibatch -> weight_copies 2, delta_arrays true)")
+        return data
 
     @model_validator(mode="after")
     def _slice_bits(self):
@@ -251,6 +298,22 @@ class UpdateSpec(Strict):
     rule: Literal["outer_product", "accumulate", "serial", "exact"] = "exact"
     pulse: PulseSpec = Field(default_factory=PulseSpec)
     slicing: SlicingSpec = Field(default_factory=SlicingSpec)
+    weight_copies: int = Field(
+        default=1, ge=1, le=2,
+        description="copies of each weight matrix the update writes: 1 = the forward read, the backward read and the "
+        "update share the arrays; 2 = a forward and a backward (transposed) copy, both written",
+    )
+    delta_arrays: bool = Field(
+        default=False,
+        description="outer products accumulate in extra delta arrays over the batch, folded into the weight copies at "
+        "batch end (rule 'outer_product' only)",
+    )
+
+    @model_validator(mode="after")
+    def _writes(self):
+        if self.delta_arrays and self.rule != "outer_product":
+            raise ValueError(f"delta_arrays accumulates outer products; needs rule 'outer_product' (got {self.rule!r})")
+        return self
 
 
 # ---------------------------------------------------------------------------------------------- digital
@@ -260,15 +323,41 @@ class DigitalSpec(Strict):
     weight_bits: int | None = Field(default=None, ge=1, le=32, description="fixed-point weight bits (None = float32)")
     activation_bits: int | None = Field(default=None, ge=1, le=32)
     format: Literal["fixed", "fp32", "bf16", "fp16"] = "fp32"
-    pim_logic: Literal["none", "floatpim_reram", "sot_mram"] = Field(
-        default="none",
-        description="in-memory floating-point logic (pimtrain.pimlogic): 'none' = MAC units next to a weight memory",
+    arithmetic: Literal["mac", "in_memory_logic"] = Field(
+        default="mac",
+        description="what computes: 'mac' = digital MAC units next to a weight memory; 'in_memory_logic' = "
+        "bit-serial floating-point arithmetic by logic gates inside the memory rows (pimtrain.pimlogic)",
     )
-    exponent_bits: int | None = Field(default=None, ge=2, le=11, description="pim_logic: exponent width (None = from format)")
-    mantissa_bits: int | None = Field(default=None, ge=1, le=25, description="pim_logic: fraction width (None = from format)")
+    logic_family: Literal["nor", "majority"] | None = Field(
+        default=None,
+        description="arithmetic 'in_memory_logic': the gate family - 'nor' (stateful MAGIC NOR on resistive cells) or "
+        "'majority' (majority-gate full adders with separate read and write paths, SOT-MRAM)",
+    )
+    exponent_bits: int | None = Field(default=None, ge=2, le=11, description="in_memory_logic: exponent width (None = from format)")
+    mantissa_bits: int | None = Field(default=None, ge=1, le=25, description="in_memory_logic: fraction width (None = from format)")
     accumulation: Literal["pairwise", "sequential"] = Field(
-        default="pairwise", description="pim_logic: order of the in-memory sum of products (pairwise tree or row order)",
+        default="pairwise", description="in_memory_logic: order of the in-memory sum of products (pairwise tree or row order)",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any):
+        if isinstance(data, dict) and "pim_logic" in data:
+            raise ValueError("pim_logic: replaced by 'arithmetic: in_memory_logic' with 'logic_family' "
+                             "(floatpim_reram -> nor, sot_mram -> majority; none -> arithmetic: mac)")
+        return data
+
+    @model_validator(mode="after")
+    def _family(self):
+        if self.arithmetic == "in_memory_logic" and self.logic_family is None:
+            raise ValueError("arithmetic 'in_memory_logic' needs a logic_family ('nor' or 'majority')")
+        if self.arithmetic == "mac" and self.logic_family is not None:
+            raise ValueError("logic_family applies to arithmetic 'in_memory_logic' only")
+        return self
+
+    @property
+    def in_memory(self) -> bool:
+        return self.arithmetic == "in_memory_logic"
 
 
 # ----------------------------------------------------------------------------------------------- design
@@ -312,6 +401,29 @@ class Design(Strict):
         return self.model_dump(exclude={"source_path"}) == other.model_dump(exclude={"source_path"})
 
     __hash__ = None  # mutable model
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        """Cross-block combinations that no evaluator could honour are refused here, at load."""
+        a, sl = self.array, self.update.slicing
+        if a.weight_bits is not None and a.bits_per_cell is not None and sl.slices > 1:
+            need = -(-a.weight_bits // a.bits_per_cell)
+            if sl.slices != need:
+                raise ValueError(f"update.slicing.slices: {sl.slices} slices disagree with array.weight_bits / array.bits_per_cell "
+                                 f"= {a.weight_bits} / {a.bits_per_cell} -> {need} cells per weight; allowed: {need}")
+        if self.compute == "analog" and self.digital.in_memory:
+            raise ValueError("digital.arithmetic: 'in_memory_logic' needs compute 'digital'")
+        if self.compute == "digital":
+            for k in ("forward", "backward"):
+                if getattr(self.io, k).accumulation != "single_read":
+                    raise ValueError(f"io.{k}.accumulation: partial-sum accumulation is a kind of analog read; needs compute 'analog'")
+            if self.update.delta_arrays:
+                raise ValueError("update.delta_arrays: delta arrays are analog arrays; needs compute 'analog'")
+        for k in ("forward", "backward"):
+            io = getattr(self.io, k)
+            if io.accumulation in ("digital", "analog_buffered", "analog") and a.bits_per_cell is None:
+                raise ValueError(f"io.{k}.accumulation: {io.accumulation!r} adds weight bit slices; needs array.bits_per_cell (and array.weight_bits)")
+        return self
 
     @property
     def is_ideal(self) -> bool:

@@ -85,8 +85,8 @@ def sinad_per_dataflow(designs: dict, seed: int = 0) -> dict:
         full = lambda t: 1.0  # noqa: E731 - the sine spans the full input range [0, 1]
         ref_s = dataflow.exact(xs, ws, d, io, input_range=full)
         variants = [(key, io)]
-        if io.dataflow == "neuralpim":
-            variants.append((key + "_ideal_peripherals", io.model_copy(update={"peripherals": "ideal"})))
+        if io.accumulation == "analog" and io.converter == "learned":
+            variants.append((key + "_ideal_peripherals", io.model_copy(update={"converter": "sar"})))
         for k, v in variants:
             out[k] = dataflow.sinad_db(dataflow.read(x, w, d, v, torch.Generator().manual_seed(seed + 1)), ref)
             y_s = dataflow.read(xs, ws, d, v, torch.Generator().manual_seed(seed + 1), input_range=full)
@@ -167,7 +167,7 @@ def cnn_accuracy(epochs: int = 30, seed: int = 0, batch_size: int = 32, lr: floa
     out = {"float": res.final_test_accuracy}
     designs = {k: load_design(n) for k, n in DESIGNS.items()}
     np_ideal = designs["neuralpim"].model_copy(deep=True)
-    np_ideal.io.forward.peripherals = "ideal"
+    np_ideal.io.forward.converter = "sar"
     designs["neuralpim_ideal_peripherals"] = np_ideal
     for key, d in designs.items():
         model = convert(res.model, d, seed=seed)
@@ -202,7 +202,7 @@ def train_accuracy(epochs: int = 10, seed: int = 0, batch_size: int = 32, lr: fl
     todo = {k: load_design(k) for k in designs}
     if ideal_peripherals:
         d = load_design("neuralpim").model_copy(deep=True)
-        d.io.forward.peripherals = d.io.backward.peripherals = "ideal"
+        d.io.forward.converter = d.io.backward.converter = "sar"
         todo["neuralpim_ideal_peripherals"] = d
     for key, d in todo.items():
         torch.manual_seed(seed)

@@ -4,7 +4,7 @@ Two technologies, each a class with ``cycles(gate)``, ``gate_energy(gate)`` (J p
 ``cycle_time`` (s), ``cell_area`` (m²) and ``block_periphery_area`` (m²). Parameters are SI floats
 (a design's ``pim_logic`` component passes its ``params``; defaults below, sources in the docstrings).
 
-``floatpim_reram`` — MAGIC stateful NOR in 1-bit bipolar ReRAM (FloatPIM, Imani et al. ISCA 2019,
+``nor`` — MAGIC stateful NOR in 1-bit bipolar ReRAM (FloatPIM, Imani et al. ISCA 2019,
 via papers.md §8.2: R_on 10 kΩ, R_off 10 MΩ, 1 ns switching; MAGIC: Kvatinsky et al., IEEE TCAS-II
 61(11) 2014). NOR is the only primitive (NOT is a one-input NOR). Gate → NOR steps (our derivation):
 NOT 1, NOR 1, OR 2, AND 3, XOR 5, MUX 4 (NOR(NOR(a, s̄), NOR(b, s)) + s̄), COPY 2, full adder 9
@@ -17,7 +17,7 @@ because the output cell leaves R_on partway (assumed); the init write is V0²/R_
 of the output cells that switched (assumed). Plus the column drivers: ``column_drive_energy`` per
 driven column per block per cycle, shared by the block's rows.
 
-``sot_mram`` — SOT-MRAM cells with separate read (MTJ) and write (heavy-metal channel) paths; logic by
+``majority`` — SOT-MRAM cells with separate read (MTJ) and write (heavy-metal channel) paths; logic by
 sensing several cells of a row at once against a reference (reconfigurable sense amplifier) and
 writing the result through the SOT path. Gate → steps (assumed after majority-based SHE-MTJ adders,
 Roohi et al., IEEE TCAD 2017, and bulk-bitwise SOT-MRAM PIM, Angizi et al. 2019, papers.md §3):
@@ -73,7 +73,7 @@ class _Tech:
 class MagicNorReram(_Tech):
     """FloatPIM-style MAGIC NOR in 1-bit ReRAM (see module docstring)."""
 
-    name = "floatpim_reram"
+    name = "nor"
     DEFAULTS = {
         "r_on_resistance": 10e3,        # FloatPIM (papers.md §8.2)
         "r_off_resistance": 10e6,       # FloatPIM (papers.md §8.2)
@@ -117,7 +117,7 @@ class MagicNorReram(_Tech):
 class SotMram(_Tech):
     """SOT-MRAM logic with separate read and write paths (see module docstring)."""
 
-    name = "sot_mram"
+    name = "majority"
     DEFAULTS = {
         "mtj_p_resistance": 3.5e3,      # NeuroSim STT-MRAM digital cell R_ON (papers.md §9), same MTJ assumed
         "mtj_ap_resistance": 8.05e3,    # on/off 2.3 (papers.md §9)
@@ -149,12 +149,13 @@ class SotMram(_Tech):
         return read + steps * (p["sense_energy"] + write) + drive
 
 
-TECHNOLOGIES = {"floatpim_reram": MagicNorReram, "sot_mram": SotMram}
+#: gate family (``digital.logic_family``) -> the technology that implements it
+TECHNOLOGIES = {"nor": MagicNorReram, "majority": SotMram}
 
 
 def make_technology(name: str, params: dict | None = None) -> _Tech:
     try:
         cls = TECHNOLOGIES[name]
     except KeyError:
-        raise PimtrainError(f"digital.pim_logic: {name!r} has no technology; allowed: {', '.join(TECHNOLOGIES)}") from None
+        raise PimtrainError(f"digital.logic_family: {name!r} has no technology; allowed: {', '.join(TECHNOLOGIES)}") from None
     return cls(params)

@@ -354,7 +354,7 @@ class AnalogCore:
     def _read(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
         io = self.design.io.forward if forward else self.design.io.backward
         dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
-        if io.dataflow != "direct":  # bit-serial dataflows (ISAAC / CASCADE / Neural-PIM): pimtrain.xbar.dataflow
+        if io.accumulation != "single_read":  # bit-serial dataflows (ISAAC / CASCADE / Neural-PIM): pimtrain.xbar.dataflow
             from . import dataflow
 
             m = self._weight_m()
@@ -650,9 +650,9 @@ class AnalogCore:
 def make_core(weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
     """The core of ``design``: ``AnalogCore`` for ``compute: analog`` (``BitSlicedCore`` when
     ``update.slicing.slice_bits`` is set), :class:`~pimtrain.xbar.digital.DigitalCore` for ``compute:
-    digital`` (``PimFPCore`` when ``digital.pim_logic`` is set)."""
+    digital`` (``PimFPCore`` when ``digital.arithmetic`` is ``in_memory_logic``)."""
     if design.compute == "digital":
-        if design.digital.pim_logic != "none":
+        if design.digital.in_memory:
             from .digital_pim import PimFPCore
 
             return PimFPCore(weight, design, layer_index=layer_index, seed=seed)

@@ -1,4 +1,6 @@
-"""Where shift-and-add happens: the three bit-serial read dataflows of Neural-PIM (Cao et al., IEEE TC 2022).
+"""Where partial sums are accumulated and converted: the three bit-serial accumulation kinds compared by
+Neural-PIM (Cao et al., IEEE TC 2022) — ``io.accumulation`` ``digital`` (ISAAC), ``analog_buffered``
+(CASCADE) and ``analog`` (Neural-PIM).
 
 One read ``y = x @ M`` (x: (B, in), M: (in, out), the stored ``Wᵀ``) is carried out in integers as the
 hardware does it, and quantisation and noise are applied where each dataflow puts them:
@@ -6,31 +8,32 @@ hardware does it, and quantisation and noise are applied where each dataflow put
 - operands: inputs are quantised to ``io.dac_bits`` magnitude bits (range from ``io.input_range``; a
   negative entry is streamed in a second pass with the opposite sign) and streamed bit-serially, one
   bit per cycle (``io.input_bits_per_cycle`` bits per cycle in general); weights are quantised to
-  ``io.weight_bits`` magnitude bits (range max|W|), held in a differential pair of columns (W⁺, W⁻),
+  ``array.weight_bits`` magnitude bits (range max|W|), held in a differential pair of columns (W⁺, W⁻),
   each cut into slices of ``array.bits_per_cell`` bits, one slice per bit line; the inputs are cut
   into row tiles of ``array.rows`` (one physical array each).
 - every (cycle, bit line) partial sum ``P`` is an integer in ``[0, rows·(2^cb − 1)]`` plus bit-line
   read noise ``N(0, (read_noise·(2^cb−1))²·active rows)`` (``device.read_noise``: the per-cell read
   noise as a fraction of the cell's range, the convention of :mod:`pimtrain.xbar.core`).
 
-Dataflows (``io.dataflow``):
+Accumulation kinds (``io.accumulation``; the geometry — slices, cycles, conversions — is
+:mod:`pimtrain.mapping`'s, shared with the cost):
 
-- ``isaac`` (A; Shafiee et al. ISCA 2016): each bit line's partial sum is converted at every cycle by an
+- ``digital`` (dataflow A; Shafiee et al. ISCA 2016): each bit line's partial sum is converted at every cycle by an
   ``adc_bits`` SAR ADC; ISAAC's weight-flipping encoding (a column whose weights sum above half its
   full scale is stored complemented and recovered digitally) halves the range the ADC must cover. The
   ADC has unit LSB when that range fits ``2^adc − 1`` codes, else a coarser LSB. Noise of the
   converter: ``io.output_noise`` × its full scale (Gaussian, before rounding). Shift-and-add digital.
-- ``cascade`` (B; Chou et al. MICRO 2019): each partial sum is written by a TIA into an RRAM buffer
+- ``analog_buffered`` (dataflow B; Chou et al. MICRO 2019): each partial sum is written by a TIA into an RRAM buffer
   array with ``io.buffer_bits`` precision (the cell is programmed to within ±½ LSB of ``buffer_bits``
   over the bit line's full scale: a uniform write-verify tolerance, not a rounding onto integers); the buffer
   arrays accumulate across cycles in analog (R-mapping); low-order bit lines are summed by analog
   summing amplifiers into one group; W⁺ and W⁻ are subtracted there; the group and each remaining
   higher bit line are converted once per read by a signed ``adc_bits`` ADC over its own full scale (``cascade_groups``; 10 conversions per
   16 bit lines as in CASCADE) with the same converter noise; the groups are added digitally.
-- ``neuralpim`` (C; Cao et al. 2022): the W⁺/W⁻ currents are subtracted, and the shift-and-add across
+- ``analog`` (dataflow C; Cao et al. 2022): the W⁺/W⁻ currents are subtracted, and the shift-and-add across
   input cycles and bit lines is done in analog by a cascade of NNS+A stages
   ``acc ← (acc + (base−1)·v)/base`` (LSB first); the result is quantised once per array by the NNADC
-  over ``io.output_range``. With ``io.peripherals: learned`` the trained transfer functions of
+  over ``io.output_range``. With ``io.converter: learned`` the trained transfer functions of
   :mod:`pimtrain.xbar.nn_peripherals` (with their device variation) replace the ideal ones, and the
   bit-line amplifier's gain is set so the batch's largest bit-line signal fills the NNS+A input range.
 
@@ -45,53 +48,42 @@ import torch
 
 from pimtrain.design import PimtrainError
 
-DATAFLOWS = ("isaac", "cascade", "neuralpim")
-#: CASCADE: 10 A/D conversions per 16 cycles for 16-bit weights on 1-bit cells instead of 16 × 16 = 256
-#: (papers.md §6 [S]); here the number of converted groups per read is round(10·bit lines/16).
-CASCADE_CONVERSIONS = (10, 16)
+from pimtrain import mapping
+from pimtrain.mapping import cascade_groups
+
+#: accumulation kinds read bit-serially here (``single_read`` is the core's one analog read)
+DATAFLOWS = ("digital", "analog_buffered", "analog")
 _CHUNK = 2048  # rows of x per chunk (bounds the (B, T, K, S, 2, O) partial-sum tensor)
-
-
-def cascade_groups(bit_lines: int) -> int:
-    """Groups converted per read (CASCADE: 10 per 16 bit lines), at least 1, at most ``bit_lines``."""
-    return max(1, min(bit_lines, round(CASCADE_CONVERSIONS[0] * bit_lines / CASCADE_CONVERSIONS[1])))
 
 
 class DataflowParams:
     """Integer geometry of one dataflow read, taken from a design and its kernel I/O block."""
 
     def __init__(self, design, io):
-        if io.dataflow not in DATAFLOWS:
-            raise PimtrainError(f"io.dataflow: {io.dataflow!r} has no bit-serial dataflow; allowed: {', '.join(DATAFLOWS)}")
-        self.kind = io.dataflow
+        if io.accumulation not in DATAFLOWS:
+            raise PimtrainError(f"io.accumulation: {io.accumulation!r} is not read bit-serially here; allowed: {', '.join(DATAFLOWS)}")
+        self.kind = io.accumulation
         self.rows = int(design.array.rows)
         self.cell_bits = int(design.array.bits_per_cell or 1)
-        self.input_bits = int(io.dac_bits or 8)
+        self.input_bits = int(io.dac_bits or mapping.DEFAULT_INPUT_BITS)
         self.bits_per_cycle = int(io.input_bits_per_cycle)
-        self.weight_bits = int(io.weight_bits or 8)
+        self.weight_bits = mapping.weight_bits(design)
         self.adc_bits = io.adc_bits
         self.buffer_bits = io.buffer_bits
         self.read_noise = float(design.device.read_noise)
         self.adc_noise = float(io.output_noise)
-        self.learned = io.peripherals == "learned"
-        self.cycles = math.ceil(self.input_bits / self.bits_per_cycle)
-        self.slices = math.ceil(self.weight_bits / self.cell_bits)
+        self.learned = io.converter == "learned"
+        self.cycles = mapping.input_cycles(design, io)
+        self.slices = mapping.weight_slices(design)
         self.cell_max = (1 << self.cell_bits) - 1
         self.x_levels = (1 << self.input_bits) - 1
         self.w_levels = (1 << self.weight_bits) - 1
+        self.conversions = mapping.conversions_per_output(design, io)  # per output, input pass and row tile
 
     @property
     def bit_lines(self) -> int:
         """Bit lines (columns) per weight and polarity."""
         return self.slices
-
-    def conversions_per_output(self) -> float:
-        """A/D conversions per output value per input pass and row tile (for the cost model)."""
-        if self.kind == "isaac":
-            return 2.0 * self.cycles * self.slices
-        if self.kind == "cascade":
-            return float(cascade_groups(self.slices))
-        return 1.0
 
 
 # ------------------------------------------------------------------------------------------- operands
@@ -248,7 +240,7 @@ def read(x: torch.Tensor, m: torch.Tensor, design, io, generator: torch.Generato
     ``stats`` (optional dict) gets ``adc_conversions`` and ``buffer_writes`` added.
     """
     fp = DataflowParams(design, io)
-    if fp.learned and peripherals is None and fp.kind == "neuralpim":
+    if fp.learned and peripherals is None and fp.kind == "analog":
         from .nn_peripherals import default_peripherals
 
         peripherals = default_peripherals()
@@ -271,9 +263,9 @@ def read(x: torch.Tensor, m: torch.Tensor, design, io, generator: torch.Generato
             xb = _tiles(bit_planes(xq[lo:lo + _CHUNK], fp.input_bits, fp.bits_per_cycle), tile_rows, 1)  # (B,T,R,K)
             p = _partials(xb, ws)
             active = xb.sum(dim=2)  # (B, T, K) rows driven per cycle
-            if fp.kind == "isaac":
+            if fp.kind == "digital":
                 y = _isaac(p, active, ws_sum, (xb * 1.0).sum(dim=2), fp, generator)
-            elif fp.kind == "cascade":
+            elif fp.kind == "analog_buffered":
                 y = _cascade(p, active, fp, generator)
             else:
                 y = _neuralpim(p, active, fp, generator, peripherals, output_range)
@@ -281,8 +273,8 @@ def read(x: torch.Tensor, m: torch.Tensor, design, io, generator: torch.Generato
     if stats is not None:
         tiles = ws.shape[0]
         stats["adc_conversions"] = stats.get("adc_conversions", 0) + int(
-            n_passes * x.shape[0] * m.shape[1] * tiles * fp.conversions_per_output())
-        if fp.kind == "cascade":
+            n_passes * x.shape[0] * m.shape[1] * tiles * fp.conversions)
+        if fp.kind == "analog_buffered":
             stats["buffer_writes"] = stats.get("buffer_writes", 0) + n_passes * x.shape[0] * m.shape[1] * tiles * 2 * fp.cycles * fp.slices
     return out * (rx / fp.x_levels) * (rw / fp.w_levels)
 

@@ -1,4 +1,4 @@
-"""``PimFPCore``: numerics of digital floating-point PIM (``design.digital.pim_logic`` set).
+"""``PimFPCore``: numerics of digital floating-point PIM (``digital.arithmetic: in_memory_logic``).
 
 Every kernel is an in-memory FP multiply-accumulate in the design's format (fp32, bf16 or fp16):
 each product is one rounded multiplication (round to nearest even) and the products of one output are
@@ -42,7 +42,7 @@ class PimFPCore(DigitalCore):
 
     def _describe(self) -> str:
         dg = self.design.digital
-        return f"digital PIM {dg.format}: rounded products, {self.order} rounded sums ({dg.pim_logic})"
+        return f"digital PIM {dg.format}: rounded products, {self.order} rounded sums ({dg.logic_family} gates)"
 
     # ------------------------------------------------------------------------------------------ kernels
     def _sum(self, p: torch.Tensor) -> torch.Tensor:
