@@ -93,6 +93,40 @@ def conversions_per_output(design: Design, kernel="forward") -> float:
     return float(cycles * slices)
 
 
+def matrix_crossbars(design: Design) -> int:
+    """Crossbars of one matrix unit (a weight block of ``rows × cols`` weights, one crossbar per bit slice):
+    ``ceil(weight bits / bits_per_cell)`` — ``array.weight_bits``, or ``digital.weight_bits`` on a digital
+    design — else the analog slices."""
+    a = design.array
+    wb = a.weight_bits if a.weight_bits is not None else (design.digital.weight_bits if design.compute == "digital" else None)
+    if wb is not None and a.bits_per_cell is not None:
+        return -(-wb // a.bits_per_cell)
+    return weight_slices(design)
+
+
+@dataclass(frozen=True)
+class MatrixPlan:
+    """A layer on matrix units (PUMA-style cores): ``row_blocks × col_blocks`` weight blocks of
+    ``array.rows × array.cols``, one matrix unit each (its slices on :func:`matrix_crossbars` crossbars),
+    ``units_per_core`` units per core, ``hierarchy.cores_per_tile`` cores per tile."""
+
+    row_blocks: int
+    col_blocks: int
+    cores: int
+    tiles: int
+
+    @property
+    def matrices(self) -> int:
+        return self.row_blocks * self.col_blocks
+
+
+def matrix_plan(design: Design, out_features: int, in_features: int, units_per_core: int) -> MatrixPlan:
+    a = design.array
+    rb, cb = math.ceil(in_features / a.rows), math.ceil(out_features / a.cols)
+    cores = math.ceil(rb * cb / max(units_per_core, 1))
+    return MatrixPlan(rb, cb, cores, math.ceil(cores / design.hierarchy.cores_per_tile))
+
+
 @dataclass(frozen=True)
 class LayerMapping:
     """Placement of one ``(out, in)`` weight matrix on the arrays of ``design``.

@@ -51,14 +51,19 @@ from types import SimpleNamespace
 
 from pimtrain.design import Design, PimtrainError
 
-from .components import Component
+from pimtrain.mapping import input_cycles, matrix_crossbars, matrix_plan
+
+from .components import Component, adc_point
 
 #: bits of one activation / error word (16-bit fixed point, PUMA config)
 WORD_BITS = 16
 
 
 class PumaMatrixUnit(Component):
-    """A PUMA/PANTHER matrix unit (MCU): ``xbars_per_matrix`` crossbars with lumped peripherals.
+    """A PUMA/PANTHER matrix unit (MCU): one crossbar per weight bit slice (``pimtrain.mapping.matrix_crossbars``,
+    8 for 16-bit weights on 2-bit cells) with lumped peripherals; its ADC conversions follow the design's
+    ``adc_bits`` (:meth:`mvm`), its crossbar operations per vector the bit-serial input cycles, and an
+    outer product takes ``opa_ops_per_update`` operations (default: one per input cycle, as the MVM).
 
     Defaults: PANTHER constants (``include/*Panther/constants_panther.py`` in the PANTHER authors'
     simulator, papers.md §2.3 [C]): MVM/MTVM 100 ns at 3.09 mW lumped, OPA 20 ns at 4.44 mW lumped,
@@ -71,14 +76,25 @@ class PumaMatrixUnit(Component):
         "mvm_latency": 100e-9, "mvm_power": 3.09e-3, "opa_latency": 20e-9, "opa_power": 4.44e-3,
         "xbar_read_latency": 10250e-9, "xbar_read_energy": 6.5e-9,
         "xbar_write_latency": 10969e-9, "xbar_write_energy": 22.6e-9,
-        "xbars_per_matrix": 8.0, "delta_xbars_per_matrix": 16.0, "ops_per_vector": 16.0, "opa_ops_per_update": 16.0,
+        "delta_xbars_per_matrix": 16.0, "opa_ops_per_update": None, "adc_convert_energy": 1.666666667e-12,
         "opa_per_example": 0.0, "opa_phases": 4.0, "mvm_fill_cycles": 2.0,
     }
     UNSCALED = frozenset({"xbar_read_latency", "xbar_write_latency", "xbar_read_energy", "xbar_write_energy"})
 
-    def mvm(self) -> tuple[float, float]:
-        """One crossbar MVM/MTVM operation (one input cycle)."""
-        return self.p["mvm_power"] * self.p["mvm_latency"], self.p["mvm_latency"]
+    def mvm(self, adc_bits: int | None = None) -> tuple[float, float]:
+        """One crossbar MVM/MTVM operation (one input cycle).
+
+        ``mvm_power`` lumps the crossbar, its DACs, sample-and-holds, ADC and shift-and-add at the 8-bit ADC
+        of the simulator's configuration. On an analog design the conversions are split out: each of the
+        ``array.cols`` columns is converted once per operation at ``adc_convert_energy`` (8 bits), scaled to
+        the design's ``adc_bits`` by the published SAR points (:func:`pimtrain.cost.components.adc_point`);
+        the rest of the lumped energy stays. At 8 bits the result is the lumped figure.
+        """
+        e = self.p["mvm_power"] * self.p["mvm_latency"]
+        if adc_bits is not None and self.design is not None and self.design.compute == "analog":
+            e8 = self.design.array.cols * self.p["adc_convert_energy"]
+            e = max(e - e8, 0.0) + e8 * adc_point(int(adc_bits))[0]
+        return e, self.p["mvm_latency"]
 
     def opa(self) -> tuple[float, float]:
         """One crossbar outer-product operation."""
@@ -92,13 +108,8 @@ class PumaMatrixUnit(Component):
 
 
 def _layer_plan(design: Design, mcu: PumaMatrixUnit, L) -> SimpleNamespace:
-    a, h = design.array, design.hierarchy
-    rb, cb = math.ceil(L.in_features / a.rows), math.ceil(L.out_features / a.cols)
-    m = rb * cb
-    mcus_per_core = max(mcu.count, 1)
-    cores = math.ceil(m / mcus_per_core)
-    tiles = math.ceil(cores / h.cores_per_tile)
-    return SimpleNamespace(rb=rb, cb=cb, m=m, cores=cores, tiles=tiles)
+    p = matrix_plan(design, L.out_features, L.in_features, mcu.count)
+    return SimpleNamespace(rb=p.row_blocks, cb=p.col_blocks, m=p.matrices, cores=p.cores, tiles=p.tiles)
 
 
 def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, first_layer_backward: bool,
@@ -111,10 +122,11 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     upd = design.update
     sl = upd.slicing
     delta = upd.delta_arrays
-    xb = mcu.p["xbars_per_matrix"]
+    xb = matrix_crossbars(design)  # one crossbar per weight bit slice (the Mapping's geometry)
     copies = upd.weight_copies
-    cyc = mcu.p["ops_per_vector"]
-    e_mvm, t_mvm = mcu.mvm()
+    cyc = input_cycles(design, "forward")  # crossbar operations per vector: one per bit-serial input cycle
+    e_mvm, t_mvm = mcu.mvm(design.io.forward.adc_bits)
+    e_mtvm, _ = mcu.mvm(design.io.backward.adc_bits)
     e_opa, t_opa = mcu.opa()
     e_rd, t_rd = mcu.serial_read()
     e_wr, t_wr = mcu.serial_write()
@@ -157,7 +169,7 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
         if inference:
             continue
         if backward:
-            led.e("backward", name, mcu, n * cyc * p.m * xb * e_mvm)
+            led.e("backward", name, mcu, n * input_cycles(design, "backward") * p.m * xb * e_mtvm)
             led.t("backward", name, n * t_vec)
             led.macs[("backward", name)] += macs
             alu("backward", n * (2 * N + (p.cb - 1) * K))
@@ -168,7 +180,7 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
         alu("update", n * N)
         mem("update", n * (K + N) * WORD_BITS)
         led.macs[("update", name)] += macs
-        n_opa = mcu.p["opa_ops_per_update"]
+        n_opa = mcu.p["opa_ops_per_update"] if mcu.p["opa_ops_per_update"] is not None else cyc
         if delta:
             target = mcu.p["delta_xbars_per_matrix"]
         else:
