@@ -49,47 +49,8 @@ def kernel_costs(design, out_features: int, in_features: int, batch_size: int = 
     return {k: dict(rep.kernel[k]) for k in ("forward", "backward", "update") if k in rep.kernel}
 
 
-def design_summary(design) -> dict:
-    """``{"area_m2", "peak_power_w", "peak_ops_per_s"}`` of the design's chip (None where n/a): the chip
-    its ``hierarchy`` states (``tiles_per_chip`` tiles), even when ``chip_fit: grow`` sizes it per workload.
-
-    Peak: every array (or every MAC unit) doing forward reads back to back: ops/s = 2 × MACs of one
-    full read of all arrays / its latency; power = its energy / latency plus all leakage.
-    """
-    from types import SimpleNamespace
-
-    design = load_design(design)
-    hw = build_hardware(design)
-    if design.compute == "digital" and design.digital.in_memory:
-        from .digital_pim import pim_summary  # in-memory floating-point logic (pimtrain.pimlogic)
-
-        return pim_summary(design, hw)
-    h = design.hierarchy
-    a = design.array
-    if design.compute == "analog":
-        n_arr = h.arrays_per_chip
-        per = max(1, (a.cols - (1 if a.weight_mapping == "offset" else 0)) // (2 if a.weight_mapping == "differential" else 1))
-        layer = SimpleNamespace(name="peak", out_features=per // max(design.update.slicing.slices, 1), in_features=a.rows, reuse=1)
-    else:
-        mem = hw.first("weight_memory")
-        wb = design.digital.weight_bits or 8
-        n_arr = 1
-        rows = int(mem.p["capacity_bits"] * mem.count // (wb * 1024)) if mem is not None else a.rows
-        layer = SimpleNamespace(name="peak", out_features=1024, in_features=max(rows, 1), reuse=1)
-    wl = SimpleNamespace(name="peak", layers=[layer])
-    rep = evaluate(design, wl, batch_size=1, inference=True, check_fit=False)
-    fwd = rep.kernel.get("forward", {"energy_j": 0.0, "latency_s": 0.0, "macs": 0.0})
-    cores = h.cores_per_tile * h.tiles_per_chip if design.compute == "digital" else n_arr
-    if fwd["latency_s"] <= 0:
-        return {"area_m2": None, "peak_power_w": None, "peak_ops_per_s": None}
-    ops = 2 * fwd["macs"] * cores / fwd["latency_s"]
-    leak = sum(c.leak_power * hw.multiplicity(c) for c in hw.components.values())
-    power = fwd["energy_j"] * cores / fwd["latency_s"] + leak
-    stated = design.model_copy(deep=True)  # the chip the hierarchy states, also where 'grow' sizes it per workload
-    stated.hierarchy.chip_fit = "error"
-    full = evaluate(stated, SimpleNamespace(name="empty", layers=[]), batch_size=1, check_fit=False)
-    return {"area_m2": full.area_m2, "peak_power_w": power, "peak_ops_per_s": ops}
+from .peak import design_summary, fill_workload  # noqa: E402 - needs evaluate above
 
 
-__all__ = ["evaluate", "CostReport", "design_summary", "kernel_costs", "build_hardware", "Hardware", "MODELS",
+__all__ = ["evaluate", "CostReport", "design_summary", "fill_workload", "kernel_costs", "build_hardware", "Hardware", "MODELS",
            "energy_scale", "area_scale", "latency_scale"]

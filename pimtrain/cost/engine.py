@@ -8,8 +8,9 @@ Latency: layers run one after another and, within a layer, the input vectors of 
 output positions of a convolution) one after another; the arrays of one layer work in parallel; the
 digital work of a layer is not overlapped with its array kernels. This is a per-step critical path
 without inter-layer pipelining (a stated simplification). Leakage is charged for the arrays, cores and
-tiles that hold the workload's weights over the whole step; the rest of the chip is taken as
-power-gated (area still counts the whole chip).
+tiles that hold the workload's weights over the whole step, the rest of the chip taken as power-gated
+(``hierarchy.static_power: occupied``, the default), or for every block of the stated chip
+(``static_power: chip``); area counts the whole chip either way.
 """
 from __future__ import annotations
 
@@ -323,9 +324,11 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
     layer_t = defaultdict(float)
     for (k, layer), t in led.latency.items():
         layer_t[layer] += t
+    chip = design.hierarchy.static_power == "chip"
     for comp in hw.components.values():
-        # blocks that hold none of the workload's weights are taken as power-gated (stated assumption)
-        p = comp.leak_power * used_multiplicity(hw, comp, placement)
+        # 'occupied': blocks that hold none of the workload's weights are power-gated; 'chip': all leak
+        p = comp.leak_power * (comp.count * design.hierarchy.multiplicity(comp.level) if chip
+                               else used_multiplicity(hw, comp, placement))
         if p and total_t:
             for layer, t in layer_t.items():
                 led.e("leakage", layer, comp, p * t)

@@ -214,8 +214,12 @@ def leakage(led, hw, placement) -> None:
     layer_t = defaultdict(float)
     for (k, layer), t in led.latency.items():
         layer_t[layer] += t
+    h = hw.design.hierarchy
+    if h.static_power == "chip":  # every block of the stated node leaks
+        per = {"array": h.multiplicity("array"), "core": h.multiplicity("core"), "tile": h.multiplicity("tile"), "chip": 1}
     for comp in hw.components.values():
-        count = placement.arrays_needed if comp.role == "matrix_unit" else comp.count * per[comp.level]
+        count = comp.count * per["core"] if comp.role == "matrix_unit" and h.static_power == "chip" else (
+            placement.arrays_needed if comp.role == "matrix_unit" else comp.count * per[comp.level])
         p = comp.leak_power * count
         if p:
             for layer, t in layer_t.items():

@@ -18,6 +18,7 @@ class CostReport:
     layer: dict[str, dict] = field(default_factory=dict)
     component: dict[str, dict] = field(default_factory=dict)
     macs: float = 0.0
+    static_power: str = "occupied"  # the power-gating policy the leakage was charged with
 
     @property
     def power_w(self) -> float:
@@ -39,6 +40,7 @@ class CostReport:
             "power_w": self.power_w,
             "macs": self.macs,
             "ops_per_s": self.ops_per_s,
+            "static_power": self.static_power,
             "breakdown": {"kernel": self.kernel, "layer": self.layer, "component": self.component},
         }
 
@@ -57,7 +59,8 @@ class CostReport:
         for k, v in comps:
             t.add_row(f"component {k}", _si(v["energy_j"], "J"), f"{100 * v['energy_j'] / tot:.1f} %", "")
         t.add_row("[bold]total[/]", _si(self.energy_j, "J"), "100 %", _si(self.latency_s, "s"))
-        t.caption = f"area {self.area_m2 * 1e6:.4g} mm², power {_si(self.power_w, 'W')}, {_si(self.ops_per_s, 'op/s')}"
+        t.caption = (f"area {self.area_m2 * 1e6:.4g} mm², power {_si(self.power_w, 'W')}, {_si(self.ops_per_s, 'op/s')}; "
+                     f"leakage: {'every block of the chip' if self.static_power == 'chip' else 'occupied blocks only (rest power-gated)'}")
         return t
 
 
@@ -103,4 +106,5 @@ def build_report(led, hw, placement, wl, names, batch_size, inference) -> CostRe
     energy = sum(kern_e.values())
     latency = sum(kern_t.values())
     return CostReport(hw.design.name, getattr(wl, "name", "workload"), batch_size, inference, energy, latency, area,
-                      kernel, layer, component, macs=sum(kern_m.values()))
+                      kernel, layer, component, macs=sum(kern_m.values()),
+                      static_power=hw.design.hierarchy.static_power)

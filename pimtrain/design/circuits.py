@@ -83,6 +83,12 @@ class HierarchySpec(_Strict):
         description="'error': weights that do not fit the chip are an error naming the limit; "
         "'grow': the chip is taken as large as the workload needs (tiles_per_chip ignored)",
     )
+    static_power: Literal["occupied", "chip"] = Field(
+        default="occupied",
+        description="power-gating policy for leakage: 'occupied' = only the arrays, cores and tiles holding the "
+        "workload's weights leak (the rest is power-gated); 'chip' = every block of the stated chip "
+        "(tiles_per_chip tiles) leaks for the whole step, as a board that cannot gate its idle parts",
+    )
 
     @property
     def arrays_per_chip(self) -> int:
