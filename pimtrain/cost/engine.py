@@ -285,7 +285,7 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
 
         check_design(design, hw)
         led, names = Ledger(), _unique_names(wl.layers)
-        placement = puma_ledger(design, wl, names, batch_size, inference, first_layer_backward, hw, led)
+        placement = puma_ledger(design, wl, names, batch_size, inference, first_layer_backward, hw, led, check_fit)
         leakage(led, hw, placement)
         return led, hw, placement, wl, names
     maps = [LayerMapping(L.out_features, L.in_features, design, max(int(L.reuse), 1)) for L in wl.layers]

@@ -113,7 +113,7 @@ def _layer_plan(design: Design, mcu: PumaMatrixUnit, L) -> SimpleNamespace:
 
 
 def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, first_layer_backward: bool,
-                hw, led) -> SimpleNamespace:
+                hw, led, check_fit: bool = True) -> SimpleNamespace:
     """Fill ``led`` (a :class:`pimtrain.cost.engine.Ledger`) for ``wl``; returns the placement used."""
     mcu = hw.first("matrix_unit")
     vfus = hw.by_role("activation")
@@ -137,11 +137,19 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     e_alu = (sum(v.op()[0] * v.count for v in vfus) / lanes) if vfus else 0.0
     clock = 1.0 / design.technology.clock_hz
     tot_m = tot_cores = tot_tiles = 0
-    for i, (L, name) in enumerate(zip(wl.layers, names)):
+    plans = [_layer_plan(design, mcu, L) for L in wl.layers]
+    for p in plans:
+        tot_m, tot_cores, tot_tiles = tot_m + p.m, tot_cores + p.cores, tot_tiles + p.tiles
+    h = design.hierarchy
+    units = mcu.count * (h.cores_per_tile * h.tiles_per_chip if mcu.level == "core" else h.multiplicity(mcu.level))
+    limited = h.chip_fit == "error"
+    if limited and check_fit and tot_m > units:
+        raise PimtrainError(
+            f"{getattr(wl, 'name', 'workload')}: needs {tot_m} matrix units of {design.array.rows}x{design.array.cols} on design "
+            f"{design.name!r}; limit: {mcu.name}.count*cores_per_tile*tiles_per_chip = {mcu.count}*{h.cores_per_tile}*{h.tiles_per_chip} = {units}")
+    for i, (L, name, p) in enumerate(zip(wl.layers, names, plans)):
         if batch_size == 0:
             continue
-        p = _layer_plan(design, mcu, L)
-        tot_m, tot_cores, tot_tiles = tot_m + p.m, tot_cores + p.cores, tot_tiles + p.tiles
         n = batch_size * max(int(L.reuse), 1)
         K, N = L.in_features, L.out_features
         macs = float(K) * N * n
@@ -200,7 +208,7 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
                 crs = max(0.0, (n - sl.carry_interval) / sl.carry_interval)  # folded at batch end anyway
             led.e("update", name, mcu, crs * p.m * target * (e_rd + e_wr))
             led.t("update", name, crs * t_rmw)
-    placement = SimpleNamespace(limited=False, arrays_needed=tot_m, arrays_per_chip=tot_m, cores_used=tot_cores,
+    placement = SimpleNamespace(limited=limited, arrays_needed=tot_m, arrays_per_chip=units if limited else tot_m, cores_used=tot_cores,
                                 tiles_used=max(tot_tiles, 1 if tot_m else 0))
     return placement
 

@@ -83,13 +83,23 @@ class BitSlicedCore:
         if weight.dim() != 2:
             raise PimtrainError(f"weight: must be 2-D (out, in), got shape {tuple(weight.shape)}")
         sl = design.update.slicing
-        if sl.slice_bits is None:
-            raise PimtrainError("update.slicing.slice_bits: required for a bit-sliced core; allowed: a list of slices ints 1..16")
+        a = design.array
+        # a digital weight stored in bit slices with no headroom (array.weight_bits over array.bits_per_cell, no
+        # slicing.slice_bits): every update is a read-modify-write of the whole weight (serial write, Base_mvm)
+        self.rmw = sl.slice_bits is None
+        if self.rmw:
+            if a.weight_bits is None or a.bits_per_cell is None:
+                raise PimtrainError("update.slicing.slice_bits: required for a bit-sliced core without array.weight_bits "
+                                    "and array.bits_per_cell; allowed: a list of slices ints 1..16")
+            n = -(-a.weight_bits // a.bits_per_cell)
+            sl = sl.model_copy(update={"slices": n, "base": float(2 ** a.bits_per_cell), "slice_bits": [a.bits_per_cell] * n})
         base = float(sl.base)
         if base != int(base) or int(base) < 2 or (int(base) & (int(base) - 1)):
             raise PimtrainError(f"update.slicing.base: must be a power of two for bit slicing (got {base:g}); allowed: 2, 4, 8, 16")
-        if design.update.rule not in ("outer_product", "accumulate"):
-            raise PimtrainError(f"update.rule: {design.update.rule!r} not supported by bit slicing; allowed: outer_product, accumulate")
+        allowed = ("outer_product", "accumulate", "serial") if self.rmw else ("outer_product", "accumulate")
+        if design.update.rule not in allowed:
+            raise PimtrainError(f"update.rule: {design.update.rule!r} not supported by bit slicing; allowed: {', '.join(allowed)}")
+        self.slicing = sl
         set_identity(self, weight, design, layer_index, seed)
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
         self.base = int(base)
@@ -127,7 +137,7 @@ class BitSlicedCore:
         self.ideal = False
         self.set_weight(weight)
         self.fast_path = (f"bit-sliced {self.S}x{self.base}-ary ({''.join(map(str, sl.slice_bits))}), "
-                          f"LSB {self.lsb:.3g}, CRS every {sl.carry_interval}"
+                          f"LSB {self.lsb:.3g}, " + ("read-modify-write updates" if self.rmw else f"CRS every {sl.carry_interval}")
                           + ("; ideal levels (no device calls)" if self.device_ideal else f"; device {dspec.model} per slice"))
 
     # ------------------------------------------------------------------------------------ weight access
@@ -192,10 +202,19 @@ class BitSlicedCore:
         if self.read_sigma > 0:
             v = v + torch.randn(v.shape, generator=self.generator, device=v.device) * (self.read_sigma * self.levels)
         # per-slice partial sums (B, S, n) in level units, one ADC range per slice
-        part = torch.einsum("bi,sio->bso", xi, v) if forward else torch.einsum("bo,sio->bsi", xi, v)
-        self.counters["adc_conversions"] += part.numel()
-        part = self._quant(part, adc, dims=(0, 2))
-        return (part * self.pows.view(1, -1, 1)).sum(1) * self.lsb
+        # one conversion range per slice and physical array: the forward read sums ``array.rows`` rows per
+        # crossbar, the backward read ``array.cols`` columns (one crossbar per slice, as a PUMA matrix unit)
+        if forward:
+            blocks = self.mapping.row_splits
+            parts = [torch.einsum("bi,sio->bso", xi[:, lo:hi], v[:, lo:hi]) for lo, hi in blocks]
+        else:
+            c = self.design.array.cols
+            parts = [torch.einsum("bo,sio->bsi", xi[:, lo:lo + c], v[:, :, lo:lo + c]) for lo in range(0, self.out_features, c)]
+        out = 0.0
+        for part in parts:
+            self.counters["adc_conversions"] += part.numel()
+            out = out + self._quant(part, adc, dims=(0, 2))
+        return (out * self.pows.view(1, -1, 1)).sum(1) * self.lsb
 
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         """OPA: W ← W − lr·dᵀx, one rank-1 update per example, CRS every ``carry_interval`` examples."""
@@ -203,8 +222,19 @@ class BitSlicedCore:
         b = x.shape[0]
         self.counters["opu_calls"] += 1
         self.counters["samples_updated"] += b
-        interval = self.design.update.slicing.carry_interval
+        interval = self.slicing.carry_interval
         scale = -float(lr) / self.lsb
+        if self.rmw:  # read the weight, add the update, rewrite every slice (per example, or once per batch)
+            per_example = self.design.update.rule == "outer_product"
+            steps = [(x[i:i + 1], d[i:i + 1]) for i in range(b)] if per_example else [(x, d)]
+            for xs, ds in steps:
+                k = torch.round(self.v).mul_(self.pows).sum(0)
+                k = torch.round(k + scale * (xs.t() @ ds)).clamp_(self.k_min, self.k_max)
+                dig = canonical_digits(k, self.base, self.S)
+                mask = dig != self.v
+                self.counters["cells_reprogrammed"] += int(mask.sum())
+                self._program(dig, mask)
+            return
         if self.design.update.rule == "accumulate":  # mini-batch: the summed update written once
             self._write(digits_of(torch.round(scale * (x.t() @ d)), self.base, self.S))
             self._tick(b, interval)

@@ -152,6 +152,10 @@ class AnalogCore:
         io = design.io
         self.fwd_dac, self.fwd_adc = DacQuantizer.from_io(io.forward), AdcQuantizer.from_io(io.forward)
         self.bwd_dac, self.bwd_adc = DacQuantizer.from_io(io.backward), AdcQuantizer.from_io(io.backward)
+        if any(k.converter == "learned" for k in (io.forward, io.backward)):
+            from .nn_peripherals import check_design  # refuse what the trained peripherals cannot do, before any read
+
+            check_design(design)
         self.counters = _Counters()
         self.ideal = design.is_ideal
         w = weight.detach().to(torch.float32)
@@ -659,7 +663,10 @@ def make_core(weight: torch.Tensor, design: Design, layer_index: int = 0, seed: 
         from .digital import DigitalCore
 
         return DigitalCore(weight, design, layer_index=layer_index, seed=seed)
-    if design.update.slicing.slice_bits is not None:
+    a = design.array
+    digital_weight = (a.weight_bits is not None and a.bits_per_cell is not None
+                      and design.io.forward.accumulation == "single_read" and design.io.backward.accumulation == "single_read")
+    if design.update.slicing.slice_bits is not None or digital_weight:
         from .bitslice import BitSlicedCore
 
         return BitSlicedCore(weight, design, layer_index=layer_index, seed=seed)

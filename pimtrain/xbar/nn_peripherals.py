@@ -318,6 +318,24 @@ class Peripherals:
         return lambda u: m(u)
 
 
+def check_design(design) -> None:
+    """Refuse (one line naming the field) a learned converter the stored peripherals cannot provide: the NNS+A
+    is trained per base (``2 ** array.bits_per_cell``), the NNADC per resolution (``io.*.adc_bits``)."""
+    store = default_peripherals()
+    base = 2 ** int(design.array.bits_per_cell or 1)
+    for kernel in ("forward", "backward"):
+        io = getattr(design.io, kernel)
+        if io.converter != "learned":
+            continue
+        if base not in store._sa:
+            raise PimtrainError(f"array.bits_per_cell: the learned shift-and-add of io.{kernel}.converter is trained for "
+                                f"base {', '.join(map(str, store._sa))}; allowed: bits_per_cell "
+                                f"{', '.join(str(b.bit_length() - 1) for b in store._sa)}, or converter 'sar'")
+        if io.adc_bits is not None and io.adc_bits not in store._adc:
+            raise PimtrainError(f"io.{kernel}.adc_bits: the learned ADC of io.{kernel}.converter is trained for "
+                                f"{', '.join(map(str, store._adc))} bits; allowed: {', '.join(map(str, store._adc))}, or converter 'sar'")
+
+
 def train_peripherals(bases=(2,), adc_bits=(8,), seed: int = 0) -> dict:
     """Train the NNS+A stages and NNADCs; returns the JSON-able store (see :func:`save`)."""
     torch.manual_seed(seed)
