@@ -230,7 +230,7 @@ def bench_cost(
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
 ):
-    """Time to cost one VGG-16 training step on a design (target: under 50 ms)."""
+    """Time to cost one VGG-16 training step on one preset of each engine family (target: under 5 ms)."""
     from pimtrain.bench import bench_cost as run
     from pimtrain.report import bench_table, console
 

@@ -21,6 +21,7 @@ from pimtrain.design import Design, PimtrainError, load_design
 from pimtrain.mapping import LayerMapping, conversions_per_output, place
 
 from .hardware import Hardware, build_hardware, used_multiplicity
+from .pipeline import read_pipeline_time
 
 KERNELS = ("forward", "backward", "update", "digital", "leakage")
 
@@ -118,12 +119,29 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
     for reg in hw.by_role("output_register"):
         e, _ = reg.access(adc_bits)
         led.e(kernel, layer, reg, n_vec * out_vals * e)
-    if per_cycle:
-        t_vec = cyc * max(t_in, t_conv) + t_conv
+    if per_cycle:  # the input cycles stream through the design's read stages (drive, convert, ...)
+        t_vec = read_pipeline_time(d, cyc, [t_in, t_conv])
     else:
         t_vec = cyc * t_in + t_conv
     led.t(kernel, layer, n_vec * t_vec if m.arrays else 0.0)
     led.macs[(kernel, layer)] += n_vec * m.in_features * m.out_features
+
+
+def _pipeline_layers(led: Ledger, names: list[str], batch_size: int) -> None:
+    """``pipeline.layers: pipelined``: the vectors of a batch stream through the layers of each read kernel,
+    so the kernel takes Σ per-vector layer times + (B − 1) × the slowest; the saving is shared out over the
+    layers in proportion to their sequential time (the breakdown still adds up)."""
+    if batch_size <= 1:
+        return
+    for kernel in ("forward", "backward"):
+        per = {n: led.latency.get((kernel, n), 0.0) for n in names}
+        seq = sum(per.values())
+        if seq <= 0:
+            continue
+        piped = seq / batch_size + (batch_size - 1) * max(per.values()) / batch_size
+        for n, t in per.items():
+            if t:
+                led.latency[(kernel, n)] = t * piped / seq
 
 
 def _analog_update(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_vec: float, n_batch: int,
@@ -319,6 +337,8 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
             else:
                 _digital_kernels(led, hw, m, name, n_vec, batch_size, kernels)
         _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed)
+    if design.pipeline.layers == "pipelined":
+        _pipeline_layers(led, names, batch_size)
     total_t = sum(led.latency.values())
     # leakage over the step, shared out over layers by their latency
     layer_t = defaultdict(float)

@@ -12,7 +12,7 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
   parallel); cores ``⌈m / mcus per core⌉``, tiles ``⌈cores / cores per tile⌉``.
 - forward MVM / backward MTVM: ``ops_per_vector`` (bit-serial input cycles: 16-bit data, 1-bit DAC)
   crossbar operations per vector on each of the ``xbars_per_matrix`` crossbars;
-  energy ``mvm_power·mvm_latency`` each, latency ``(ops_per_vector + mvm_fill_cycles)·mvm_latency`` per
+  energy ``mvm_power·mvm_latency`` each, latency ``(cycles + pipeline.read_stages − 1)·mvm_latency`` per
   vector (the authors' simulator, ``src/ima.py`` ``xbComputeLatency`` on branch ``training``: a 3-stage
   xbar/ADC/shift-add pipeline, ``xbar_ip_lat × (16/dac_res + 3 − 1)``). The first layer has no MTVM.
 - update by what the design's update writes (``update.weight_copies``, ``update.delta_arrays``):
@@ -53,6 +53,8 @@ from pimtrain.design import Design, PimtrainError
 
 from pimtrain.mapping import input_cycles, matrix_crossbars, matrix_plan
 
+from .pipeline import read_pipeline_time
+
 from .components import Component, adc_point
 
 #: bits of one activation / error word (16-bit fixed point, PUMA config)
@@ -77,7 +79,7 @@ class PumaMatrixUnit(Component):
         "xbar_read_latency": 10250e-9, "xbar_read_energy": 6.5e-9,
         "xbar_write_latency": 10969e-9, "xbar_write_energy": 22.6e-9,
         "delta_xbars_per_matrix": 16.0, "opa_ops_per_update": None, "adc_convert_energy": 1.666666667e-12,
-        "opa_per_example": 0.0, "opa_phases": 4.0, "mvm_fill_cycles": 2.0,
+        "opa_per_example": 0.0, "opa_phases": 4.0,
     }
     UNSCALED = frozenset({"xbar_read_latency", "xbar_write_latency", "xbar_read_energy", "xbar_write_energy"})
 
@@ -131,7 +133,8 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     e_rd, t_rd = mcu.serial_read()
     e_wr, t_wr = mcu.serial_write()
     t_rmw = max(t_rd, t_wr)  # serial read-modify-write: read and write overlap (simulator's crs latency)
-    t_vec = (cyc + mcu.p["mvm_fill_cycles"]) * t_mvm  # one MVM/MTVM instruction (pipeline fill included)
+    # one MVM/MTVM instruction: the input cycles through the design's read stages, each one crossbar-operation long
+    t_vec = read_pipeline_time(design, cyc, [t_mvm])
     t_upd = mcu.p["opa_phases"] * t_opa  # one OPA instruction (4 polarity phases)
     lanes = sum(v.count for v in vfus) or 1
     e_alu = (sum(v.op()[0] * v.count for v in vfus) / lanes) if vfus else 0.0

@@ -360,6 +360,22 @@ class DigitalSpec(Strict):
         return self.arithmetic == "in_memory_logic"
 
 
+# ---------------------------------------------------------------------------------------------- pipeline
+class PipelineSpec(Strict):
+    """How the design overlaps its work in time; the cost engine's latency follows it.
+
+    ``read_stages``: stages one input cycle of an array read passes through (e.g. 2: drive and integrate,
+    convert; 3: crossbar, sample-and-hold/ADC, shift-and-add as in PUMA); the input cycles of a bit-serial
+    read are pipelined through them, so a read of ``n`` cycles takes ``Σ stage times + (n − 1) × max stage
+    time``. ``layers``: ``sequential`` = the layers of a kernel run one after another for every vector;
+    ``pipelined`` = a weight-stationary pipeline across layers (ISAAC-style): the vectors of a batch stream
+    through all layers, so a kernel of ``B`` vectors takes ``Σ layer times + (B − 1) × max layer time``.
+    """
+
+    read_stages: int = Field(default=2, ge=1, le=8)
+    layers: Literal["sequential", "pipelined"] = "sequential"
+
+
 # ----------------------------------------------------------------------------------------------- design
 class Design(Strict):
     """A whole PIM training design. See the module docstring for the blocks."""
@@ -375,6 +391,7 @@ class Design(Strict):
     digital: DigitalSpec = Field(default_factory=DigitalSpec)
     technology: TechnologySpec = Field(default_factory=TechnologySpec)
     hierarchy: HierarchySpec = Field(default_factory=HierarchySpec)
+    pipeline: PipelineSpec = Field(default_factory=PipelineSpec)
     circuits: CircuitsSpec = Field(default_factory=CircuitsSpec)
     provenance: dict[str, Provenance] = Field(default_factory=dict, description="dotted field path -> source")
     source_path: str | None = Field(default=None, exclude=True, description="file the design was read from")
