@@ -48,10 +48,10 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
         design = bench_design(rule, dev)
         common = dict(epochs=epochs, batch_size=batch, seed=0, progress=progress, lr=0.05)
 
-        def run_pim(n, design=design, batch=batch):
+        def run_pim(n, design=design, common=common):
             return train(design, data, model=mlp(BENCH_LAYERS, activation="sigmoid"), device=device, **{**common, "epochs": n}).epochs
 
-        def run_float(n, batch=batch):
+        def run_float(n, common=common):
             return train_float(data, model=mlp(BENCH_LAYERS, activation="sigmoid"), device=device, **{**common, "epochs": n}).epochs
 
         ref = _time_epochs(run_float, epochs)

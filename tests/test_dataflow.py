@@ -7,7 +7,6 @@ import math
 import pytest
 import torch
 
-from pimtrain.cost import dataflow as cdf
 from pimtrain.design import PimtrainError, load_design
 from pimtrain.design.models import Design
 from pimtrain.xbar import dataflow as df

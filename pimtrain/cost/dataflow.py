@@ -207,16 +207,12 @@ def nn_peripheral_sizes(path: Path = PERIPHERALS_FILE) -> dict:
             "nnadc": {"cells": 2 * 3 * (n1 + n2) + n1, "inverters": n1 + n2, "tias": 1}}
 
 
-def _array_geometry(design) -> tuple[int, int, int, int, int]:
-    """(rows, cols, bit lines per weight and polarity, weights per array, input cycles), from the Mapping."""
-    rows, cols = design.array.rows, design.array.cols
-    return rows, cols, weight_slices(design), cols // bit_lines_per_weight(design), input_cycles(design, "forward")
-
-
 def neuralpim_chip(design, params=P) -> DataflowChip:
     """Neural-PIM PE: 8 arrays of 128x128 1-bit cells, 16 columns per 8-bit weight, analog S+A, NNADC."""
     sizes = nn_peripheral_sizes()
-    rows, cols, bit_lines, wpa, cycles = _array_geometry(design)
+    rows, cols = design.array.rows, design.array.cols
+    bit_lines, cycles = weight_slices(design), input_cycles(design, "forward")
+    wpa = cols // bit_lines_per_weight(design)  # weights per array (the Mapping's bit lines per weight)
     t_c = value(params, "nn_cycle")
     t = cycles * t_c
     e_conv = value(params, "isaac_adc_energy")
@@ -253,7 +249,9 @@ def cascade_chip(design, params=P) -> DataflowChip:
     analog accumulation, grouped ADC conversions; PE area from the paper's array density."""
     from .components import adc_point
 
-    rows, cols, bit_lines, wpa, cycles = _array_geometry(design)
+    rows, cols = design.array.rows, design.array.cols
+    bit_lines, cycles = weight_slices(design), input_cycles(design, "forward")
+    wpa = cols // bit_lines_per_weight(design)  # weights per array (the Mapping's bit lines per weight)
     t_c = value(params, "cascade_cycle")
     t = cycles * t_c
     e8 = value(params, "isaac_adc_energy")

@@ -342,7 +342,7 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
     total_t = sum(led.latency.values())
     # leakage over the step, shared out over layers by their latency
     layer_t = defaultdict(float)
-    for (k, layer), t in led.latency.items():
+    for (_kernel, layer), t in led.latency.items():
         layer_t[layer] += t
     chip = design.hierarchy.static_power == "chip"
     for comp in hw.components.values():

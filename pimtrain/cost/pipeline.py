@@ -1,6 +1,8 @@
 """Latency of pipelined work, following the stages and overlap the design declares (``design.pipeline``)."""
 from __future__ import annotations
 
+from pimtrain.design import Design
+
 
 def read_pipeline_time(design: Design, cycles: int, stage_times: list[float]) -> float:
     """Time of ``cycles`` input cycles through ``design.pipeline.read_stages`` stages: the known stage times

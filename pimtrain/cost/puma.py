@@ -46,7 +46,6 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
 """
 from __future__ import annotations
 
-import math
 from types import SimpleNamespace
 
 from pimtrain.design import Design, PimtrainError
@@ -109,11 +108,6 @@ class PumaMatrixUnit(Component):
         return self.p["xbar_write_energy"], self.p["xbar_write_latency"]
 
 
-def _layer_plan(design: Design, mcu: PumaMatrixUnit, L) -> SimpleNamespace:
-    p = matrix_plan(design, L.out_features, L.in_features, mcu.count)
-    return SimpleNamespace(rb=p.row_blocks, cb=p.col_blocks, m=p.matrices, cores=p.cores, tiles=p.tiles)
-
-
 def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, first_layer_backward: bool,
                 hw, led, check_fit: bool = True) -> SimpleNamespace:
     """Fill ``led`` (a :class:`pimtrain.cost.engine.Ledger`) for ``wl``; returns the placement used."""
@@ -140,9 +134,9 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     e_alu = (sum(v.op()[0] * v.count for v in vfus) / lanes) if vfus else 0.0
     clock = 1.0 / design.technology.clock_hz
     tot_m = tot_cores = tot_tiles = 0
-    plans = [_layer_plan(design, mcu, L) for L in wl.layers]
+    plans = [matrix_plan(design, L.out_features, L.in_features, mcu.count) for L in wl.layers]
     for p in plans:
-        tot_m, tot_cores, tot_tiles = tot_m + p.m, tot_cores + p.cores, tot_tiles + p.tiles
+        tot_m, tot_cores, tot_tiles = tot_m + p.matrices, tot_cores + p.cores, tot_tiles + p.tiles
     h = design.hierarchy
     units = mcu.count * (h.cores_per_tile * h.tiles_per_chip if mcu.level == "core" else h.multiplicity(mcu.level))
     limited = h.chip_fit == "error"
@@ -158,32 +152,32 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
         macs = float(K) * N * n
         backward = (i > 0 or first_layer_backward) and not inference
 
-        def alu(kernel: str, ops: float) -> None:
+        def alu(kernel: str, ops: float, name=name, p=p) -> None:
             if vfus and ops:
                 led.e(kernel, name, vfus[0], ops * e_alu)
                 led.t(kernel, name, ops / (lanes * p.cores) * clock)
 
-        def mem(kernel: str, bits: float) -> None:
+        def mem(kernel: str, bits: float, name=name, p=p) -> None:
             if buf is not None and bits:
                 e, t = buf.read(bits)
                 led.e(kernel, name, buf, e)
                 led.t(kernel, name, t / p.tiles)
 
         # forward MVM
-        led.e("forward", name, mcu, n * cyc * p.m * xb * e_mvm)
+        led.e("forward", name, mcu, n * cyc * p.matrices * xb * e_mvm)
         led.t("forward", name, n * t_vec)
         led.macs[("forward", name)] += macs
-        alu("forward", n * (N + (p.rb - 1) * N))
+        alu("forward", n * (N + (p.row_blocks - 1) * N))
         mem("forward", n * (K + N) * WORD_BITS)
         if router is not None:
             led.e("forward", name, router, router.transfer(n * N * WORD_BITS)[0])
         if inference:
             continue
         if backward:
-            led.e("backward", name, mcu, n * input_cycles(design, "backward") * p.m * xb * e_mtvm)
+            led.e("backward", name, mcu, n * input_cycles(design, "backward") * p.matrices * xb * e_mtvm)
             led.t("backward", name, n * t_vec)
             led.macs[("backward", name)] += macs
-            alu("backward", n * (2 * N + (p.cb - 1) * K))
+            alu("backward", n * (2 * N + (p.col_blocks - 1) * K))
             mem("backward", n * (K + N) * WORD_BITS)
             if router is not None:
                 led.e("backward", name, router, router.transfer(n * K * WORD_BITS)[0])
@@ -197,19 +191,19 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
         else:
             target = xb * copies
         n_upd = batch_size if mcu.p["opa_per_example"] else n  # one update per example, or per vector
-        led.e("update", name, mcu, n_upd * n_opa * p.m * target * e_opa)
+        led.e("update", name, mcu, n_upd * n_opa * p.matrices * target * e_opa)
         led.t("update", name, n_upd * t_upd)
         if upd.rule == "serial":  # CMOS outer product, then serial read-modify-write of the weights per batch
-            led.e("update", name, mcu, p.m * xb * copies * (e_rd + e_wr))
+            led.e("update", name, mcu, p.matrices * xb * copies * (e_rd + e_wr))
             led.t("update", name, t_rmw)
         if delta:  # fold the delta crossbars into both weight copies at batch end
-            led.e("update", name, mcu, p.m * (mcu.p["delta_xbars_per_matrix"] * e_rd + xb * copies * e_wr))
+            led.e("update", name, mcu, p.matrices * (mcu.p["delta_xbars_per_matrix"] * e_rd + xb * copies * e_wr))
             led.t("update", name, t_rmw)
         if sl.slice_bits is not None:  # carry-resolution steps, pro rata
             crs = n / sl.carry_interval
             if delta:
                 crs = max(0.0, (n - sl.carry_interval) / sl.carry_interval)  # folded at batch end anyway
-            led.e("update", name, mcu, crs * p.m * target * (e_rd + e_wr))
+            led.e("update", name, mcu, crs * p.matrices * target * (e_rd + e_wr))
             led.t("update", name, crs * t_rmw)
     placement = SimpleNamespace(limited=limited, arrays_needed=tot_m, arrays_per_chip=units if limited else tot_m, cores_used=tot_cores,
                                 tiles_used=max(tot_tiles, 1 if tot_m else 0))
@@ -223,7 +217,7 @@ def leakage(led, hw, placement) -> None:
     per = {"array": placement.arrays_needed, "core": placement.cores_used, "tile": placement.tiles_used,
            "chip": 1 if placement.arrays_needed else 0}
     layer_t = defaultdict(float)
-    for (k, layer), t in led.latency.items():
+    for (_kernel, layer), t in led.latency.items():
         layer_t[layer] += t
     h = hw.design.hierarchy
     if h.static_power == "chip":  # every block of the stated node leaks

@@ -78,18 +78,18 @@ def build_report(led, hw, placement, wl, names, batch_size, inference) -> CostRe
     layer: dict[str, dict] = {n: {"energy_j": 0.0, "latency_s": 0.0, "macs": 0.0} for n in names}
     comp_e: dict[str, float] = defaultdict(float)
     kern_e: dict[str, float] = defaultdict(float)
-    for (k, l, c), e in led.energy.items():
+    for (k, ly, c), e in led.energy.items():
         kern_e[k] += e
-        layer[l]["energy_j"] += e
+        layer[ly]["energy_j"] += e
         comp_e[c] += e
     kern_t: dict[str, float] = defaultdict(float)
-    for (k, l), t in led.latency.items():
+    for (k, ly), t in led.latency.items():
         kern_t[k] += t
-        layer[l]["latency_s"] += t
+        layer[ly]["latency_s"] += t
     kern_m: dict[str, float] = defaultdict(float)
-    for (k, l), mm in led.macs.items():
+    for (k, ly), mm in led.macs.items():
         kern_m[k] += mm
-        layer[l]["macs"] += mm
+        layer[ly]["macs"] += mm
     for k in ("forward", "backward", "update", "digital", "leakage"):
         if k in kern_e or k in kern_t:
             kernel[k] = {"energy_j": kern_e.get(k, 0.0), "latency_s": kern_t.get(k, 0.0), "macs": kern_m.get(k, 0.0)}

@@ -54,7 +54,7 @@ def digits_of(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
     sign = torch.sign(k)
     m = k.abs()
     out = []
-    for s in range(slices - 1):
+    for _ in range(slices - 1):
         out.append(torch.remainder(m, base))
         m = torch.div(m, base, rounding_mode="floor")
     out.append(m)
@@ -68,7 +68,7 @@ def canonical_digits(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
     """
     half = base // 2
     out = []
-    for s in range(slices - 1):
+    for _ in range(slices - 1):
         d = torch.remainder(k + half, base) - half
         out.append(d)
         k = torch.div(k - d, base, rounding_mode="floor")
