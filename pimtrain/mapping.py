@@ -128,6 +128,44 @@ def matrix_plan(design: Design, out_features: int, in_features: int, units_per_c
 
 
 @dataclass(frozen=True)
+class ReadCounts:
+    """Actions of one input vector through one read kernel (forward VMM or backward MVM) of one layer.
+
+    The names are the ones the cost engine charges (and the numerics count): ``drives`` input-driver
+    operations (inputs × input cycles × the arrays each input fans out to), ``cells_read`` cells carrying a
+    read current over the input's on-time, ``conversions`` A/D conversions (where the design's accumulation
+    kind makes them), ``samples`` sample-and-hold operations, ``shift_adds`` shift-and-add operations
+    (bit-serial cycles, slices or row tiles to combine), ``outputs`` values written to the output register.
+    """
+
+    cycles: int
+    drives: float
+    cells_read: float
+    conversions: float
+    samples: float
+    shift_adds: float
+    outputs: float
+
+
+@dataclass(frozen=True)
+class UpdateCounts:
+    """Actions of one update event of one layer (an input vector for ``outer_product``, a batch for
+    ``accumulate`` / ``serial``): ``pulsed_cells`` cells under a rank-1 pulse (the least significant slice),
+    ``row_drives`` / ``col_drives`` pulse drivers fired, ``cells_written`` / ``rows_written`` cells and rows
+    programmed serially, ``carries`` carry steps (a fraction: one every ``carry_interval`` events) each
+    reprogramming ``carry_cells`` cells in ``carry_rows`` rows per array."""
+
+    pulsed_cells: float = 0.0
+    row_drives: float = 0.0
+    col_drives: float = 0.0
+    cells_written: float = 0.0
+    rows_written: float = 0.0
+    carries: float = 0.0
+    carry_cells: float = 0.0
+    carry_rows: float = 0.0
+
+
+@dataclass(frozen=True)
 class LayerMapping:
     """Placement of one ``(out, in)`` weight matrix on the arrays of ``design``.
 
@@ -221,6 +259,34 @@ class LayerMapping:
         if kernel == "forward":
             return self.out_features * self.row_tiles * conversions_per_output(self.design, kernel)
         return self.in_features * self.col_tiles * conversions_per_output(self.design, kernel) / max(self.slices, 1)
+
+    def read_counts(self, kernel: str = "forward") -> ReadCounts:
+        """The actions of one input vector through ``kernel`` (see :class:`ReadCounts`)."""
+        cyc = self.input_cycles(kernel)
+        if kernel == "forward":
+            n_drive = self.in_features * self.col_tiles
+            n_conv = self.out_features * self.slices * self.row_tiles
+            outputs = self.out_features
+        else:
+            n_drive = self.out_features * self.slices * self.row_tiles
+            n_conv = self.in_features * self.col_tiles
+            outputs = self.in_features
+        combine = self.row_tiles > 1 or self.slices > 1 or cyc > 1
+        return ReadCounts(cycles=cyc, drives=cyc * n_drive, cells_read=self.cells, conversions=self.conversions(kernel),
+                          samples=cyc * n_conv, shift_adds=cyc * n_conv if combine else 0.0, outputs=outputs)
+
+    def update_counts(self) -> UpdateCounts:
+        """The actions of one update event under ``design.update.rule`` (see :class:`UpdateCounts`)."""
+        d = self.design
+        lsb_cells = self.in_features * self.out_features * self.cells_per_weight
+        sl = d.update.slicing
+        carry = {}
+        if sl.slices > 1 and self.arrays:
+            carry = dict(carries=1.0 / sl.carry_interval, carry_cells=self.cells, carry_rows=min(self.in_features, self.rows))
+        if d.update.rule == "outer_product":
+            return UpdateCounts(pulsed_cells=lsb_cells, row_drives=self.in_features * self.col_tiles,
+                                col_drives=self.out_features * self.row_tiles, **carry)
+        return UpdateCounts(cells_written=lsb_cells, rows_written=min(self.in_features, self.rows), **carry)
 
     # --- work -----------------------------------------------------------------------------------------
     @property

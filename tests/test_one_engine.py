@@ -209,3 +209,34 @@ def test_latency_follows_the_declared_pipeline():
     one = evaluate(seq, "mlp:128-16", inference=True).kernel["forward"]["latency_s"]
     more.pipeline.layers = "sequential"
     assert evaluate(more, "mlp:128-16", inference=True).kernel["forward"]["latency_s"] > one
+
+
+# ------------------------------------------------------------------------------------------ counts
+@pytest.mark.parametrize("name", ["marinella2018-analog", "isaac", "cascade", "neuralpim", "marinella2018-analog-carry"])
+def test_the_engine_charges_the_mappings_counts(name):
+    """Energy of a block in a kernel = vectors × the Mapping's count of its action × its action energy."""
+    from pimtrain.cost.engine import Ledger, _analog_read, _analog_update
+
+    d = DESIGNS[name]
+    hw = build_hardware(d)
+    m = LayerMapping(40, 300, d)
+    led = Ledger()
+    _analog_read(led, hw, m, "L", "forward", 3.0, None)
+    c = m.read_counts("forward")
+    io = d.io.forward
+    t_in = (2 ** (io.dac_bits or 8)) * d.array.read_time if io.input_encoding == "time" else d.array.read_time
+    for ro in hw.by_role("readout"):
+        e, _ = ro.convert(io.adc_bits or 8, t_in)
+        assert led.energy[("forward", "L", ro.name)] == pytest.approx(3 * c.conversions * e, rel=1e-12)
+    for drv in hw.by_role("input_driver"):
+        assert led.energy[("forward", "L", drv.name)] > 0 and c.drives == c.cycles * 300 * m.col_tiles
+    if d.update.rule == "outer_product":
+        led = Ledger()
+        _analog_update(led, hw, m, "L", 5.0, 5, None)
+        u = m.update_counts()
+        assert u.pulsed_cells == 300 * 40 * m.cells_per_weight
+        for drv in hw.by_role("update_row_driver"):
+            e1, _ = drv.drive(d.update.pulse.row_bits)
+            assert led.energy[("update", "L", drv.name)] == pytest.approx(5 * u.row_drives * e1, rel=1e-12)
+        if d.update.slicing.slices > 1:
+            assert u.carries == pytest.approx(1 / d.update.slicing.carry_interval) and u.carry_cells == m.cells

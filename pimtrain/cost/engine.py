@@ -82,18 +82,12 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
     else:
         t_in = t_on = t_unit
         drive_bits = in_bits
-    if kernel == "forward":
-        n_drive = m.in_features * m.col_tiles
-        n_conv = m.out_features * m.slices * m.row_tiles
-    else:
-        n_drive = m.out_features * m.slices * m.row_tiles
-        n_conv = m.in_features * m.col_tiles
-    conversions = m.conversions(kernel)  # per input vector, where the design's accumulation kind makes them
-    e, _ = xbar.read(m.cells, t_on, activity)
+    c = m.read_counts(kernel)  # the Mapping's action counts of one vector
+    e, _ = xbar.read(c.cells_read, t_on, activity)
     led.e(kernel, layer, xbar, n_vec * e)
     for drv in hw.by_role("input_driver"):
         e, _ = drv.drive(drive_bits)
-        led.e(kernel, layer, drv, n_vec * cyc * n_drive * e)
+        led.e(kernel, layer, drv, n_vec * c.drives * e)
     # conversions on the busiest array (the outputs it holds); the arrays of a layer convert in parallel
     if kernel == "forward":
         per_array = min(m.out_features, max(m.weight_cols_per_array // max(m.slices, 1), 1)) * conversions_per_output(d, kernel)
@@ -105,20 +99,19 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
     t_conv = 0.0
     for ro in hw.by_role("readout"):
         e, t = ro.convert(adc_bits, t_in)
-        led.e(kernel, layer, ro, n_vec * conversions * e)
+        led.e(kernel, layer, ro, n_vec * c.conversions * e)
         busy = per_array / cyc if per_cycle else per_array
-        t_conv = max(t_conv, math.ceil(busy / max(ro.count, 1) - 1e-9) * t if n_conv else 0.0)
+        t_conv = max(t_conv, math.ceil(busy / max(ro.count, 1) - 1e-9) * t if c.conversions else 0.0)
     for sh in hw.by_role("sample_hold"):
         e, _ = sh.sample()
-        led.e(kernel, layer, sh, n_vec * cyc * n_conv * e)
-    if m.row_tiles > 1 or m.slices > 1 or cyc > 1:
+        led.e(kernel, layer, sh, n_vec * c.samples * e)
+    if c.shift_adds:
         for sa in hw.by_role("shift_add"):
             e, _ = sa.add()
-            led.e(kernel, layer, sa, n_vec * cyc * n_conv * e)
-    out_vals = m.out_features if kernel == "forward" else m.in_features
+            led.e(kernel, layer, sa, n_vec * c.shift_adds * e)
     for reg in hw.by_role("output_register"):
         e, _ = reg.access(adc_bits)
-        led.e(kernel, layer, reg, n_vec * out_vals * e)
+        led.e(kernel, layer, reg, n_vec * c.outputs * e)
     if per_cycle:  # the input cycles stream through the design's read stages (drive, convert, ...)
         t_vec = read_pipeline_time(d, cyc, [t_in, t_conv])
     else:
@@ -151,18 +144,18 @@ def _analog_update(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_vec
     rule = d.update.rule
     macs = n_vec * m.in_features * m.out_features
     led.macs[("update", layer)] += macs
-    lsb_cells = m.in_features * m.out_features * m.cells_per_weight
+    c = m.update_counts()  # the Mapping's action counts of one update event
     if rule == "outer_product":
         row_bits = d.update.pulse.row_bits
         col_bits = d.update.pulse.col_bits + 1
-        e, t = xbar.outer_product(lsb_cells, row_bits, activity)
+        e, t = xbar.outer_product(c.pulsed_cells, row_bits, activity)
         led.e("update", layer, xbar, n_vec * e)
         for drv in hw.by_role("update_row_driver"):
             e1, _ = drv.drive(row_bits)
-            led.e("update", layer, drv, n_vec * m.in_features * m.col_tiles * e1)
+            led.e("update", layer, drv, n_vec * c.row_drives * e1)
         for drv in hw.by_role("update_col_driver"):
             e1, _ = drv.drive(col_bits)
-            led.e("update", layer, drv, n_vec * m.out_features * m.row_tiles * e1)
+            led.e("update", layer, drv, n_vec * c.col_drives * e1)
         led.t("update", layer, n_vec * t if m.arrays else 0.0)
         n_events = n_vec
     else:
@@ -174,15 +167,13 @@ def _analog_update(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_vec
             t_mac = macs / max(mac.count, 1) * mac.clock_period  # the MAC units of one core
         else:
             t_mac = 0.0
-        rows_per_array = min(m.in_features, m.rows)
-        e, t = xbar.program_rows(lsb_cells, rows_per_array)
+        e, t = xbar.program_rows(c.cells_written, c.rows_written)
         led.e("update", layer, xbar, e)
         led.t("update", layer, t_mac + (t if m.arrays else 0.0))
         n_events = n_batch
-    sl = d.update.slicing
-    if sl.slices > 1 and m.arrays:
-        carries = n_events / sl.carry_interval
-        e, t = xbar.program_rows(m.cells, min(m.in_features, m.rows))
+    if c.carries:
+        carries = n_events * c.carries
+        e, t = xbar.program_rows(c.carry_cells, c.carry_rows)
         led.e("update", layer, xbar, carries * e)
         led.t("update", layer, carries * t)
 
