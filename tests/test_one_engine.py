@@ -240,3 +240,37 @@ def test_the_engine_charges_the_mappings_counts(name):
             assert led.energy[("update", "L", drv.name)] == pytest.approx(5 * u.row_drives * e1, rel=1e-12)
         if d.update.slicing.slices > 1:
             assert u.carries == pytest.approx(1 / d.update.slicing.carry_interval) and u.carry_cells == m.cells
+
+
+# ------------------------------------------------------------------------------------------ invariants
+ANALOG_ADC = [n for n in PRESETS if DESIGNS[n].compute == "analog" and DESIGNS[n].io.forward.adc_bits is not None]
+
+
+@pytest.mark.parametrize("name", ANALOG_ADC)
+def test_cost_is_monotone_in_adc_bits_on_every_preset(name):
+    d = DESIGNS[name]
+    lo, hi = (_with(d, io__forward__adc_bits=b, io__backward__adc_bits=b) for b in (6, 9))
+    for wl in ("mlp:300-100-10", "mlpPanther"):
+        a, b = evaluate(lo, wl, check_fit=False), evaluate(hi, wl, check_fit=False)
+        assert b.energy_j > a.energy_j and b.latency_s >= a.latency_s * (1 - 1e-12)
+        assert b.area_m2 >= a.area_m2 * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if _bits_per_cell(DESIGNS[n]) is not None])
+def test_more_slices_never_cost_less_on_every_preset(name):
+    d = DESIGNS[name]
+    fewer = _bits_per_cell(d)  # twice the bits per cell: half the slices
+    assert weight_slices(fewer) < weight_slices(d) or matrix_crossbars(fewer) < matrix_crossbars(d)
+    a, b = evaluate(fewer, "mlp:300-100-10", check_fit=False), evaluate(d, "mlp:300-100-10", check_fit=False)
+    assert b.energy_j > a.energy_j
+
+
+@pytest.mark.parametrize("name", [n for n in PRESETS if DESIGNS[n].compute == "analog"])
+def test_larger_arrays_never_make_the_stated_chip_smaller(name):
+    d = stated_chip(DESIGNS[name])
+    empty = Workload("empty", ())
+    base = evaluate(d, empty, check_fit=False).area_m2
+    for field in ("array__rows", "array__cols"):
+        k = field.split("__")[1]
+        big = _with(d, **{field: getattr(d.array, k) * 2})
+        assert evaluate(big, empty, check_fit=False).area_m2 >= base * (1 - 1e-12)
