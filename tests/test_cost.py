@@ -6,11 +6,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pimtrain.cost import CostReport, design_summary, evaluate, kernel_costs
+from pimtrain.cost import CostReport, design_summary, evaluate, kernel_costs, registry
 from pimtrain.cost.components import ADC, MODELS, adc_point
 from pimtrain.cost.scaling import area_scale, energy_scale, latency_scale
 from pimtrain.design import DesignError, PimtrainError, design_from_dict, design_to_dict, load_design, preset_names
-from pimtrain.cost import registry
 from pimtrain.workloads import Workload, get_workload
 
 PRESETS = preset_names()
@@ -32,7 +31,7 @@ def variant(name: str, **changes) -> object:
 
 # ------------------------------------------------------------------------------------------ components
 def test_component_registry_is_the_one_list():
-    import pimtrain.design.circuits as circuits
+    from pimtrain.design import circuits
 
     assert not hasattr(circuits, "COMPONENT_MODELS") and not hasattr(circuits, "DEFAULT_ROLE")
     assert set(registry.models()) == set(MODELS) >= {"crossbar", "adc", "dac", "sram", "pim_logic", "puma_mcu"}

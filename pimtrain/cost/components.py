@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from typing import Any, ClassVar, Optional
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -799,21 +799,47 @@ class Static(Component):
         pass
 
 
-from .registry import MODELS, register  # noqa: E402
+from .registry import MODELS, register
 
 for _cls in (CrossbarArray, DAC, DTC, ADC, RampADC, SampleHold, ShiftAdd, Register, SRAM, EDRAM,
              ReRAMMemory, MACUnit, Router, ActivationUnit, Static):
     register(_cls)
 
-from .pim_components import PimLogicBlock  # noqa: E402  (in-memory FP logic blocks, pimtrain.pimlogic)
+from .pim_components import (
+    PimLogicBlock,  # in-memory FP logic blocks, pimtrain.pimlogic
+)
 
 register(PimLogicBlock)
 
-from .puma import PumaMatrixUnit  # noqa: E402  (PUMA/PANTHER matrix unit, pimtrain/cost/puma.py)
+from .puma import PumaMatrixUnit  # PUMA/PANTHER matrix unit, pimtrain/cost/puma.py
 
 if "ROLE" not in PumaMatrixUnit.__dict__:
     PumaMatrixUnit.ROLE = "matrix_unit"
 register(PumaMatrixUnit)
 
-__all__ = ["Component", "ComponentParams", "action", "MODELS", "register", "adc_point", "LIMITS",
-           *(c.__name__ for c in MODELS.values())]
+__all__ = [
+    "ADC",
+    "DAC",
+    "DTC",
+    "EDRAM",
+    "LIMITS",
+    "MODELS",
+    "SRAM",
+    "ActivationUnit",
+    "Component",
+    "ComponentParams",
+    "CrossbarArray",
+    "MACUnit",
+    "PimLogicBlock",
+    "PumaMatrixUnit",
+    "RampADC",
+    "ReRAMMemory",
+    "Register",
+    "Router",
+    "SampleHold",
+    "ShiftAdd",
+    "Static",
+    "action",
+    "adc_point",
+    "register",
+]

@@ -43,6 +43,28 @@ MODELS: dict[str, type] = {}
 
 _state = {"discovered": False, "discovering": False}
 
+#: What the cost engine calls on a component in each role (methods, properties, or ``params.<field>``).
+#: A model can play a role when its class has all of them; checked at design load, so a model swapped
+#: into a role it cannot play is one line, not an AttributeError in the middle of costing.
+ROLE_NEEDS: dict[str, tuple[str, ...]] = {
+    "array": ("read", "outer_product", "program_rows", "read_rows", "update_latency"),
+    "input_driver": ("drive",),
+    "update_row_driver": ("drive",),
+    "update_col_driver": ("drive",),
+    "readout": ("convert",),
+    "sample_hold": ("sample",),
+    "shift_add": ("add",),
+    "output_register": ("access",),
+    "weight_memory": ("read", "write", "transpose_penalty", "params.capacity_bits", "params.width_bits"),
+    "buffer": ("read", "write"),
+    "mac": ("mac", "add"),
+    "activation": ("op",),
+    "router": ("transfer",),
+    "static": (),
+    "pim_block": ("rows", "params.cols", "params.processing_cols", "params.power_cap"),
+    "matrix_unit": ("mvm", "opa", "serial_read", "serial_write"),
+}
+
 
 def register(cls: type | None = None, *, model: str | None = None, role: str | None = None, replace: bool = False):
     """Register a component class under ``model`` (default ``cls.model``); usable as ``@register``.
@@ -123,7 +145,7 @@ def discover(force: bool = False) -> dict[str, type]:
             origin = f"entry point {ep.name!r} ({ep.value}) of group {ENTRY_POINT_GROUP!r}"
             try:
                 obj = ep.load()
-            except Exception as exc:  # a broken plug-in: say so, keep going
+            except Exception as exc:  # noqa: BLE001  (a broken plug-in: say so, keep going)
                 warnings.warn(f"{origin} failed to load: {exc.__class__.__name__}: {exc}", stacklevel=2)
                 continue
             _register_object(obj, origin)
@@ -148,6 +170,23 @@ def get(model: str) -> type:
     return cls
 
 
+def can_play(cls: type, role: str) -> bool:
+    """Whether component class ``cls`` has everything the engine uses in ``role`` (:data:`ROLE_NEEDS`)."""
+    for need in ROLE_NEEDS.get(role, ()):
+        if need.startswith("params."):
+            if need[7:] not in cls.Params.model_fields:
+                return False
+        elif not hasattr(cls, need):
+            return False
+    return True
+
+
+def roles_of(model: str) -> list[str]:
+    """The roles ``model`` can play."""
+    cls = get(model)
+    return [r for r in ROLE_NEEDS if can_play(cls, r)]
+
+
 def default_role(model: str) -> str:
     return get(model).ROLE
 
@@ -161,7 +200,6 @@ def format_params_error(exc: ValidationError, model: str, params_cls) -> str:
     """The first error of a parameter ValidationError as ``params.<key>: <problem> (got ...)``."""
     err = exc.errors()[0]
     loc = [str(p) for p in err.get("loc", ())]
-    key = loc[0] if loc else "(params)"
     path = "params." + ".".join(loc) if loc else "params"
     kind = err.get("type", "")
     if kind == "extra_forbidden":
@@ -170,9 +208,7 @@ def format_params_error(exc: ValidationError, model: str, params_cls) -> str:
     if kind in ("model_type", "dict_type"):
         return f"params: expected a mapping of parameter names to values (got {describe_input(err.get('input'))})"
     msg = err.get("msg", "invalid value")
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
-    del key
+    msg = msg.removeprefix("Value error, ")
     return f"{path}: {msg} (got {describe_input(err.get('input'))})"
 
 
@@ -194,6 +230,10 @@ def validate_spec(model: str, role: str | None, params: Any) -> tuple[str, dict]
         cls = get(model)
     except PimtrainError as exc:
         raise ValueError(f"model: {exc}") from None
+    role = role or cls.ROLE
+    if not can_play(cls, role):
+        raise ValueError(f"role: model {model!r} cannot play role {role!r} (the engine needs "
+                         f"{', '.join(ROLE_NEEDS[role])}); allowed: {', '.join(roles_of(model))}")
     parsed = validate_params(model, params)
     given = parsed.model_dump(include=set(parsed.model_fields_set))
-    return (role or cls.ROLE), given
+    return role, given

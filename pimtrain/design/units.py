@@ -147,7 +147,7 @@ def parse_si(value: Any, dimension: str, *, ge: float | None = None, gt: float |
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"expected {what} such as '{example}'")
+        raise ValueError(f"expected {what} such as '{example}'")  # noqa: TRY004  (pydantic wants ValueError)
     try:
         if isinstance(value, int) and not isinstance(value, bool):
             num = float(value)  # may overflow for huge ints
