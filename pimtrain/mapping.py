@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from pimtrain.design import Design
+from pimtrain.design import Design, PimtrainError
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class LayerMapping:
         """Arrays along the output dimension for all slices together."""
         per = self.weight_cols_per_array
         if per == 0:
-            raise ValueError(
+            raise PimtrainError(  # a user's design, not a bug: one line, exit 2 (found by tests/test_fuzz_cost.py)
                 f"array.cols: {self.cols} columns cannot hold one weight column "
                 f"({self.cells_per_weight} cells + {self.reference_cols} reference)"
             )
