@@ -39,6 +39,10 @@ ODD_VALUES = (
 ODD_COUNTS = (0, -1, 1, 3, 10**9, 2**40, "3", "two", 1.5, True, None, [], {"value": 2, "source": "fuzz", "basis": "assumed"})
 ODD_LEVELS = ("array", "core", "tile", "chip", "bogus", None, 3, "")
 ODD_KEYS = ("bogus", "convert_energy", "area", "leak_power", "ref_node_nm", "value", "source", "count", "params")
+# plausible values with units, to reach the cost path with designs that load (unit per dimension)
+UNITS = {"energy": "pJ", "time": "ns", "power": "mW", "area": "um2", "voltage": "V", "current": "uA",
+         "frequency": "GHz", "conductance": "uS", "resistance": "kOhm", "length": "nm", "capacitance": "fF"}
+MAGNITUDES = (0, 1e-3, 0.5, 1, 3, 100, 1e4)
 
 
 # ------------------------------------------------------------------------------------------ generator
@@ -79,14 +83,36 @@ def _components(data) -> dict:
 def _mutate(data: dict, rng: random.Random) -> str:
     """Apply one mutation in place; return a short description."""
     comps = _components(data)
-    kind = rng.choice(("value", "value", "value", "delete", "add", "model", "count", "level", "param", "param", "scale"))
-    if kind in ("model", "count", "level", "param") and comps:
+    kind = rng.choice(("value", "value", "delete", "add", "model", "count", "level", "param", "param", "scale",
+                       "good_param", "good_param", "good_param", "good_model", "good_count", "scale"))
+    if kind in ("model", "count", "level", "param", "good_param", "good_model", "good_count") and comps:
         name = rng.choice(sorted(comps))
         comp = comps[name]
         if not isinstance(comp, dict):
             comps[name] = rng.choice(ODD_VALUES)
             return f"circuits.components.{name} = odd"
-        if kind == "model":
+        model = comp.get("model")
+        known = isinstance(model, str) and model in registry.MODELS
+        if kind == "good_model" and known:  # another model that can play the same role
+            role = comp.get("role") or registry.default_role(model)
+            comp["model"] = rng.choice([m for m in registry.models() if role in registry.roles_of(m)])
+            if comp["model"] != model:
+                comp.pop("params", None)
+            return f"{name}.model = {comp['model']!r} (role {role})"
+        if kind == "good_count":
+            comp["count"] = rng.choice((1, 2, 16, 1024, 10**5))
+            comp["level"] = rng.choice(("array", "core", "tile", "chip"))
+            return f"{name}.count/level = {comp['count']}/{comp['level']}"
+        if kind == "good_param" and known:
+            dims = registry.MODELS[model]._DIMS
+            key = rng.choice(sorted(dims))
+            unit = UNITS.get(dims[key], "")
+            value = rng.choice(MAGNITUDES)
+            comp.setdefault("params", {})
+            if isinstance(comp["params"], dict):
+                comp["params"][key] = f"{value} {unit}".strip() if unit and rng.random() < 0.7 else value
+                return f"{name}.params.{key} = {comp['params'][key]!r}"
+        if kind in ("model", "good_model"):
             comp["model"] = rng.choice([*registry.models(), "nosuch", "", 3, None])
             return f"{name}.model = {comp['model']!r}"
         if kind == "count":
@@ -99,9 +125,8 @@ def _mutate(data: dict, rng: random.Random) -> str:
         if not isinstance(params, dict):
             comp["params"] = rng.choice(ODD_VALUES)
             return f"{name}.params = odd"
-        model = comp.get("model")
         fields = []
-        if isinstance(model, str) and model in registry.MODELS:
+        if known:
             fields = sorted(registry.MODELS[model].Params.model_fields)
         key = rng.choice(fields + list(params) + ["bogus"]) if (fields or params) else "bogus"
         params[key] = rng.choice(ODD_VALUES)
@@ -122,7 +147,7 @@ def _mutate(data: dict, rng: random.Random) -> str:
             return f"add {'.'.join(map(str, path))}.{key}"
     old = parent[path[-1]]
     if kind == "scale" and isinstance(old, (int, float)) and not isinstance(old, bool):
-        parent[path[-1]] = old * rng.choice((1e6, 1e-6, -1, 1e12, 2))
+        parent[path[-1]] = type(old)(old * rng.choice((1e6, 1e-6, -1, 1e12, 2, 2, 0.5, 0.5, 10)))
     else:
         parent[path[-1]] = rng.choice(ODD_VALUES)
     return f"{'.'.join(map(str, path))} = {parent[path[-1]]!r}"
