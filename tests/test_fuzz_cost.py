@@ -26,7 +26,7 @@ from pimtrain.cost import evaluate, registry
 from pimtrain.design import PimtrainError, design_to_dict, load_design, preset_names, preset_path
 
 PRESETS = preset_names()
-WORKLOADS = ("mlp:64-32-10", "mlp:200-100-10", "mlptra", "mlp:1-1")
+WORKLOADS = ("mlp:64-32-10", "mlp:200-100-10", "mlptra", "mlp:1-1", "vgg16")  # vgg16: large counts, overflow
 CASE_TIME_LIMIT_S = 10
 QUICK_PER_PRESET = 9     # 18 presets -> 162 cases
 FULL_PER_PRESET = 60     # 18 presets -> 1080 cases
@@ -159,7 +159,7 @@ def mutated_designs(seed: int, preset: str, n: int):
     for i in range(n):
         data = copy.deepcopy(rng.choice(_BASES[preset]))
         what = [_mutate(data, rng) for _ in range(rng.choice((1, 1, 2, 3)))]
-        yield (f"{preset}#{i}: " + "; ".join(what), data, rng.choice(WORKLOADS), rng.choice((1, 2, 4)), rng.random() < 0.3)
+        yield (f"{preset}#{i}: " + "; ".join(what), data, rng.choice(WORKLOADS), rng.choice((1, 2, 4, 64)), rng.random() < 0.3)
 
 
 # ------------------------------------------------------------------------------------------ checks
@@ -242,6 +242,26 @@ def test_fuzz_quick(preset, tmp_path):
 @pytest.mark.parametrize("preset", PRESETS)
 def test_fuzz_full(preset, tmp_path):
     _fuzz(preset, FULL_PER_PRESET, tmp_path, seed=1011)
+
+
+EXTREME_PRESETS = ("marinella2018-analog", "isaac", "panther-sgd")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preset", EXTREME_PRESETS)
+def test_every_number_at_its_extremes(preset, tmp_path):
+    """Each number of the preset in turn set to 1e300 or 1e-300, costed on VGG-16 with batch 64."""
+    base = _BASES[preset][1]
+    failures = []
+    leaves = [p for p in _paths(base) if isinstance(_get(base, p), (int, float)) and not isinstance(_get(base, p), bool)]
+    for i, path in enumerate(leaves):
+        for value in (1e300, 1e-300):
+            data = copy.deepcopy(base)
+            _get(data, path[:-1])[path[-1]] = value
+            problem = run_case(tmp_path / f"x{i}.yaml", data, "vgg16", 64, False)
+            if problem:
+                failures.append(f"{'.'.join(map(str, path))} = {value!r} -> {problem}")
+    assert not failures, f"{len(failures)} misbehaved:\n" + "\n".join(failures[:20])
 
 
 def test_fuzzer_catches_what_it_should(tmp_path, monkeypatch):

@@ -48,7 +48,7 @@ class TechnologySpec(_Strict):
 
     node_nm: float = Field(default=32.0, ge=5.0, le=180.0, description="CMOS technology node (nm)")
     vdd: Voltage = Field(default=0.9, gt=0.0, le=2.0, description="digital supply voltage (V)")
-    clock_hz: Frequency = Field(default=1e9, gt=0.0, description="digital clock (Hz)")
+    clock_hz: Frequency = Field(default=1e9, ge=1e3, le=1e12, description="digital clock (Hz), 1 kHz to 1 THz")
 
 
 class HierarchySpec(_Strict):
