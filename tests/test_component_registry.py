@@ -6,15 +6,21 @@ import math
 import subprocess
 import sys
 import textwrap
-import tomllib
 from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from pimtrain.cost import evaluate, registry
 from pimtrain.cost.components import ADC, Component, ComponentParams, action
-from pimtrain.design import DesignError, PimtrainError, design_from_dict, design_to_dict, load_design
+from pimtrain.design import (
+    DesignError,
+    PimtrainError,
+    design_from_dict,
+    design_to_dict,
+    load_design,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 ISAAC = design_to_dict(load_design("isaac"))
@@ -141,8 +147,8 @@ def test_design_does_not_import_cost_statically():
 @pytest.mark.parametrize(("field", "value", "message"), [
     ("params", {"convert_energy": {"a": 1}},
      "circuits.components.adc.params.convert_energy: expected an energy such as '1.2 pJ' (got a mapping)"),
-    ("params", {"bogus": 1}, "circuits.components.adc.params.bogus: unknown parameter of model 'adc'; allowed: area, "
-                             "convert_energy, leak_power, ref_node_nm, sample_rate_hz"),
+    ("params", {"bogus": 1}, ("circuits.components.adc.params.bogus: unknown parameter of model 'adc'; allowed: area, "
+                              "convert_energy, leak_power, ref_node_nm, sample_rate_hz")),
     ("model", "nosuch", "circuits.components.adc.model: unknown component model 'nosuch'; allowed: activation, adc,"),
     ("params", {"convert_energy": "3 ns"}, "params.convert_energy: expected an energy such as '1.2 pJ' (got '3 ns')"),
     ("params", {"convert_energy": -1}, "params.convert_energy: must be >= 0 (got -1)"),
@@ -225,7 +231,7 @@ def test_legacy_params_dict_is_typed():
         """A component written before typed parameters (a plain PARAMS dict of defaults)."""
 
         model = "fake_old"
-        PARAMS = {"hop_energy": 1e-12, "hop_latency": 1e-9, "lanes": 4.0, "spare_time": None}
+        PARAMS = {"hop_energy": 1e-12, "hop_latency": 1e-9, "lanes": 4.0, "spare_time": None}  # noqa: RUF012
 
     d = load_design("isaac")
     assert set(Old.Params.model_fields) >= {"hop_energy", "hop_latency", "lanes", "area", "leak_power"}
@@ -236,7 +242,7 @@ def test_legacy_params_dict_is_typed():
 
 
 def test_builtin_registration_needs_no_installed_entry_point(monkeypatch):
-    monkeypatch.setattr(registry, "_entry_points", lambda: [])
+    monkeypatch.setattr(registry, "_entry_points", list)
     registry.discover(force=True)
     code = textwrap.dedent("""
         import pimtrain.cost.registry as r

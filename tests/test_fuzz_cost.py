@@ -23,7 +23,13 @@ import pytest
 import yaml
 
 from pimtrain.cost import evaluate, registry
-from pimtrain.design import PimtrainError, design_to_dict, load_design, preset_names, preset_path
+from pimtrain.design import (
+    PimtrainError,
+    design_to_dict,
+    load_design,
+    preset_names,
+    preset_path,
+)
 
 PRESETS = preset_names()
 WORKLOADS = ("mlp:64-32-10", "mlp:200-100-10", "mlptra", "mlp:1-1", "vgg16")  # vgg16: large counts, overflow
@@ -180,9 +186,8 @@ def bad_figures(obj, path="report") -> list[str]:
     elif isinstance(obj, (list, tuple)):
         for i, v in enumerate(obj):
             out += bad_figures(v, f"{path}[{i}]")
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        if not (math.isfinite(obj) and obj >= 0):
-            out.append(f"{path} = {obj!r}")
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool) and not (math.isfinite(obj) and obj >= 0):
+        out.append(f"{path} = {obj!r}")
     return out
 
 

@@ -24,9 +24,8 @@ def first_bad_figure(obj, path: str = "") -> tuple[str, float] | None:
             bad = first_bad_figure(v, f"{path}[{i}]")
             if bad:
                 return bad
-    elif isinstance(obj, (int, float)) and not isinstance(obj, bool):
-        if not (obj >= 0 and math.isfinite(obj)):
-            return path, obj
+    elif isinstance(obj, (int, float)) and not isinstance(obj, bool) and not (obj >= 0 and math.isfinite(obj)):
+        return path, obj
     return None
 
 
