@@ -160,7 +160,8 @@ def test_design_does_not_import_cost_statically():
     ("params", {"convert_energy": [1]}, "params.convert_energy: expected an energy such as '1.2 pJ' (got a list)"),
     ("params", {"sample_rate_hz": 0}, "params.sample_rate_hz: must be > 0"),
     ("params", {"ref_node_nm": 1}, "params.ref_node_nm: must be >= 5"),
-    ("count", 0, "circuits.components.adc.count: Input should be greater than or equal to 1"),
+    ("count", 0, "circuits.components.adc.count: must be >= 1: a block with no instances"),
+    ("count", 2**40, "circuits.components.adc.count: must be <= 2**31"),
     ("role", "sample_hold", "circuits.components.adc.role: model 'adc' cannot play role 'sample_hold'"),
 ])
 def test_bad_component_is_one_line_naming_the_field(field, value, message):

@@ -89,9 +89,19 @@ class ComponentSpec(_Strict):
 
     model: str = Field(min_length=1, description="registered component model (e.g. 'adc', 'dac'; see pimtrain.cost.registry)")
     role: str | None = Field(default=None, description="what the block does in a kernel; default from the model")
-    count: int = Field(default=1, ge=1, le=2**31, description="instances per parent level (>= 1)")
+    count: int = Field(default=1, description="instances per parent level (1 to 2**31)")
     level: str = Field(default="array", description="hierarchy level the count is per: array, core, tile or chip")
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("count")
+    @classmethod
+    def _count(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1: a block with no instances would still be charged for the "
+                             "actions the Mapping counts; leave the entry out instead")
+        if v > 2**31:
+            raise ValueError("must be <= 2**31")
+        return v
 
     @field_validator("role")
     @classmethod
