@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from pimtrain.design import Design
+from pimtrain.design import Design, PimtrainError
 
 
 #: bits of a bit-serial input when the design leaves ``dac_bits`` unset (one default for numerics and cost)
@@ -228,7 +228,7 @@ class LayerMapping:
         """Arrays along the output dimension for all slices together."""
         per = self.weight_cols_per_array
         if per == 0:
-            raise ValueError(
+            raise PimtrainError(  # a user's design, not a bug: one line, exit 2 (found by tests/test_fuzz_cost.py)
                 f"array.cols: {self.cols} columns cannot hold one weight column "
                 f"({self.cells_per_weight} cells + {self.reference_cols} reference)"
             )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pimtrain.design import Design, load_design
 
 from .components import MODELS
+from .checks import check_report
 from .engine import run_ledger
 from .hardware import Hardware, build_hardware
 from .report import CostReport, build_report
@@ -35,7 +36,7 @@ def evaluate(design, workload, batch_size: int = 1, inference: bool = False, sta
     """
     led, hw, placement, wl, names = run_ledger(design, workload, batch_size, inference, stats,
                                                first_layer_backward, check_fit)
-    return build_report(led, hw, placement, wl, names, batch_size, inference)
+    return check_report(build_report(led, hw, placement, wl, names, batch_size, inference))
 
 
 def kernel_costs(design, out_features: int, in_features: int, batch_size: int = 1, reuse: int = 1) -> dict:

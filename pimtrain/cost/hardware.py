@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pimtrain.design import Design, PimtrainError
+from pimtrain.design import Design
 
-from pimtrain.design.circuits import DEFAULT_ROLE
-
-from .components import MODELS, Component
+from . import registry
+from .components import Component
 
 
 @dataclass
@@ -91,13 +90,11 @@ def build_hardware(design: Design) -> Hardware:
         specs = _default_specs(design)
     hw = Hardware(design, defaults_used=defaults_used)
     for name, s in specs.items():
-        cls = MODELS.get(s["model"])
-        if cls is None:  # pragma: no cover - validated at load
-            raise PimtrainError(f"circuits.components.{name}.model: unknown {s['model']!r}; allowed: {', '.join(MODELS)}")
+        cls = registry.get(s["model"])  # validated at load; a plug-in removed since then fails here, one line
         hw.components[name] = cls(name, s.get("params") or {}, tech=design.technology, design=design,
-                                  count=s.get("count", 1), level=s.get("level", "array"), role=s.get("role") or DEFAULT_ROLE[s["model"]])
+                                  count=s.get("count", 1), level=s.get("level", "array"), role=s.get("role") or cls.ROLE)
     if design.compute == "analog" and hw.first("array") is None and hw.first("matrix_unit") is None:
-        hw.components["crossbar"] = MODELS["crossbar"]("crossbar", {}, tech=design.technology, design=design)
+        hw.components["crossbar"] = registry.get("crossbar")("crossbar", {}, tech=design.technology, design=design)
     if len(_CACHE) > 64:
         _CACHE.clear()
     _CACHE[key] = (design, dump if dump is not None else _fingerprint(design), hw)

@@ -4,27 +4,23 @@ These are descriptions only (numbers with units and provenance); the models that
 energy, latency and area live in :mod:`pimtrain.cost`. The same :class:`~pimtrain.design.Design`
 object carries them next to the numerics blocks, so nothing about a design is written twice.
 
-Component parameters are parsed and checked here, at design load: a value such as ``'1.667 pJ'`` is
-converted to SI using the dimension its *name* announces (``*_energy`` → J, ``*_time`` → s, ``area`` →
-m², ``*_power`` → W, ...; see :data:`PARAM_DIMENSIONS`), and every number must be finite and
-non-negative. Unknown parameter names are rejected by the cost model's component class (it lists the
-allowed ones), which :func:`pimtrain.cost.build_hardware` calls when a design is costed.
+Component entries are checked here, at design load, against the component registry
+(:mod:`pimtrain.cost.registry`, the one list of component models, which installed plug-in packages
+extend through the ``pimtrain.components`` entry point): the ``model`` must be registered, and
+``params`` must validate against that model's typed parameter model (units parsed to SI, bounds,
+unknown names refused). This package does not import ``pimtrain.cost``: :func:`component_registry`
+imports the registry by name on first use, as plug-in discovery does. A bad entry is one line naming
+the field, e.g. ``circuits.components.adc.params.convert_energy: expected an energy such as '1.2 pJ'
+(got a mapping)``.
 """
 from __future__ import annotations
 
-import math
+from importlib import import_module
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .units import Frequency, Voltage, parse_quantity
-
-#: Component model names known to :mod:`pimtrain.cost` (kept here so a design validates on its own).
-COMPONENT_MODELS = (
-    "crossbar", "dac", "dtc", "adc", "ramp_adc", "sample_hold", "shift_add", "register",
-    "sram", "edram", "reram_memory", "mac", "router", "activation", "static", "pim_logic",
-    "puma_mcu",
-)
+from .units import Frequency, Voltage
 
 #: What a component is used for in a kernel; the cost model counts actions per role.
 COMPONENT_ROLES = (
@@ -34,30 +30,13 @@ COMPONENT_ROLES = (
     "matrix_unit",
 )
 
-#: Role a model plays when the spec does not say.
-DEFAULT_ROLE = {
-    "crossbar": "array", "dac": "input_driver", "dtc": "input_driver", "adc": "readout",
-    "ramp_adc": "readout", "sample_hold": "sample_hold", "shift_add": "shift_add",
-    "register": "output_register", "sram": "buffer", "edram": "buffer", "reram_memory": "weight_memory",
-    "mac": "mac", "router": "router", "activation": "activation", "static": "static", "pim_logic": "pim_block",
-    "puma_mcu": "matrix_unit",
-}
-
-#: Parameter-name suffix -> physical dimension (for unit parsing). Longest suffix wins.
-PARAM_DIMENSIONS = {
-    "energy": "energy", "power": "power", "area": "area", "time": "time", "latency": "time",
-    "period": "time", "slot": "time", "voltage": "voltage", "current": "current", "hz": "frequency",
-    "frequency": "frequency", "capacitance": "capacitance", "conductance": "conductance",
-    "resistance": "resistance",
-}
+#: Module of the component registry, imported by name on first use (design never imports cost statically).
+REGISTRY_MODULE = "pimtrain.cost.registry"
 
 
-def param_dimension(key: str) -> str:
-    """The dimension a parameter name announces (``'read_energy'`` → ``'energy'``), else dimensionless."""
-    tokens = key.lower().split("_")
-    if "per" in tokens:  # 'read_energy_per_bit' -> 'energy'
-        tokens = tokens[: tokens.index("per")]
-    return PARAM_DIMENSIONS.get(tokens[-1], "dimensionless") if tokens else "dimensionless"
+def component_registry():
+    """The component registry module (``validate_spec``, ``models``, ``get``), imported on first use."""
+    return import_module(REGISTRY_MODULE)
 
 
 class _Strict(BaseModel):
@@ -69,15 +48,15 @@ class TechnologySpec(_Strict):
 
     node_nm: float = Field(default=32.0, ge=5.0, le=180.0, description="CMOS technology node (nm)")
     vdd: Voltage = Field(default=0.9, gt=0.0, le=2.0, description="digital supply voltage (V)")
-    clock_hz: Frequency = Field(default=1e9, gt=0.0, description="digital clock (Hz)")
+    clock_hz: Frequency = Field(default=1e9, ge=1e3, le=1e12, description="digital clock (Hz), 1 kHz to 1 THz")
 
 
 class HierarchySpec(_Strict):
     """How arrays are grouped: arrays → cores → tiles → chip. The chip holds every layer's weights."""
 
-    arrays_per_core: int = Field(default=1, ge=1)
-    cores_per_tile: int = Field(default=1, ge=1)
-    tiles_per_chip: int = Field(default=1, ge=1)
+    arrays_per_core: int = Field(default=1, ge=1, le=10**6)
+    cores_per_tile: int = Field(default=1, ge=1, le=10**6)
+    tiles_per_chip: int = Field(default=1, ge=1, le=10**6)
     chip_fit: Literal["error", "grow"] = Field(
         default="grow",
         description="'error': weights that do not fit the chip are an error naming the limit; "
@@ -105,24 +84,29 @@ class HierarchySpec(_Strict):
 
 
 class ComponentSpec(_Strict):
-    """One circuit block: a model name from :mod:`pimtrain.cost`, its role, count and parameters.
+    """One circuit block: a registered model name, its role, count and parameters.
 
     ``count`` instances sit in each unit of ``level`` (``count: 1024, level: array`` is one per column).
-    ``params`` values may be quantities with units (``'1.667 pJ'``); they are parsed to SI here using
-    the dimension the parameter's name announces, and must be non-negative.
+    ``count`` is at least 1: a block with no instances would still be charged for the actions the
+    Mapping counts (conversions, drives, reads), so a design that has no such block leaves its entry
+    out instead. ``params`` are validated against the model's typed parameter model and kept as SI
+    floats (only the parameters given; the rest take the component's documented defaults).
     """
 
-    model: str = Field(min_length=1, description="component class name in pimtrain.cost (e.g. 'adc', 'dac')")
+    model: str = Field(min_length=1, description="registered component model (e.g. 'adc', 'dac'; see pimtrain.cost.registry)")
     role: str | None = Field(default=None, description="what the block does in a kernel; default from the model")
-    count: int = Field(default=1, ge=0, description="instances per parent level")
+    count: int = Field(default=1, description="instances per parent level (1 to 2**31)")
     level: str = Field(default="array", description="hierarchy level the count is per: array, core, tile or chip")
     params: dict[str, Any] = Field(default_factory=dict)
 
-    @field_validator("model")
+    @field_validator("count")
     @classmethod
-    def _model(cls, v: str) -> str:
-        if v not in COMPONENT_MODELS:
-            raise ValueError(f"unknown component model {v!r}; allowed: {', '.join(COMPONENT_MODELS)}")
+    def _count(cls, v: int) -> int:
+        if v < 1:
+            raise ValueError("must be >= 1: a block with no instances would still be charged for the "
+                             "actions the Mapping counts; leave the entry out instead")
+        if v > 2**31:
+            raise ValueError("must be <= 2**31")
         return v
 
     @field_validator("role")
@@ -140,31 +124,15 @@ class ComponentSpec(_Strict):
             raise ValueError(f"unknown level {v!r}; allowed: {', '.join(allowed)}")
         return v
 
-    @field_validator("params")
-    @classmethod
-    def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in v.items():
-            if isinstance(value, bool) or value is None:
-                out[key] = value
-                continue
-            if isinstance(value, (int, float, str)):
-                dim = param_dimension(key)
-                try:
-                    num = parse_quantity(value, dim)
-                except ValueError as exc:
-                    raise ValueError(f"params.{key}: {exc}") from None
-                if not math.isfinite(num) or num < 0:
-                    raise ValueError(f"params.{key}: must be a finite number >= 0 (got {value!r}); allowed: >= 0")
-                out[key] = int(num) if isinstance(value, int) else num
-            else:
-                out[key] = value
-        return out
-
     @model_validator(mode="after")
-    def _default_role(self):
-        if self.role is None:
-            object.__setattr__(self, "role", DEFAULT_ROLE[self.model])
+    def _check_with_registry(self):
+        # A message starting with '.' continues the field path of this entry (see io.format_validation_error).
+        try:
+            role, params = component_registry().validate_spec(self.model, self.role, self.params)
+        except ValueError as exc:
+            raise ValueError(f".{exc}") from None
+        object.__setattr__(self, "role", role)
+        object.__setattr__(self, "params", params)
         return self
 
 

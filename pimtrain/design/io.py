@@ -138,6 +138,8 @@ def format_validation_error(exc: ValidationError) -> str:
     msg = err.get("msg", "invalid value")
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
+    if msg.startswith("."):  # a validator naming a sub-field of its own: 'a.b' + '.params.x: ...'
+        return f"{field}{msg}"
     if kind == "extra_forbidden":
         allowed = _allowed_fields(loc[:-1])
         tail = f"; allowed: {', '.join(allowed)}" if allowed else ""

@@ -88,3 +88,99 @@ Current = Quantity("current")
 Frequency = Quantity("frequency")
 Length = Quantity("length")
 Capacitance = Quantity("capacitance")
+
+
+# ------------------------------------------------------------------------------------------ typed SI fields
+#: An example of each dimension, quoted in error messages (``expected an energy such as '1.2 pJ'``).
+EXAMPLES = {
+    "energy": ("an energy", "1.2 pJ"),
+    "time": ("a time", "10 ns"),
+    "area": ("an area", "0.01 mm2"),
+    "power": ("a power", "1 mW"),
+    "conductance": ("a conductance", "10 uS"),
+    "resistance": ("a resistance", "10 kOhm"),
+    "voltage": ("a voltage", "0.9 V"),
+    "current": ("a current", "1 uA"),
+    "frequency": ("a frequency", "1 GHz"),
+    "length": ("a length", "28 nm"),
+    "capacitance": ("a capacitance", "1 fF"),
+    "bits": ("a number of bits", "8"),
+    "dimensionless": ("a number", "8"),
+}
+
+
+class SIDimension:
+    """Marker kept in a typed field's metadata: the physical dimension the field holds (for scaling)."""
+
+    __slots__ = ("dimension",)
+
+    def __init__(self, dimension: str):
+        self.dimension = dimension
+
+    def __repr__(self) -> str:
+        return f"SIDimension({self.dimension!r})"
+
+
+def describe_input(value: Any) -> str:
+    """A short phrase for a bad input in an error message: ``a mapping``, ``a list``, ``null``, ``'x'``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, (list, tuple, set)):
+        return "a list"
+    if isinstance(value, (int, float, str)):
+        text = repr(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+    return f"a {type(value).__name__}"
+
+
+def parse_si(value: Any, dimension: str, *, ge: float | None = None, gt: float | None = None,
+             le: float | None = None, optional: bool = False) -> float | None:
+    """Parse ``value`` to an SI float of ``dimension`` and check it; ``ValueError`` with a one-line message.
+
+    The message never repeats the input; callers add ``(got ...)`` with :func:`describe_input`.
+    """
+    what, example = EXAMPLES[dimension]
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise ValueError(f"expected {what} such as '{example}'")  # noqa: TRY004  (pydantic wants ValueError)
+    try:
+        if isinstance(value, int) and not isinstance(value, bool):
+            num = float(value)  # may overflow for huge ints
+        else:
+            num = parse_quantity(value, dimension)
+    except OverflowError:
+        num = math.inf
+    except ValueError:
+        raise ValueError(f"expected {what} such as '{example}'") from None
+    if not math.isfinite(num):
+        raise ValueError(f"must be a finite number ({what} such as '{example}')")
+    if gt is not None and not num > gt:
+        raise ValueError(f"must be > {gt:g}")
+    if ge is not None and not num >= ge:
+        raise ValueError(f"must be >= {ge:g}")
+    if le is not None and not num <= le:
+        raise ValueError(f"must be <= {le:g} {SI_UNITS[dimension] if dimension not in ('dimensionless', 'bits') else ''}".rstrip())
+    return num
+
+
+def SIField(dimension: str, *, ge: float | None = 0.0, gt: float | None = None, le: float | None = None,
+            optional: bool = False):
+    """Annotated float type for a typed parameter: units parsed to SI, finite, bounded.
+
+    ``SIField('energy', le=1.0)`` accepts ``1.2e-12`` or ``'1.2 pJ'``, refuses ``'3 ns'``, a mapping, a
+    list, a boolean, ``inf``/``nan``, negatives and values above 1 J, each with a one-line message.
+    ``optional=True`` also accepts ``null`` (the component derives the value).
+    """
+    if dimension not in SI_UNITS:
+        raise KeyError(dimension)
+
+    def check(v):
+        return parse_si(v, dimension, ge=ge, gt=gt, le=le, optional=optional)
+
+    base = (float | None) if optional else float
+    return Annotated[base, SIDimension(dimension), BeforeValidator(check)]
