@@ -799,22 +799,18 @@ class Static(Component):
         pass
 
 
-from .registry import MODELS, register
+from .registry import MODELS, register  # noqa: E402 - the registry holds the classes defined above
 
 for _cls in (CrossbarArray, DAC, DTC, ADC, RampADC, SampleHold, ShiftAdd, Register, SRAM, EDRAM,
              ReRAMMemory, MACUnit, Router, ActivationUnit, Static):
     register(_cls)
 
-from .pim_components import (
-    PimLogicBlock,  # in-memory FP logic blocks, pimtrain.pimlogic
-)
+from .pim_components import PimLogicBlock  # noqa: E402 - in-memory FP logic blocks, pimtrain.pimlogic
 
 register(PimLogicBlock)
 
-from .puma import PumaMatrixUnit  # PUMA/PANTHER matrix unit, pimtrain/cost/puma.py
+from .puma import PumaMatrixUnit  # noqa: E402 - PUMA/PANTHER matrix unit, pimtrain/cost/puma.py
 
-if "ROLE" not in PumaMatrixUnit.__dict__:
-    PumaMatrixUnit.ROLE = "matrix_unit"
 register(PumaMatrixUnit)
 
 __all__ = [

@@ -48,13 +48,13 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from pimtrain.design import Design, PimtrainError
+from pydantic import Field
 
+from pimtrain.design import Design, PimtrainError
 from pimtrain.mapping import input_cycles, matrix_crossbars, matrix_plan
 
+from .components import Component, ComponentParams, Count, Q, action, adc_point
 from .pipeline import read_pipeline_time
-
-from .components import Component, adc_point
 
 #: bits of one activation / error word (16-bit fixed point, PUMA config)
 WORD_BITS = 16
@@ -73,15 +73,31 @@ class PumaMatrixUnit(Component):
     """
 
     model = "puma_mcu"
-    PARAMS = {
-        "mvm_latency": 100e-9, "mvm_power": 3.09e-3, "opa_latency": 20e-9, "opa_power": 4.44e-3,
-        "xbar_read_latency": 10250e-9, "xbar_read_energy": 6.5e-9,
-        "xbar_write_latency": 10969e-9, "xbar_write_energy": 22.6e-9,
-        "delta_xbars_per_matrix": 16.0, "opa_ops_per_update": None, "adc_convert_energy": 1.666666667e-12,
-        "opa_per_example": 0.0, "opa_phases": 4.0,
-    }
+    ROLE = "matrix_unit"
+
+    class Params(ComponentParams):
+        mvm_latency: Q("time", gt=0.0) = Field(default=100e-9, description="one crossbar MVM/MTVM operation (s): xbar_ip_lat, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        mvm_power: Q("power") = Field(default=3.09e-3, description="lumped power of an MVM operation (W): xbar_ip_pow rescaled for training, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        opa_latency: Q("time", gt=0.0) = Field(default=20e-9, description="one outer-product (OPA) phase (s): xbar_op_lat, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        opa_power: Q("power") = Field(default=4.44e-3, description="lumped power of an OPA operation (W): xbar_op_pow, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        xbar_read_latency: Q("time") = Field(default=10250e-9, description="serial read of a whole crossbar (s): 328000/32 ns, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        xbar_read_energy: Q("energy") = Field(default=6.5e-9, description="serial read of a whole crossbar (J): 208000/32 pJ, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        xbar_write_latency: Q("time") = Field(default=10969e-9, description="serial write of a whole crossbar (s): 351000/32 ns, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        xbar_write_energy: Q("energy") = Field(default=22.6e-9, description="serial write of a whole crossbar (J): write power x write latency, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        delta_xbars_per_matrix: Count(le=1024.0) = Field(
+            default=16.0, description="delta crossbars per matrix when update.delta_arrays (puma-simulator config.py comment: 16)")
+        opa_ops_per_update: Count(le=1e6, optional=True) = Field(
+            default=None, description="crossbar operations of one rank-1 update per crossbar; default: the input cycles (one per input bit, assumed)")
+        adc_convert_energy: Q("energy") = Field(
+            default=1.666666667e-12, description="8-bit conversion inside the lumped MVM energy (J): ISAAC ADC 16 mW / (8 x 1.2 GS/s), hwcomponents IsaacADC (papers.md §5 [X])")
+        opa_per_example: Count(le=1.0) = Field(
+            default=0.0, description="1: one update per example (a conv layer's positions summed first), 0: one per input vector")
+        opa_phases: Count(ge=1.0, le=64.0) = Field(
+            default=4.0, description="phases of one outer-product instruction (puma-simulator src/ima.py xbComputeLatency: 4 i/o polarities)")
+
     UNSCALED = frozenset({"xbar_read_latency", "xbar_write_latency", "xbar_read_energy", "xbar_write_energy"})
 
+    @action
     def mvm(self, adc_bits: int | None = None) -> tuple[float, float]:
         """One crossbar MVM/MTVM operation (one input cycle).
 
@@ -97,14 +113,19 @@ class PumaMatrixUnit(Component):
             e = max(e - e8, 0.0) + e8 * adc_point(int(adc_bits))[0]
         return e, self.p["mvm_latency"]
 
+    @action
     def opa(self) -> tuple[float, float]:
         """One crossbar outer-product operation."""
         return self.p["opa_power"] * self.p["opa_latency"], self.p["opa_latency"]
 
+    @action
     def serial_read(self) -> tuple[float, float]:
+        """Serial read of a whole crossbar, row by row."""
         return self.p["xbar_read_energy"], self.p["xbar_read_latency"]
 
+    @action
     def serial_write(self) -> tuple[float, float]:
+        """Serial write of a whole crossbar, row by row."""
         return self.p["xbar_write_energy"], self.p["xbar_write_latency"]
 
 
