@@ -192,23 +192,23 @@ def test_latency_follows_the_declared_pipeline():
     assert d.pipeline.layers == "pipelined"
     seq = d.model_copy(deep=True)
     seq.pipeline.layers = "sequential"
-    wl = "mlp:128-64-64-10"
-    a, b = evaluate(seq, wl, batch_size=8, inference=True), evaluate(d, wl, batch_size=8, inference=True)
-    per_vec = {n: v["latency_s"] / 8 for n, v in a.layer.items()}
-    fwd_seq = a.kernel["forward"]["latency_s"]
-    # B vectors through the layer pipeline: the first passes every layer, the rest leave at the slowest one's pace
-    lay = {n: a_l for n, a_l in ((n, evaluate(seq, wl, batch_size=1, inference=True).layer[n]) for n in per_vec)}
-    assert b.kernel["forward"]["latency_s"] < fwd_seq
-    assert a.kernel["forward"]["energy_j"] == pytest.approx(b.kernel["forward"]["energy_j"])
-    assert evaluate(d, wl, batch_size=1, inference=True).latency_s == pytest.approx(
-        evaluate(seq, wl, batch_size=1, inference=True).latency_s)
-    assert lay  # every layer present
-    # read stages: one more stage adds one stage time per read
-    more = d.model_copy(deep=True)
+    wl, b = "mlp:128-64-64-10", 8
+    one = evaluate(seq, wl, batch_size=1, inference=True)
+    a, p = evaluate(seq, wl, batch_size=b, inference=True), evaluate(d, wl, batch_size=b, inference=True)
+    from pimtrain.workloads import get_workload
+
+    per_vec = [evaluate(seq, Workload("one", (L,)), inference=True).kernel["forward"]["latency_s"]
+               for L in get_workload(wl).layers]
+    # sequential: every vector through every layer; pipelined: Σ layer times + (B − 1) × the slowest layer
+    assert a.kernel["forward"]["latency_s"] == pytest.approx(b * sum(per_vec), rel=1e-9)
+    assert p.kernel["forward"]["latency_s"] == pytest.approx(sum(per_vec) + (b - 1) * max(per_vec), rel=1e-9)
+    assert p.kernel["forward"]["energy_j"] == pytest.approx(a.kernel["forward"]["energy_j"])
+    assert evaluate(d, wl, batch_size=1, inference=True).latency_s == pytest.approx(one.latency_s)
+    # read stages: one more stage adds one (longest) stage time per bit-serial read
+    more = seq.model_copy(deep=True)
     more.pipeline.read_stages = 3
-    one = evaluate(seq, "mlp:128-16", inference=True).kernel["forward"]["latency_s"]
-    more.pipeline.layers = "sequential"
-    assert evaluate(more, "mlp:128-16", inference=True).kernel["forward"]["latency_s"] > one
+    assert evaluate(more, "mlp:128-16", inference=True).kernel["forward"]["latency_s"] > \
+        evaluate(seq, "mlp:128-16", inference=True).kernel["forward"]["latency_s"]
 
 
 # ------------------------------------------------------------------------------------------ counts
