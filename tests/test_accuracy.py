@@ -12,18 +12,10 @@ and >= 50 % recovered.
 """
 import pytest
 
-from pimtrain.design.paths import shared_data_dir
 from pimtrain.nn import load_dataset, train, train_float
 
 EPOCHS, LR, SEED = 5, 0.1, 0
 SCORED = 3  # mean test accuracy of the last SCORED epochs
-
-needs_tables = pytest.mark.skipif(
-    shared_data_dir() is None, reason="measured TaOx lookup tables need ../shared/data (or PIMTRAIN_DATA)")
-# The margins below were measured on CrossSim's 3,823-image training split; without the shared data,
-# 'digits' falls back to scikit-learn's 1,222-image split, where 5 epochs give a third of the updates.
-needs_crosssim_split = pytest.mark.skipif(
-    shared_data_dir() is None, reason="the accuracy margins are for CrossSim's digits split in ../shared/data")
 
 
 @pytest.fixture(scope="module")
@@ -63,12 +55,10 @@ def _check_loss_and_recovery(accuracy, single: str, carry: str) -> None:
 
 
 @pytest.mark.slow
-@needs_crosssim_split
 def test_soft_bounds_loses_and_carry_recovers(accuracy):
     _check_loss_and_recovery(accuracy, "marinella2018-analog", "marinella2018-analog-carry")
 
 
 @pytest.mark.slow
-@needs_tables
 def test_taox_lookup_loses_and_carry_recovers(accuracy):
     _check_loss_and_recovery(accuracy, "marinella2018-analog-taox", "marinella2018-analog-taox-carry")

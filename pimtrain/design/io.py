@@ -65,8 +65,8 @@ def load_design(spec: str | os.PathLike | Design) -> Design:
 def _check_lookup_paths(design: Design, where: str) -> None:
     """Fail at load, not mid-training, when a lookup-table folder named in the file is missing.
 
-    ``shared:`` paths are checked when the tables are read (the shared data folder may be absent on a
-    user's machine, and listing presets must still work there).
+    ``package:`` paths name data shipped in ``pimtrain/data``; ``shared:`` paths fall back to it when the
+    shared data folder is absent (``pimtrain.design.paths``).
     """
     from .paths import resolve_data_path
 
@@ -74,8 +74,6 @@ def _check_lookup_paths(design: Design, where: str) -> None:
     if lookup is None:
         return
     for i, text in enumerate(lookup.paths):
-        if text.startswith("shared:"):
-            continue
         try:
             resolve_data_path(text, design.source_path, field=f"device.lookup.paths.{i}")
         except DesignError:
