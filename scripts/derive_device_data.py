@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pimtrain.devices.lookup import NQ, quantile_table, read_table  # noqa: E402
+from pimtrain.devices.lookup import NQ, quantile_table, read_table
 
 OUT = ROOT / "pimtrain" / "data"
 

@@ -9,7 +9,14 @@ import torch
 
 from pimtrain.design import DeviceSpec, LookupTableSpec, PimtrainError
 from pimtrain.design.paths import shared_data_dir
-from pimtrain.devices import (LookupTableDevice, NoiseSource, Request, make_device, read_table, to_siemens)
+from pimtrain.devices import (
+    LookupTableDevice,
+    NoiseSource,
+    Request,
+    make_device,
+    read_table,
+    to_siemens,
+)
 
 MODELS = ["ideal", "linear_step", "soft_bounds", "binary"]
 
@@ -242,7 +249,7 @@ def test_packaged_tables_equal_the_raw_tables_reduced():
     root = shared_data_dir()
     if root is None or not (root / "crosssim" / "ENODe").is_dir():
         pytest.skip("raw tables need the shared data folder (set PIMTRAIN_DATA)")
-    inc, dec = read_quantiles(package_data_file("devices/enode.npz"))
+    _inc, dec = read_quantiles(package_data_file("devices/enode.npz"))
     raw = quantile_table(read_table(root / "crosssim/ENODe/dG_decreasing.txt"))
     assert np.allclose(dec.dq, raw.dq, rtol=1e-6, atol=0) and np.allclose(dec.g_bins, raw.g_bins, rtol=1e-6)
 

