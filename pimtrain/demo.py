@@ -9,14 +9,12 @@
 from __future__ import annotations
 
 from pimtrain.design import PimtrainError, load_design, preset_names
-from pimtrain.design.paths import shared_data_dir
 from pimtrain.report import compare_table, console, reproduce_table, train_table
 
 
 def demo_designs() -> list[str]:
-    names = ["ideal", "marinella2018-analog", "marinella2018-analog-carry"]
-    if shared_data_dir() is not None:
-        names += ["marinella2018-analog-taox", "marinella2018-analog-taox-carry"]
+    names = ["ideal", "marinella2018-analog", "marinella2018-analog-carry",
+             "marinella2018-analog-taox", "marinella2018-analog-taox-carry"]  # TaOx tables ship in pimtrain/data
     return [n for n in names if n in preset_names()]
 
 
@@ -33,7 +31,9 @@ def run_demo(epochs: int = 10, seed: int = 0, plot: str | None = None) -> None:
     if plot:
         from pimtrain.report.plots import training_curves
 
-        console.print(f"training curves: {training_curves(results, plot, title='8×8 digits, batch 1')}")
+        from pimtrain.report.render import run_caption
+
+        console.print(f"training curves: {training_curves(results, plot, title=run_caption(results[0][1]))}")
 
     cost_designs = [n for n in ("marinella2018-analog", "marinella2018-digital-reram", "marinella2018-sram") if n in preset_names()]
     if len(cost_designs) >= 2:

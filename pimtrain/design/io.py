@@ -95,24 +95,165 @@ def save_design(design: Design, path: str | os.PathLike) -> Path:
     return path
 
 
+TEMP_TAG = ".pimtrain-tmp-"  # temp files are named ".<target name>.pimtrain-tmp-<pid>-<random><suffix>"
+NAME_MAX = 255  # bytes in one file name on common file systems
+_LIVE: set[str] = set()  # temp files of this process not yet renamed or removed (removed on SIGTERM)
+_BATCH: list[list[tuple[str, str]]] = []  # open atomic_batch() scopes: (temp, target) pairs to rename at the end
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
+    """Remove temp files that a killed run (SIGKILL) left beside ``path``; returns what was removed."""
+    path = Path(path)
+    removed = []
+    try:
+        candidates = list(path.parent.glob(f".{glob_escape(path.name)}{TEMP_TAG}*"))
+    except OSError:
+        return removed
+    for c in candidates:
+        pid_text = c.name[len(path.name) + 1 + len(TEMP_TAG):].split("-", 1)[0]
+        if pid_text.isdigit() and int(pid_text) != os.getpid() and not _pid_alive(int(pid_text)):
+            try:
+                c.unlink()
+                removed.append(c)
+            except OSError:
+                pass
+    return removed
+
+
+def glob_escape(text: str) -> str:
+    import glob
+
+    return glob.escape(text)
+
+
+def check_output_path(path: str | os.PathLike, field: str = "--output") -> Path:
+    """Refuse, before any work, a target that cannot be written: a folder, a path under a file, a
+    read-only file, a FIFO or socket, a name too long, a folder without write permission.
+    Character devices (``/dev/null``) are allowed: they are written in place, never replaced."""
+    import stat
+
+    text = str(path)
+    if not text.strip():
+        raise DesignError(f"{field}: empty path; give a file name")
+    path = Path(text)
+    if len(path.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise DesignError(f"{field}: file name too long ({len(path.name)} characters, at most {NAME_MAX - 40} allowed)")
+    if len(path.name.encode("utf-8", "surrogateescape")) + len(TEMP_TAG) + 30 > NAME_MAX:
+        raise DesignError(f"{field}: file name too long for a temporary file beside it (at most {NAME_MAX - 40} characters)")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        raise DesignError(f"{field}: {text!r} lies under a file, not a folder") from None
+    except OSError as exc:
+        raise DesignError(f"{field}: {text!r}: {exc.strerror}") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise DesignError(f"{field}: {text!r} is a folder; give a file name")
+        if stat.S_ISCHR(st.st_mode):
+            return path  # written in place (atomic_path)
+        if not stat.S_ISREG(st.st_mode):
+            raise DesignError(f"{field}: {text!r} is not a regular file (FIFO, socket or block device); give a file name")
+        if not st.st_mode & 0o222 or not os.access(path, os.W_OK):
+            raise DesignError(f"{field}: {text!r} is read-only; remove it or give another name")
+    parent = path.parent
+    while not parent.exists():
+        if parent.is_symlink() or parent == parent.parent:
+            break
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise DesignError(f"{field}: {text!r} lies under {str(parent)!r}, which is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DesignError(f"{field}: cannot write into folder {str(parent)!r} (permission denied)")
+    return path
+
+
 @contextmanager
-def atomic_path(path: str | os.PathLike):
+def atomic_batch():
+    """Write several outputs all or none: inside, :func:`atomic_path` renames nothing; at a normal exit
+    every temp file is renamed onto its target, on an exception every temp file is removed."""
+    pairs: list[tuple[str, str]] = []
+    _BATCH.append(pairs)
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        _BATCH.remove(pairs)
+        if ok:
+            for tmp, target in pairs:
+                os.replace(tmp, target)
+                _LIVE.discard(tmp)
+        for tmp, _ in pairs:
+            _remove(tmp)
+
+
+def _remove(tmp: str) -> None:
+    _LIVE.discard(tmp)
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
+def remove_live_temps() -> None:
+    """Remove every temp file of this process (called on SIGTERM)."""
+    for tmp in list(_LIVE):
+        _remove(tmp)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike, field: str | None = None):
     """Yield a temporary path beside ``path``; on success it is renamed onto ``path``, else removed.
 
-    A reader sees the old file or the new one, never half of one. The file gets the permissions a
-    plain ``open(path, 'w')`` would give (``mkstemp`` makes it private to the owner).
+    A reader sees the old file or the new one, never half of one. The temp file is named
+    ``.<name>.pimtrain-tmp-<pid>-<random><suffix>``; it is removed on every exit path (an exception,
+    SIGTERM via :func:`remove_live_temps`), and one left by a killed run (SIGKILL) is removed by the next
+    write to the same target. A character device (``/dev/null``) is written in place, never replaced;
+    other non-regular targets and read-only files are refused (:func:`check_output_path`). The file
+    gets the permissions a plain ``open(path, 'w')`` would give. Errors name ``path`` (as ``field``).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    import stat
+
+    field = field or "output"
+    path = check_output_path(path, field)
+    try:
+        if stat.S_ISCHR(os.stat(path).st_mode):
+            yield path
+            return
+    except FileNotFoundError:
+        pass
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clean_stale_temps(path)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{TEMP_TAG}{os.getpid()}-", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise DesignError(f"{field}: cannot write {str(path)!r}: {exc.strerror or exc}") from None
+    _LIVE.add(tmp)
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        if _BATCH:
+            _BATCH[-1].append((tmp, str(path)))
+        else:
+            os.replace(tmp, path)
+    except OSError as exc:
+        raise DesignError(f"{field}: cannot write {str(path)!r}: {exc.strerror or exc}") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if not _BATCH or all(tmp != t for t, _ in _BATCH[-1]):
+            _remove(tmp)
 
 
 def _umask() -> int:
