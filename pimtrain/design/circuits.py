@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .units import Frequency, Voltage, parse_quantity
+from .units import Frequency, Voltage, check_finite, parse_quantity
 
 #: Component model names known to :mod:`pimtrain.cost` (kept here so a design validates on its own).
 COMPONENT_MODELS = (
@@ -62,6 +62,11 @@ def param_dimension(key: str) -> str:
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _finite_numbers(cls, v):
+        return check_finite(v)
 
 
 class TechnologySpec(_Strict):

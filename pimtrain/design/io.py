@@ -33,11 +33,17 @@ def preset_path(name: str) -> Path:
 def design_from_dict(data: Any, where: str = "design") -> Design:
     """Validate a plain mapping into a :class:`Design`, turning pydantic errors into one line."""
     if not isinstance(data, dict):
-        raise DesignError(f"{where}: the file must hold a mapping of design fields, got {type(data).__name__}")
+        raise DesignError(f"{where}: the file must hold a mapping of design fields (name: ..., device: ...), "
+                          f"got {type(data).__name__}")
+    bad = [k for k in data if not isinstance(k, str)]
+    if bad:
+        raise DesignError(f"{where}: field names must be text, got {bad[0]!r}")
     try:
         return Design.model_validate(data)
     except ValidationError as exc:
         raise DesignError(f"{where}: {format_validation_error(exc)}") from None
+    except RecursionError:
+        raise DesignError(f"{where}: nested too deeply") from None
 
 
 def load_design(spec: str | os.PathLike | Design) -> Design:
@@ -45,17 +51,20 @@ def load_design(spec: str | os.PathLike | Design) -> Design:
     if isinstance(spec, Design):
         return spec
     text = str(spec)
+    if not text.strip() or "\x00" in text:
+        raise DesignError(f"design: {text!r} is not a preset name or a file path")
     path = Path(text)
-    if not (text.endswith((".yaml", ".yml")) or path.is_file()):
+    if len(path.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
+        raise DesignError(f"design: file name too long ({len(path.name)} characters; at most {NAME_MAX})")
+    try:
+        is_file = path.is_file()
+    except OSError as exc:
+        raise DesignError(f"design: {text!r}: {exc.strerror or exc}") from None
+    if not (text.endswith((".yaml", ".yml")) or is_file):
         path = preset_path(text)
     if not path.is_file():
         raise DesignError(f"design: file {text!r} not found; give a preset name ({', '.join(preset_names())}) or a YAML path")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" line {mark.line + 1}" if mark is not None else ""
-        raise DesignError(f"{path.name}:{line}: not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    data = read_yaml_limited(path)
     design = design_from_dict(data, where=path.name)
     design.source_path = str(path.resolve())
     _check_lookup_paths(design, path.name)
@@ -80,6 +89,90 @@ def _check_lookup_paths(design: Design, where: str) -> None:
             raise
         except Exception as exc:
             raise DesignError(f"{where}: {exc}") from None
+
+
+MAX_DESIGN_BYTES = 1 << 20  # 1 MiB: the largest preset is about 15 kB
+MAX_DEPTH = 64  # nesting of mappings / lists
+MAX_NODES = 100_000  # values after expanding aliases (an alias bomb expands to billions)
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """SafeLoader that refuses deep nesting, recursive aliases and alias expansion beyond MAX_NODES."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._depth = 0
+        self._open: set[str] = set()
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            if event.anchor in self._open:
+                raise yaml.composer.ComposerError(None, None, f"alias *{event.anchor} refers to the node that holds it "
+                                                  "(a self-reference)", event.start_mark)
+            return super().compose_node(parent, index)
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels", self.peek_event().start_mark)
+        event = self.peek_event()
+        anchor = getattr(event, "anchor", None)
+        if anchor:
+            self._open.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+            if anchor:
+                self._open.discard(anchor)
+
+
+def _expanded_size(node, memo: dict) -> int:
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    memo[key] = 1  # guards against cycles (refused earlier anyway)
+    total = 1
+    if isinstance(node, yaml.MappingNode):
+        total += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        total += sum(_expanded_size(v, memo) for v in node.value)
+    memo[key] = min(total, MAX_NODES + 1)
+    return memo[key]
+
+
+def read_yaml_limited(path: str | os.PathLike, where: str | None = None) -> Any:
+    """Read a YAML file as UTF-8 with limits on size, nesting and alias expansion; one-line errors."""
+    path = Path(path)
+    where = where or path.name
+    try:
+        size = path.stat().st_size
+        if size > MAX_DESIGN_BYTES:
+            raise DesignError(f"{where}: file is {size} bytes; a design file may hold at most {MAX_DESIGN_BYTES} bytes")
+        raw = path.read_bytes()[: MAX_DESIGN_BYTES + 1]
+    except OSError as exc:
+        raise DesignError(f"{where}: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    if len(raw) > MAX_DESIGN_BYTES:
+        raise DesignError(f"{where}: a design file may hold at most {MAX_DESIGN_BYTES} bytes")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DesignError(f"{where}: line {line}: not UTF-8 text (byte {raw[exc.start]:#04x}); save the file as UTF-8") from None
+    loader = _LimitedLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_NODES:
+            raise DesignError(f"{where}: more than {MAX_NODES} values once aliases are expanded (an alias bomb?)")
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" line {mark.line + 1}:" if mark is not None else ""
+        raise DesignError(f"{where}:{line} not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    except RecursionError:
+        raise DesignError(f"{where}: nested too deeply") from None
+    finally:
+        loader.dispose()
+    return data
 
 
 def design_to_dict(design: Design) -> dict:

@@ -16,13 +16,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .circuits import CircuitsSpec, HierarchySpec, TechnologySpec
-from .units import Conductance, Time, Voltage
+from .units import Conductance, Time, Voltage, check_finite
 
 
 class Strict(BaseModel):
-    """Base: unknown fields are errors; assignment is validated too."""
+    """Base: unknown fields are errors; assignment is validated too; every number is finite."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _finite_numbers(cls, v):
+        return check_finite(v)
 
 
 # --------------------------------------------------------------------------------------------- provenance
