@@ -16,9 +16,10 @@ import typer
 from typer.core import TyperGroup
 
 try:  # typer >= 0.20 vendors click as typer._click; older typer uses click itself
-    from typer import _click as click
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
 except ImportError:  # pragma: no cover
-    import click
+    from click.exceptions import ClickException, NoArgsIsHelpError
+Abort = typer.Abort
 
 from pimtrain.design import PimtrainError, load_design, preset_names
 
@@ -35,17 +36,17 @@ class _OneLineGroup(TyperGroup):
                                 standalone_mode=False, **extra)
         try:
             rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
-        except click.exceptions.NoArgsIsHelpError as exc:
+        except NoArgsIsHelpError as exc:
             try:
                 print(exc.format_message())
             except BrokenPipeError:  # `pimtrain | head`
                 pass
             sys.exit(0)
-        except click.exceptions.ClickException as exc:
+        except ClickException as exc:
             cmd = exc.ctx.command_path + ": " if getattr(exc, "ctx", None) is not None else ""
             print(f"error: {cmd}{' '.join(exc.format_message().split())}", file=sys.stderr)
             sys.exit(exc.exit_code if exc.exit_code not in (0, 1) else 2)
-        except click.exceptions.Abort:
+        except Abort:
             print("error: aborted", file=sys.stderr)
             sys.exit(1)
         sys.exit(rv if isinstance(rv, int) else 0)
@@ -104,7 +105,7 @@ def user_errors(fn: Callable) -> Callable:
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             _fail(f"{where}{exc.strerror or exc}")
-        except (typer.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+        except (typer.Exit, ClickException, Abort):
             raise
         except RecursionError:
             _fail("input nested too deeply (recursion limit reached)")

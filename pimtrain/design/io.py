@@ -269,6 +269,13 @@ def check_output_path(path: str | os.PathLike, field: str = "--output") -> Path:
         raise DesignError(f"{field}: {text!r} lies under {str(parent)!r}, which is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise DesignError(f"{field}: cannot write into folder {str(parent)!r} (permission denied)")
+    if parent == path.parent:  # os.access says yes to root everywhere: try a probe file (/sys, read-only mounts)
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".{path.name[:100]}{TEMP_TAG}{os.getpid()}-probe-", dir=parent)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise DesignError(f"{field}: cannot write into folder {str(parent)!r} ({exc.strerror or exc})") from None
     return path
 
 

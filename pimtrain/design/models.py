@@ -137,6 +137,16 @@ class ArraySpec(Strict):
     read_time: Time = Field(default=1e-9, gt=0.0, description="duration of one unit read pulse (s)")
 
 
+    @model_validator(mode="after")
+    def _one_weight_column_fits(self):
+        cells = 2 if self.weight_mapping == "differential" else 1
+        reference = 1 if self.weight_mapping == "offset" else 0
+        if self.cols - reference < cells:
+            raise ValueError(f"cols: {self.cols} columns cannot hold one weight column ({cells} cell(s) + {reference} "
+                             f"reference column(s)); allowed: cols >= {cells + reference}")
+        return self
+
+
 # ------------------------------------------------------------------------------------------------ I/O
 class RangeSpec(Strict):
     """How a converter's full-scale range is set.

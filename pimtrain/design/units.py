@@ -91,7 +91,7 @@ def check_finite(value: Any) -> Any:
     ValueError. Used by the design models' shared base classes on every field."""
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError(f"must be a finite number (got {value})")
+            raise ValueError("must be a finite number")
     elif isinstance(value, (list, tuple)):
         for v in value:
             check_finite(v)

@@ -247,6 +247,11 @@ class TrainingSession:
                     self.epochs_done += 1
                     raise self._diverged(f"the loss is {exc.value} at step {exc.step + 1} of "
                                          f"{self.steps_per_epoch}", exc.step) from None
+                except RuntimeError as exc:
+                    if "overflow" not in str(exc):
+                        raise
+                    self.epochs_done += 1
+                    raise self._diverged(f"a number overflows float32 ({exc})", None) from None
                 train_loss = sample_mean_loss(losses, n_train, self.batch_size).item()  # the epoch's one sync
                 seconds = time.perf_counter() - start
                 bad = _nonfinite_weights(self.model)
