@@ -136,7 +136,6 @@ class ArraySpec(Strict):
     read_voltage: Voltage = Field(default=0.2, gt=0.0, description="read voltage on a word line (V)")
     read_time: Time = Field(default=1e-9, gt=0.0, description="duration of one unit read pulse (s)")
 
-
     @model_validator(mode="after")
     def _one_weight_column_fits(self):
         cells = 2 if self.weight_mapping == "differential" else 1
