@@ -144,9 +144,12 @@ class ComponentSpec(_Strict):
     def _params(cls, v: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in v.items():
-            if isinstance(value, bool) or value is None:
+            if isinstance(value, bool):
                 out[key] = value
                 continue
+            if not isinstance(value, (int, float, str)):  # None, a list, or a mapping that is not {value, source}
+                raise ValueError(f"params.{key}: must be a number or a quantity such as '1 pJ' (got {type(value).__name__}); "
+                                 "provenance is written {value, source, basis, note}")
             if isinstance(value, (int, float, str)):
                 dim = param_dimension(key)
                 try:
@@ -155,9 +158,9 @@ class ComponentSpec(_Strict):
                     raise ValueError(f"params.{key}: {exc}") from None
                 if not math.isfinite(num) or num < 0:
                     raise ValueError(f"params.{key}: must be a finite number >= 0 (got {value!r}); allowed: >= 0")
+                if key.endswith("_nm") and num <= 0:
+                    raise ValueError(f"params.{key}: a technology node must be > 0 nm (got {value!r})")
                 out[key] = int(num) if isinstance(value, int) else num
-            else:
-                out[key] = value
         return out
 
     @model_validator(mode="after")

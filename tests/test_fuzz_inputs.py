@@ -1,0 +1,205 @@
+"""Seeded fuzzer over every preset and the CLI arguments: no traceback, no hang, no nonsense with exit 0.
+
+Each case mutates one preset (values replaced by inf / nan / negative / huge numbers, wrong types,
+strings with units; keys deleted or added) or the command line, runs the CLI in-process (typer's
+CliRunner) and requires one of:
+
+* exit 0, and every figure of the JSON result finite and non-negative, and no zero area with energy;
+* exit 2 (bad input) or 3 (training diverged) with exactly ONE line on stderr, ``error: ...``.
+
+No case may print a traceback or take 10 s. The quick subset (``QUICK`` cases) runs by default; the
+full set (``FULL`` cases, the same generator) is marked slow.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+import signal
+import time
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from pimtrain.cli import app
+from pimtrain.design import preset_names
+from pimtrain.design.io import preset_path
+
+QUICK, FULL, SEED, CASE_SECONDS = 100, 1000, 20261202, 10.0
+WORKLOADS = ["mlp:64-36-10", "mlp:8-4"]
+BAD_VALUES = [float("inf"), float("-inf"), float("nan"), -1, -1e-9, 0, 1e300, 1e-300, 10**12, 2**64, "abc",
+              "1 pJ", "1,5 V", "√2 V", "pJ", "inf V", None, [], {}, True, [1, 2], {"value": 1}, "", "x" * 300]
+
+
+def _presets():
+    return {name: yaml.safe_load(preset_path(name).read_text()) for name in preset_names()}
+
+
+PRESETS = _presets()
+
+
+def _leaves(node, path=()):
+    if isinstance(node, dict):
+        if not node:
+            yield path
+        for k, v in node.items():
+            yield from _leaves(v, (*path, k))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from _leaves(v, (*path, i))
+    else:
+        yield path
+
+
+def _set(node, path, value, delete=False):
+    for k in path[:-1]:
+        node = node[k]
+    if delete:
+        del node[path[-1]]
+    elif isinstance(node, dict) and value == "__add__":
+        node["bogus_field"] = 1
+    else:
+        node[path[-1]] = value
+
+
+def _mutated_design(rng: random.Random):
+    name = rng.choice(sorted(PRESETS))
+    data = copy.deepcopy(PRESETS[name])
+    leaves = list(_leaves(data))
+    for _ in range(rng.choice([1, 1, 2, 3])):
+        path = rng.choice(leaves)
+        if not path:
+            continue
+        action = rng.random()
+        try:
+            if action < 0.1:
+                _set(data, path, None, delete=True)
+            elif action < 0.15:
+                _set(data, path[:-1] + ("x",), "__add__")
+            else:
+                _set(data, path, rng.choice(BAD_VALUES))
+        except (KeyError, IndexError, TypeError):
+            continue
+        leaves = list(_leaves(data))
+    return name, data
+
+
+def _case(i: int, tmp_path):
+    """Command line of case ``i`` (deterministic in i)."""
+    rng = random.Random(SEED * 7919 + i)
+    kind = rng.random()
+    if kind < 0.8:  # a mutated design, costed
+        name, data = _mutated_design(rng)
+        path = tmp_path / f"case{i}.yaml"
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+        if rng.random() < 0.04:  # a few are trained (1 epoch, large batches: fast)
+            return ["train", "-d", str(path), "--epochs", "1", "--batch-size", "512", "--json"]
+        return ["cost", "-d", str(path), "-w", rng.choice(WORKLOADS), "--json"]
+    # CLI arguments
+    options = {
+        "--seed": ["-1", str(2**32), str(2**64), "abc", "0", "4294967295"],
+        "--lr": ["inf", "nan", "-1", "0", "1e4", "1e-30", "x"],
+        "--batch-size": ["0", "-3", "1e3", "4096"],
+        "--epochs": ["0", "-1", "abc"],
+        "--output": [str(tmp_path), str(tmp_path / "f.json" / "x"), "/sys/x.json", "", "x" * 300, "/dev/null"],
+        "--dataset": ["cifar", "", "digits-sklearn"],
+    }
+    opt = rng.choice(sorted(options))
+    args = ["train", "-d", rng.choice(["ideal", "nonexistent-preset", "marinella2018-analog"]), "--epochs", "1",
+            "--batch-size", "512", "--json", opt, rng.choice(options[opt])]
+    if opt == "--output":
+        (tmp_path / "f.json").write_text("{}")
+    if rng.random() < 0.3:
+        args = ["cost", "-d", rng.choice(["ideal", "isaac", "x.yaml"]), "-w",
+                rng.choice(["mlp:64-0-10", "mlp:", "vgg16", "resnet999", "mlp:99999999999-2"]), "--json"]
+    return args
+
+
+def _figures(obj, path=""):
+    if isinstance(obj, dict):
+        if obj.get("area_m2") == 0 and (obj.get("energy_j") or 0) > 0:
+            yield path, "zero area with energy"
+        for k, v in obj.items():
+            yield from _figures(v, f"{path}.{k}")
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            yield from _figures(v, f"{path}.{i}")
+    elif isinstance(obj, float):
+        if not math.isfinite(obj):
+            yield path, obj
+        elif obj < 0 and path.rsplit(".", 1)[-1].endswith(("_j", "_s", "_m2", "_w")):
+            yield path, obj
+
+
+class _Timeout(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise _Timeout
+
+
+def run_case(i: int, tmp_path) -> str | None:
+    """None when case ``i`` behaves; else what went wrong."""
+    args = _case(i, tmp_path)
+    runner = CliRunner()
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.setitimer(signal.ITIMER_REAL, CASE_SECONDS)
+    start = time.perf_counter()
+    try:
+        res = runner.invoke(app, args)
+    except _Timeout:
+        return f"case {i} {args}: took more than {CASE_SECONDS} s"
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+    seconds = time.perf_counter() - start
+    if seconds > CASE_SECONDS:
+        return f"case {i} {args}: took {seconds:.1f} s"
+    out, err = res.stdout, res.stderr
+    if "Traceback" in out + err or (res.exception is not None and not isinstance(res.exception, SystemExit)):
+        return f"case {i} {args}: traceback / exception {res.exception!r}: {err[-300:]}"
+    if res.exit_code == 0:
+        try:
+            data = json.loads(out)
+        except json.JSONDecodeError:
+            return f"case {i} {args}: exit 0 without a JSON result: {out[:200]!r}"
+        bad = list(_figures(data))
+        if bad:
+            return f"case {i} {args}: exit 0 with bad figures {bad[:3]}"
+        return None
+    if res.exit_code not in (2, 3):
+        return f"case {i} {args}: exit {res.exit_code}: {err.strip()[-300:]}"
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    if len(lines) != 1 or not lines[0].startswith("error: "):
+        return f"case {i} {args}: exit {res.exit_code} with {len(lines)} lines on stderr: {err[:300]!r}"
+    return None
+
+
+def _run(n: int, tmp_path):
+    failures = [f for f in (run_case(i, tmp_path) for i in range(n)) if f]
+    assert not failures, f"{len(failures)} of {n} cases failed:\n" + "\n".join(failures[:15])
+
+
+def test_fuzz_quick(tmp_path):
+    _run(QUICK, tmp_path)
+
+
+@pytest.mark.slow
+def test_fuzz_full(tmp_path):
+    _run(FULL, tmp_path)
+
+
+def test_the_fuzzer_catches_a_traceback(tmp_path, monkeypatch):
+    """The checker itself: a command that raises outside the CLI's handlers is reported."""
+    import pimtrain.cli as cli
+
+    def boom(*a, **k):
+        raise KeyError("boom")
+
+    monkeypatch.setattr(cli, "load_design", boom)
+    monkeypatch.setattr(cli, "user_errors", lambda fn: fn)
+    res = CliRunner().invoke(app, ["cost", "-d", "ideal", "-w", "mlp:8-4", "--json"])
+    assert res.exit_code != 0  # the wrapped command turns it into exit 1 "internal error", which run_case rejects
