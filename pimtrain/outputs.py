@@ -14,7 +14,7 @@ from pathlib import Path
 from pimtrain.design.errors import PimtrainError
 from pimtrain.design.io import atomic_batch, check_output_path, remove_live_temps
 
-__all__ = ["atomic_batch", "check_outputs", "check_output_folder", "cleanup_on_signals"]
+__all__ = ["atomic_batch", "check_output_folder", "check_outputs", "cleanup_on_signals"]
 
 _SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
 

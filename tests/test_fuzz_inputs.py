@@ -91,7 +91,7 @@ def _case(i: int, tmp_path):
     rng = random.Random(SEED * 7919 + i)
     kind = rng.random()
     if kind < 0.8:  # a mutated design, costed
-        name, data = _mutated_design(rng)
+        _name, data = _mutated_design(rng)
         path = tmp_path / f"case{i}.yaml"
         path.write_text(yaml.safe_dump(data, allow_unicode=True))
         if rng.random() < 0.04:  # a few are trained (1 epoch, large batches: fast)
@@ -126,11 +126,9 @@ def _figures(obj, path=""):
     elif isinstance(obj, list):
         for i, v in enumerate(obj):
             yield from _figures(v, f"{path}.{i}")
-    elif isinstance(obj, float):
-        if not math.isfinite(obj):
-            yield path, obj
-        elif obj < 0 and path.rsplit(".", 1)[-1].endswith(("_j", "_s", "_m2", "_w")):
-            yield path, obj
+    elif isinstance(obj, float) and (
+            not math.isfinite(obj) or (obj < 0 and path.rsplit(".", 1)[-1].endswith(("_j", "_s", "_m2", "_w")))):
+        yield path, obj
 
 
 class _Timeout(Exception):
@@ -194,7 +192,7 @@ def test_fuzz_full(tmp_path):
 
 def test_the_fuzzer_catches_a_traceback(tmp_path, monkeypatch):
     """The checker itself: a command that raises outside the CLI's handlers is reported."""
-    import pimtrain.cli as cli
+    from pimtrain import cli
 
     def boom(*a, **k):
         raise KeyError("boom")
@@ -203,3 +201,107 @@ def test_the_fuzzer_catches_a_traceback(tmp_path, monkeypatch):
     monkeypatch.setattr(cli, "user_errors", lambda fn: fn)
     res = CliRunner().invoke(app, ["cost", "-d", "ideal", "-w", "mlp:8-4", "--json"])
     assert res.exit_code != 0  # the wrapped command turns it into exit 1 "internal error", which run_case rejects
+
+
+# ------------------------------------------------------------------- the issue's minimal reproductions
+def _design_file(tmp_path, name, text=None, data=None, raw=None, base="marinella2018-analog", **changes):
+    path = tmp_path / name
+    if raw is not None:
+        path.write_bytes(raw)
+    elif text is not None:
+        path.write_text(text)
+    else:
+        data = copy.deepcopy(PRESETS[base]) if data is None else data
+        for dotted, value in changes.items():
+            node = data
+            keys = dotted.split("__")
+            for k in keys[:-1]:
+                node = node.setdefault(k, {})
+            node[keys[-1]] = value
+        path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    return str(path)
+
+
+BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
+    f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
+
+REPRODUCTIONS = [  # (id, design file builder, extra args, expected exit, words in the message)
+    ("non-utf8", lambda t: _design_file(t, "u.yaml", raw=b"name: \xff\n"), [], 2, ["UTF-8"]),
+    ("self-alias", lambda t: _design_file(t, "s.yaml", text="a: &a [*a]\n"), [], 2, ["self-reference"]),
+    ("deep", lambda t: _design_file(t, "d.yaml", text="a: " + "[" * 5000 + "]" * 5000 + "\n"), [], 2, ["deeper"]),
+    ("alias-bomb", lambda t: _design_file(t, "b.yaml", text=BOMB), [], 2, ["alias"]),
+    ("top-level-value", lambda t: _design_file(t, "v.yaml", text="value: 1\n"), [], 2, ["name"]),
+    ("list", lambda t: _design_file(t, "l.yaml", text="- 1\n"), [], 2, ["mapping"]),
+    ("long-name", lambda t: "x" * 300 + ".yaml", [], 2, ["too long"]),
+    ("cols-1", lambda t: _design_file(t, "c.yaml", array__cols=1), [], 2, ["array", "cols"]),
+    ("bits-per-cycle", lambda t: _design_file(t, "i.yaml", io__forward__input_bits_per_cycle=10**9), [], 2, ["input_bits_per_cycle"]),
+    ("read-noise-inf", lambda t: _design_file(t, "r.yaml", device__read_noise=float("inf")), [], 2, ["read_noise", "finite"]),
+    ("g-max-inf", lambda t: _design_file(t, "g.yaml", device__g_max=float("inf")), [], 2, ["g_max", "finite"]),
+    ("read-voltage-inf", lambda t: _design_file(t, "rv.yaml", array__read_voltage="inf V"), [], 2, ["read_voltage"]),
+    ("read-time-inf", lambda t: _design_file(t, "rt.yaml", array__read_time=float("inf")), [], 2, ["read_time"]),
+    ("comma-decimal", lambda t: _design_file(t, "cv.yaml", array__read_voltage="1,5 V"), [], 2, ["read_voltage", "1,5 V"]),
+    ("sqrt", lambda t: _design_file(t, "sq.yaml", array__read_voltage="√2 V"), [], 2, ["read_voltage"]),
+    ("bare-unit", lambda t: _design_file(t, "pj.yaml", array__read_voltage="V"), [], 2, ["read_voltage"]),
+    ("fixed-range-inf", lambda t: _design_file(t, "fr.yaml", io__forward__input_range={"policy": "fixed", "value": float("inf")}),
+     [], 2, ["input_range"]),
+    ("output-dir", lambda t: "ideal", ["--output", "{tmp}"], 2, ["--output", "folder"]),
+    ("output-under-file", lambda t: "ideal", ["--output", "{tmp}/f.json/x.json"], 2, ["--output", "under"]),
+    ("seed-2**64", lambda t: "ideal", ["--seed", str(2**64)], 2, ["--seed"]),
+    ("seed-2**32", lambda t: "ideal", ["--seed", str(2**32)], 2, ["--seed"]),
+]
+
+
+@pytest.mark.parametrize("case", REPRODUCTIONS, ids=[c[0] for c in REPRODUCTIONS])
+def test_issue_reproductions_are_one_line_errors(tmp_path, case):
+    _, build, extra, code, words = case
+    (tmp_path / "f.json").write_text("{}")
+    design = build(tmp_path)
+    extra = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    command = ["train", "-d", design, "--epochs", "1", "--batch-size", "512", *extra] if "--seed" in extra else \
+        ["cost", "-d", design, "-w", "mlp:64-36-10", *extra]
+    start = time.perf_counter()
+    res = CliRunner().invoke(app, command)
+    assert time.perf_counter() - start < CASE_SECONDS
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.exit_code == code, res.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
+    for w in words:
+        assert w in lines[0], (w, lines[0])
+
+
+@pytest.mark.parametrize("change, cause", [({"device__read_noise": 1e300}, "overflows"),
+                                           ({"array__w_max": 1e-300}, "loss is nan")])
+def test_divergence_is_exit_3_naming_epoch_and_cause(tmp_path, change, cause):
+    design = _design_file(tmp_path, "n.yaml", **change)
+    res = CliRunner().invoke(app, ["train", "-d", design, "--epochs", "2", "--batch-size", "256"])
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.exit_code == 3 and len(lines) == 1, res.stderr
+    assert "diverged at epoch 1" in lines[0] and cause in lines[0] and "likely cause" in lines[0]
+
+
+def test_chance_accuracy_is_a_warning_and_a_json_field():
+    res = CliRunner().invoke(app, ["train", "-d", "ideal", "--epochs", "1", "--batch-size", "64", "--lr", "1e4", "--json"])
+    data = json.loads(res.stdout)
+    assert res.exit_code == 0 and data["at_chance"] is True and "chance" in data["warnings"][0]
+
+
+def test_train_json_says_what_it_ran_on(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIMTRAIN_DATA", str(tmp_path / "absent"))
+    res = CliRunner().invoke(app, ["train", "-d", "ideal", "--epochs", "1", "--batch-size", "64", "--seed", "3", "--json"])
+    run = json.loads(res.stdout)["run"]
+    assert run["split"] == "3823 train / 1797 test" and run["data_origin"] == "packaged"
+    assert run["network"] == "mlp 64-36-10 (sigmoid)" and run["lr"] == 0.1 and run["batch_size"] == 64 and run["seed"] == 3
+    import torch
+
+    import pimtrain
+
+    assert run["pimtrain_version"] == pimtrain.__version__ and run["torch_version"] == torch.__version__
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and pimtrain.__version__ in version.stdout
+
+
+def test_parser_errors_are_one_line():
+    for args in (["train", "--bogus"], ["bogus"], ["train"], ["train", "-d", "ideal", "--epochs", "x"]):
+        res = CliRunner().invoke(app, args)
+        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (args, res.stderr)

@@ -97,7 +97,8 @@ def build_hardware(design: Design) -> Hardware:
         hw.components[name] = cls(name, s.get("params") or {}, tech=design.technology, design=design,
                                   count=s.get("count", 1), level=s.get("level", "array"), role=s.get("role") or DEFAULT_ROLE[s["model"]])
     if design.compute == "analog" and hw.first("array") is None and hw.first("matrix_unit") is None:
-        hw.components["crossbar"] = MODELS["crossbar"]("crossbar", {}, tech=design.technology, design=design)
+        hw.components["crossbar"] = MODELS["crossbar"]("crossbar", {}, tech=design.technology, design=design,
+                                                       role=DEFAULT_ROLE["crossbar"])
     if len(_CACHE) > 64:
         _CACHE.clear()
     _CACHE[key] = (design, dump if dump is not None else _fingerprint(design), hw)

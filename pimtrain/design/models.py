@@ -178,7 +178,7 @@ class IOSpec(Strict):
         default="amplitude",
         description="'time': pulse width (Marinella); 'bit_serial': one bit plane per cycle (ISAAC)",
     )
-    input_bits_per_cycle: int = Field(default=1, ge=1, description="bits applied per cycle when bit_serial")
+    input_bits_per_cycle: int = Field(default=1, ge=1, le=32, description="bits applied per cycle when bit_serial")
     adc_bits: int | None = Field(default=None, ge=1, le=32, description="output resolution, sign included")
     output_range: RangeSpec = Field(default_factory=RangeSpec)
     output_noise: float = Field(default=0.0, ge=0.0, description="Gaussian noise added before the ADC, fraction of output full scale")
