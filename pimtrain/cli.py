@@ -366,15 +366,19 @@ def demo(
     epochs: int = typer.Option(10, "--epochs", min=1),
     seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     plot: Optional[str] = typer.Option(None, "--plot", help="write the training curves of the demo runs to this PNG"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the accuracy runs as JSON to this file"),
     threads: int = typer.Option(1, "--threads", min=1),
 ):
     """The main job: accuracy of the ideal and Marinella designs on the digits, and their costs."""
     from pimtrain.demo import run_demo
     from pimtrain.outputs import check_outputs
 
-    check_outputs(plot=plot)
+    from pimtrain.outputs import atomic_batch
+
+    check_outputs(plot=plot, output=output)
     _set_threads(threads)
-    run_demo(epochs=epochs, seed=seed, plot=plot)
+    with atomic_batch():
+        run_demo(epochs=epochs, seed=seed, plot=plot, json_out=output)
 
 
 def main() -> None:  # console-script entry point
