@@ -292,7 +292,7 @@ class Design(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     compute: Literal["analog", "digital"] = "analog"
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # torch's CPU generator keeps 32 bits of a seed
     device: DeviceSpec = Field(default_factory=DeviceSpec)
     array: ArraySpec = Field(default_factory=ArraySpec)
     io: IOSettings = Field(default_factory=IOSettings)

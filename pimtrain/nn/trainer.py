@@ -302,13 +302,21 @@ def chance_warning(records: list[dict], n_classes: int) -> str | None:
     return None
 
 
+SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits: seed 2**32 would equal seed 0
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise PimtrainError(f"train: seed={seed!r} is not allowed; allowed: an integer in 0..{SEED_MAX}")
+
+
 def _check_settings(epochs: int, batch_size: int, lr: float) -> None:
     if not (isinstance(epochs, int) and epochs >= 0):
         raise PimtrainError(f"train: epochs={epochs!r} is not allowed; allowed: an integer >= 0")
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise PimtrainError(f"train: batch_size={batch_size!r} is not allowed; allowed: an integer >= 1")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise PimtrainError(f"train: lr={lr!r} is not allowed; allowed: a positive number")
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise PimtrainError(f"train: lr={lr!r} is not allowed; allowed: a finite positive number")
 
 
 def _float_model(data: Dataset, model: nn.Module | Callable[[], nn.Module] | None, seed: int) -> nn.Module:
@@ -339,6 +347,7 @@ def setup_analog(design: Design | str, dataset: Dataset | str, *, model=None, ba
                  lr: float = DEFAULT_LR, seed: int = 0, device=None) -> TrainingSession:
     """An analog training session: ``convert(model, design, seed)`` + ``AnalogSGD(lr)``."""
     _check_settings(0, batch_size, lr)
+    _check_seed(seed)
     design, data = load_design(design), _dataset(dataset)
     analog = convert(_float_model(data, model, seed), design, seed=seed)
     return _session(f"{design.name} / {data.name}", analog, lambda m: AnalogSGD(m, lr), data, batch_size, seed,
@@ -349,6 +358,7 @@ def setup_float(dataset: Dataset | str, *, model=None, batch_size: int = DEFAULT
                 lr: float = DEFAULT_LR, seed: int = 0, device=None) -> TrainingSession:
     """The float reference session: the same model and data order with ``torch.optim.SGD(lr)``."""
     _check_settings(0, batch_size, lr)
+    _check_seed(seed)
     data = _dataset(dataset)
     return _session(f"float / {data.name}", _float_model(data, model, seed),
                     lambda m: torch.optim.SGD(m.parameters(), lr=lr), data, batch_size, seed, resolve_device(device), lr)
