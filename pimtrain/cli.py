@@ -187,10 +187,9 @@ def train(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
     """Train the dataset's default network on DESIGN and report accuracy and the cost of an epoch."""
+    from pimtrain.outputs import atomic_batch, check_outputs
     from pimtrain.report import console, train_table
     from pimtrain.runs import train_with_cost
-
-    from pimtrain.outputs import atomic_batch, check_outputs
 
     _setup_logging(verbose)
     _set_threads(threads)
@@ -279,10 +278,9 @@ def compare(
     output: Optional[str] = typer.Option(None, "--output", "-o"),
 ):
     """The same workload on several designs, with ratios to the first."""
+    from pimtrain.outputs import check_outputs
     from pimtrain.report import compare_table, console
     from pimtrain.runs import compare_designs
-
-    from pimtrain.outputs import check_outputs
 
     check_outputs(output=output)
     names = [n.strip() for n in designs_.split(",") if n.strip()]
@@ -307,10 +305,9 @@ def reproduce(
     plots: Optional[str] = typer.Option(None, "--plots", help="folder for the paper's figures (PNG)"),
 ):
     """A paper's figures beside pimtrain's, each row marked prediction or calibration."""
+    from pimtrain.outputs import atomic_batch, check_output_folder, check_outputs
     from pimtrain.papers import reproduce as run_reproduce
     from pimtrain.report import console, reproduce_table
-
-    from pimtrain.outputs import atomic_batch, check_output_folder, check_outputs
 
     check_outputs(output=output)
     check_output_folder(plots, "--plots")
@@ -332,9 +329,8 @@ def bench_training(
 ):
     """Analog training per epoch against plain PyTorch float training of the same network, same run."""
     from pimtrain.bench import bench_training as run
-    from pimtrain.report import bench_table, console
-
     from pimtrain.outputs import check_outputs
+    from pimtrain.report import bench_table, console
 
     check_outputs(output=output)
     cases = run(epochs=epochs, threads=threads, device=device, progress=not as_json)
@@ -350,9 +346,8 @@ def bench_cost(
 ):
     """Time to cost one VGG-16 training step on a design (target: under 50 ms)."""
     from pimtrain.bench import bench_cost as run
-    from pimtrain.report import bench_table, console
-
     from pimtrain.outputs import check_outputs
+    from pimtrain.report import bench_table, console
 
     check_outputs(output=output)
     cases = run(repeats=repeats)
@@ -371,9 +366,7 @@ def demo(
 ):
     """The main job: accuracy of the ideal and Marinella designs on the digits, and their costs."""
     from pimtrain.demo import run_demo
-    from pimtrain.outputs import check_outputs
-
-    from pimtrain.outputs import atomic_batch
+    from pimtrain.outputs import atomic_batch, check_outputs
 
     check_outputs(plot=plot, output=output)
     _set_threads(threads)

@@ -43,7 +43,6 @@ def run_demo(epochs: int = 10, seed: int = 0, plot: str | None = None, json_out:
     console.print(train_table(results, title=f"8×8 digits, 64-36-10 sigmoid MLP, batch 1, {epochs} epochs, seed {seed}"))
     if plot:
         from pimtrain.report.plots import training_curves
-
         from pimtrain.report.render import run_caption
 
         console.print(f"training curves: {training_curves(results, plot, title=run_caption(results[0][1]))}")

@@ -147,7 +147,7 @@ class ComponentSpec(_Strict):
             if isinstance(value, bool):
                 out[key] = value
                 continue
-            if not isinstance(value, (int, float, str)):  # None, a list, or a mapping that is not {value, source}
+            if not isinstance(value, (int, float, str)):  # noqa: TRY004 - pydantic reports ValueError only
                 raise ValueError(f"params.{key}: must be a number or a quantity such as '1 pJ' (got {type(value).__name__}); "
                                  "provenance is written {value, source, basis, note}")
             if isinstance(value, (int, float, str)):
