@@ -166,6 +166,19 @@ def _check_finite_figures(data, where: str = "result") -> None:
     walk(data, "")
 
 
+def _precheck_step_cost(design, dataset: str) -> None:
+    """Cost one training step of the dataset's default network before training, so that a design whose
+    cost figures are non-finite, negative or zero-area-with-energy is refused before any work."""
+    from pimtrain.cost import evaluate
+    from pimtrain.nn import load_dataset
+    from pimtrain.nn.models import default_model
+    from pimtrain.workloads import from_module
+
+    data = load_dataset(dataset)
+    step = evaluate(design, from_module(default_model(data), tuple(data.train_x.shape[1:])), batch_size=1)
+    _check_finite_figures(step.to_json(), "cost of one training step")
+
+
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(name)s: %(message)s", stream=sys.stderr)
 
@@ -197,6 +210,7 @@ def train(
         raise PimtrainError(f"--lr: {lr} is not allowed; allowed: a finite positive number")
     check_outputs(output=output, plot=plot)
     d = load_design(design)
+    _precheck_step_cost(d, dataset)
     result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json)
 
     def render():
