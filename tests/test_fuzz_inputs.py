@@ -230,6 +230,13 @@ def _design_file(tmp_path, name, text=None, data=None, raw=None, base="marinella
     return str(path)
 
 
+def _all_counts_zero():
+    data = copy.deepcopy(PRESETS["marinella2018-analog"])
+    for comp in data["circuits"]["components"].values():
+        comp["count"] = 0
+    return data
+
+
 BOMB = "a: &a [x,x,x,x,x,x,x,x,x]\n" + "".join(
     f"{c}: &{c} [{','.join(['*' + p] * 9)}]\n" for p, c in zip("abcdefgh", "bcdefghi"))
 
@@ -252,6 +259,7 @@ REPRODUCTIONS = [  # (id, design file builder, extra args, expected exit, words 
     ("bare-unit", lambda t: _design_file(t, "pj.yaml", array__read_voltage="V"), [], 2, ["read_voltage"]),
     ("fixed-range-inf", lambda t: _design_file(t, "fr.yaml", io__forward__input_range={"policy": "fixed", "value": float("inf")}),
      [], 2, ["input_range"]),
+    ("count-0", lambda t: _design_file(t, "n.yaml", data=_all_counts_zero()), [], 2, ["count"]),
     ("output-dir", lambda t: "ideal", ["--output", "{tmp}"], 2, ["--output", "folder"]),
     ("output-under-file", lambda t: "ideal", ["--output", "{tmp}/f.json/x.json"], 2, ["--output", "under"]),
     ("seed-2**64", lambda t: "ideal", ["--seed", str(2**64)], 2, ["--seed"]),

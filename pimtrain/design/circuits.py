@@ -113,7 +113,7 @@ class ComponentSpec(_Strict):
 
     model: str = Field(min_length=1, description="component class name in pimtrain.cost (e.g. 'adc', 'dac')")
     role: str | None = Field(default=None, description="what the block does in a kernel; default from the model")
-    count: int = Field(default=1, ge=0, description="instances per parent level")
+    count: int = Field(default=1, ge=1, description="instances per parent level (leave a block out rather than count 0: the energy model charges per use)")
     level: str = Field(default="array", description="hierarchy level the count is per: array, core, tile or chip")
     params: dict[str, Any] = Field(default_factory=dict)
 
