@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -74,5 +75,11 @@ def check_output_folder(path: str | None, field: str = "--plots") -> None:
         raise PimtrainError(f"{field}: {path!r} lies under a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PimtrainError(f"{field}: cannot write into folder {str(parent)!r} (permission denied)")
+    try:  # os.access says yes to root everywhere: a probe file tells (/sys, read-only mounts)
+        fd, probe = tempfile.mkstemp(prefix=".pimtrain-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise PimtrainError(f"{field}: cannot write into folder {str(parent)!r} ({exc.strerror or exc})") from None
     if len(p.name) > 200:
         raise PimtrainError(f"{field}: folder name too long ({len(p.name)} characters)")
