@@ -229,11 +229,13 @@ def test_unit_pair_request_matches_full():
 
 
 # ------------------------------------------------------------------------------ packaged device data
-def test_packaged_taox_tables_work_without_shared_data(monkeypatch, tmp_path):
+@pytest.mark.parametrize("paths", [["package:devices/taox_1", "shared:crosssim/TaOx_all/2"], ["package:devices/enode"],
+                                   ["shared:crosssim/ENODe"]])
+def test_packaged_tables_work_without_shared_data(monkeypatch, tmp_path, paths):
     monkeypatch.setenv("PIMTRAIN_DATA", str(tmp_path / "absent"))
-    spec = DeviceSpec(model="lookup_table", lookup=LookupTableSpec(paths=["package:devices/taox_1", "shared:crosssim/TaOx_all/2"]))
+    spec = DeviceSpec(model="lookup_table", lookup=LookupTableSpec(paths=paths))
     dev = make_device(spec, (50, 2, 40), gen())
-    assert dev.n_tables == 2 and 0 < dev.g_min < dev.g_max
+    assert dev.n_tables == len(paths) and 0 < dev.g_min < dev.g_max
     c = torch.zeros(50, 2, 40)
     dev.step(c, Request(r=torch.full_like(c, 1e-3)))
     assert torch.isfinite(c).all() and c.mean().item() > 0
@@ -292,3 +294,10 @@ def test_truncated_gzip_table_is_a_one_line_error(tmp_path):
     (tmp_path / "t.txt.gz").write_bytes(blob[: len(blob) // 2])
     with pytest.raises(PimtrainError, match="truncated or corrupt"):
         read_table(tmp_path / "t.txt.gz")
+
+
+def test_unknown_package_path_names_what_ships():
+    spec = DeviceSpec(model="lookup_table", lookup=LookupTableSpec(paths=["package:devices/nope"]))
+    with pytest.raises(PimtrainError, match="package:devices/taox_1") as info:
+        make_device(spec, (2, 2, 2), gen())
+    assert "\n" not in str(info.value)

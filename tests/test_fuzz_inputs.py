@@ -111,6 +111,14 @@ def _case(i: int, tmp_path):
             "--batch-size", "512", "--json", opt, rng.choice(options[opt])]
     if opt == "--output":
         (tmp_path / "f.json").write_text("{}")
+    if rng.random() < 0.15:
+        return rng.choice([
+            ["reproduce", "bogus", "--json"], ["reproduce", "marinella2018", "--plots", str(tmp_path / "f.json"), "--json"],
+            ["reproduce", "marinella2018", "--json", "--output", str(tmp_path)], ["compare", "--designs", "ideal", "-w", "mlp:8-4"],
+            ["compare", "--designs", "ideal,,x.yaml", "-w", "mlp:8-4", "--json"], ["designs", "--json"],
+            ["cost", "-d", "ideal", "-w", "mlp:8-4", "--batch-size", "0", "--json"], ["bench", "cost", "--repeats", "-1"],
+            ["train", "-d", "ideal", "--threads", "0"], ["demo", "--epochs", "0"], ["demo", "--plot", str(tmp_path)],
+        ])
     if rng.random() < 0.3:
         args = ["cost", "-d", rng.choice(["ideal", "isaac", "x.yaml"]), "-w",
                 rng.choice(["mlp:64-0-10", "mlp:", "vgg16", "resnet999", "mlp:99999999999-2"]), "--json"]
