@@ -178,7 +178,7 @@ def run_case(i: int, tmp_path) -> str | None:
         return None
     if res.exit_code not in (2, 3):
         return f"case {i} {args}: exit {res.exit_code}: {err.strip()[-300:]}"
-    lines = [ln for ln in err.splitlines() if ln.strip()]
+    lines = err.splitlines()
     if len(lines) != 1 or not lines[0].startswith("error: "):
         return f"case {i} {args}: exit {res.exit_code} with {len(lines)} lines on stderr: {err[:300]!r}"
     return None
@@ -286,11 +286,15 @@ def test_issue_reproductions_are_one_line_errors(tmp_path, case):
     start = time.perf_counter()
     res = CliRunner().invoke(app, command)
     assert time.perf_counter() - start < CASE_SECONDS
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    lines = res.stderr.splitlines()
     assert res.exit_code == code, res.stderr
     assert len(lines) == 1 and lines[0].startswith("error: "), res.stderr
     for w in words:
         assert w in lines[0], (w, lines[0])
+
+
+def change_field(change: dict) -> str:
+    return ".".join(next(iter(change)).split("__"))
 
 
 @pytest.mark.parametrize("change, cause", [({"device__read_noise": 1e300}, "overflows"),
@@ -298,9 +302,10 @@ def test_issue_reproductions_are_one_line_errors(tmp_path, case):
 def test_divergence_is_exit_3_naming_epoch_and_cause(tmp_path, change, cause):
     design = _design_file(tmp_path, "n.yaml", **change)
     res = CliRunner().invoke(app, ["train", "-d", design, "--epochs", "2", "--batch-size", "256"])
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    lines = res.stderr.splitlines()
     assert res.exit_code == 3 and len(lines) == 1, res.stderr
     assert "diverged at epoch 1" in lines[0] and cause in lines[0] and "likely cause" in lines[0]
+    assert change_field(change) in lines[0]  # the suspect design value is named
 
 
 def test_chance_accuracy_is_a_warning_and_a_json_field():
@@ -327,5 +332,5 @@ def test_train_json_says_what_it_ran_on(monkeypatch, tmp_path):
 def test_parser_errors_are_one_line():
     for args in (["train", "--bogus"], ["bogus"], ["train"], ["train", "-d", "ideal", "--epochs", "x"]):
         res = CliRunner().invoke(app, args)
-        lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        lines = res.stderr.splitlines()
         assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (args, res.stderr)

@@ -207,6 +207,7 @@ class TrainingSession:
     device: torch.device
     epochs_done: int = 0
     lr: float | None = None
+    suspects: tuple[str, ...] = ()  # design values that may make training diverge (named in the error)
 
     def run_epoch(self, advance: Callable[[int], None] | None = None) -> torch.Tensor:
         self.model.train()
@@ -236,7 +237,9 @@ class TrainingSession:
         n_train = len(self.data.train_y)
         records = []
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True, disable=not progress) as bar:
+        console = Console(stderr=True)
+        progress = progress and console.is_terminal  # piped or captured stderr: no bar (it left an empty line)
+        with Progress(*columns, console=console, transient=True, disable=not progress) as bar:
             task = bar.add_task(self.label, total=epochs * self.steps_per_epoch)
             advance = (lambda k: bar.advance(task, k)) if progress else None
             for _ in range(epochs):
@@ -274,11 +277,14 @@ class TrainingSession:
             where += f", step {step + 1} (sample{'s' if last > first else ''} {first}"
             where += f"-{last}" if last > first else ""
             where += " of the epoch's shuffled order)"
-        lr = getattr(self, "lr", None)
-        return DivergenceError(
-            f"training diverged at {where}: {what}; likely cause: a learning rate too large"
-            f"{f' (lr {lr:g})' if isinstance(lr, (int, float)) else ''} or noise / ranges in the design that "
-            "overflow (read_noise, output_noise, write_noise, input or output range); lower --lr or check them")
+        causes = list(self.suspects)
+        if isinstance(self.lr, (int, float)) and self.lr > 1:
+            causes.insert(0, f"the learning rate {self.lr:g}")
+        if not causes:
+            lr = f" {self.lr:g}" if isinstance(self.lr, (int, float)) else ""
+            causes = [f"the learning rate{lr}", "the design's noise or converter ranges"]
+        return DivergenceError(f"training diverged at {where}: {what}; likely cause: {' or '.join(causes)}; "
+                               "lower --lr or check those values")
 
 
 def _nonfinite_weights(model: nn.Module) -> str | None:
@@ -308,6 +314,20 @@ SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits: seed 2**3
 def _check_seed(seed) -> None:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
         raise PimtrainError(f"train: seed={seed!r} is not allowed; allowed: an integer in 0..{SEED_MAX}")
+
+
+def divergence_suspects(design: Design) -> tuple[str, ...]:
+    """Design values large or small enough to make training diverge, as ``field value`` texts."""
+    out = []
+    d = design.device
+    for name, value, limit in (("device.read_noise", d.read_noise, 0.5), ("device.write_noise", d.write_noise, 2.0),
+                               ("io.forward.output_noise", design.io.forward.output_noise, 0.5),
+                               ("io.backward.output_noise", design.io.backward.output_noise, 0.5)):
+        if value > limit:
+            out.append(f"{name} {value:g}")
+    if design.array.w_max < 1e-6:
+        out.append(f"array.w_max {design.array.w_max:g}")
+    return tuple(out)
 
 
 def _check_settings(epochs: int, batch_size: int, lr: float) -> None:
@@ -350,8 +370,10 @@ def setup_analog(design: Design | str, dataset: Dataset | str, *, model=None, ba
     _check_seed(seed)
     design, data = load_design(design), _dataset(dataset)
     analog = convert(_float_model(data, model, seed), design, seed=seed)
-    return _session(f"{design.name} / {data.name}", analog, lambda m: AnalogSGD(m, lr), data, batch_size, seed,
-                    resolve_device(device), lr)
+    session = _session(f"{design.name} / {data.name}", analog, lambda m: AnalogSGD(m, lr), data, batch_size, seed,
+                       resolve_device(device), lr)
+    session.suspects = divergence_suspects(design)
+    return session
 
 
 def setup_float(dataset: Dataset | str, *, model=None, batch_size: int = DEFAULT_BATCH_SIZE,
