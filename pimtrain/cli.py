@@ -8,15 +8,63 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 from typing import Callable, Optional
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.20 vendors click as typer._click; older typer uses click itself
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, NoArgsIsHelpError
+Abort = typer.Abort
 
 from pimtrain.design import PimtrainError, load_design, preset_names
 
+SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits of a seed: 2**32 would equal 0
+
+
+class _OneLineGroup(TyperGroup):
+    """The top-level command: argument-parser errors (unknown option, bad value, missing argument) are
+    one line ``error: ...`` on stderr with exit status 2, like every other input error."""
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        if not standalone_mode:
+            return super().main(args=args, prog_name=prog_name, complete_var=complete_var,
+                                standalone_mode=False, **extra)
+        try:
+            rv = super().main(args=args, prog_name=prog_name, complete_var=complete_var, standalone_mode=False, **extra)
+        except NoArgsIsHelpError as exc:
+            try:
+                print(exc.format_message())
+            except BrokenPipeError:  # `pimtrain | head`
+                pass
+            sys.exit(0)
+        except ClickException as exc:
+            cmd = exc.ctx.command_path + ": " if getattr(exc, "ctx", None) is not None else ""
+            print(f"error: {cmd}{' '.join(exc.format_message().split())}", file=sys.stderr)
+            sys.exit(exc.exit_code if exc.exit_code not in (0, 1) else 2)
+        except Abort:
+            print("error: aborted", file=sys.stderr)
+            sys.exit(1)
+        sys.exit(rv if isinstance(rv, int) else 0)
+
+
+def _version(value: bool) -> None:
+    if value:
+        import torch
+
+        import pimtrain
+
+        print(f"pimtrain {pimtrain.__version__} (torch {torch.__version__}, Python {sys.version.split()[0]})")
+        raise typer.Exit(0)
+
+
 app = typer.Typer(
     name="pimtrain",
+    cls=_OneLineGroup,
     help="Accuracy and cost of neural-network training on processing-in-memory designs.",
     add_completion=False,
     no_args_is_help=True,
@@ -27,22 +75,44 @@ bench_app = typer.Typer(help="Benchmarks: pimtrain against a reference measured 
 app.add_typer(bench_app, name="bench")
 
 
-def _fail(message: str) -> None:
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                       help="print the pimtrain and torch versions and exit")):
+    """Accuracy and cost of neural-network training on processing-in-memory designs."""
+
+
+def _fail(message: str, code: int = 2) -> None:
     print(f"error: {' '.join(str(message).split())}", file=sys.stderr)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def user_errors(fn: Callable) -> Callable:
-    """Turn PimtrainError (and other input errors) into one line on stderr and exit code 2."""
+    """Turn PimtrainError (and other input errors) into one line on stderr and exit code 2; a diverged
+    training run (:class:`~pimtrain.design.errors.DivergenceError`) exits with 3. Anything else is a
+    bug in pimtrain: one line too, exit code 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        from pimtrain.outputs import cleanup_on_signals
+
         try:
-            return fn(*args, **kwargs)
+            with cleanup_on_signals():
+                return fn(*args, **kwargs)
         except PimtrainError as exc:
-            _fail(str(exc))
+            _fail(str(exc), getattr(exc, "exit_code", 2))
         except FileNotFoundError as exc:
             _fail(f"file not found: {exc.filename}")
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            _fail(f"{where}{exc.strerror or exc}")
+        except (typer.Exit, ClickException, Abort):
+            raise
+        except RecursionError:
+            _fail("input nested too deeply (recursion limit reached)")
+        except MemoryError:
+            _fail("out of memory: the input asks for more than this machine has", 1)
+        except Exception as exc:  # noqa: BLE001 - a bug, but still one line (the fuzzer counts these)
+            _fail(f"internal error ({type(exc).__name__}: {exc}); please report it with the command line", 1)
 
     return wrapper
 
@@ -60,12 +130,53 @@ def _emit(data, as_json: bool, output: str | None, render: Callable[[], None]) -
     """Write ``data`` to ``output`` (atomically) if given; print it as JSON, or ``render()`` a table."""
     from pimtrain.report import emit_json
 
+    _check_finite_figures(data)
     if output:
         emit_json(data, output)
     if as_json:
         emit_json(data)
     else:
         render()
+
+
+def _check_finite_figures(data, where: str = "result") -> None:
+    """A result must hold finite, non-negative figures: a NaN, inf or negative energy, latency, area or
+    power comes from a design value out of physical range, so it is reported instead of printed."""
+    import math
+
+    def walk(obj, path):
+        if isinstance(obj, dict):
+            if obj.get("area_m2") == 0 and (obj.get("energy_j") or 0) > 0:
+                raise PimtrainError(f"{path.lstrip('.') or where}: zero area with non-zero energy; a component "
+                                    "count or size in the design is zero (count: 0 needs no energy either)")
+            for k, v in obj.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(obj, (list, tuple)):
+            for i, v in enumerate(obj):
+                walk(v, f"{path}.{i}")
+        elif isinstance(obj, float) and not isinstance(obj, bool):
+            key = path.rsplit(".", 1)[-1]
+            if not math.isfinite(obj):
+                raise PimtrainError(f"{path.lstrip('.')}: computed figure is {obj}; a design value is out of its "
+                                    "physical range (check the design's numbers: infinite or huge voltages, times, counts)")
+            if obj < 0 and key.endswith(("_j", "_s", "_m2", "_w", "energy", "latency", "area", "power")):
+                raise PimtrainError(f"{path.lstrip('.')}: computed figure is negative ({obj:g}); a design value is "
+                                    "out of its physical range")
+
+    walk(data, "")
+
+
+def _precheck_step_cost(design, dataset: str) -> None:
+    """Cost one training step of the dataset's default network before training, so that a design whose
+    cost figures are non-finite, negative or zero-area-with-energy is refused before any work."""
+    from pimtrain.cost import evaluate
+    from pimtrain.nn import load_dataset
+    from pimtrain.nn.models import default_model
+    from pimtrain.workloads import from_module
+
+    data = load_dataset(dataset)
+    step = evaluate(design, from_module(default_model(data), tuple(data.train_x.shape[1:])), batch_size=1)
+    _check_finite_figures(step.to_json(), "cost of one training step")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -81,7 +192,7 @@ def train(
     epochs: int = typer.Option(5, "--epochs", "-e", min=1),
     batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
     lr: Optional[float] = typer.Option(None, "--lr", help="learning rate (default: the trainer's per-dataset default)"),
-    seed: int = typer.Option(0, "--seed", min=0),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="write the JSON result to this file (atomically)"),
     plot: Optional[str] = typer.Option(None, "--plot", help="write accuracy and loss curves to this PNG"),
@@ -89,18 +200,23 @@ def train(
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
     """Train the dataset's default network on DESIGN and report accuracy and the cost of an epoch."""
+    from pimtrain.outputs import atomic_batch, check_outputs
     from pimtrain.report import console, train_table
     from pimtrain.runs import train_with_cost
 
     _setup_logging(verbose)
     _set_threads(threads)
-    if lr is not None and not lr > 0:
-        raise PimtrainError(f"--lr: must be positive (got {lr})")
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise PimtrainError(f"--lr: {lr} is not allowed; allowed: a finite positive number")
+    check_outputs(output=output, plot=plot)
     d = load_design(design)
+    _precheck_step_cost(d, dataset)
     result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json)
 
     def render():
         console.print(train_table([(d.name, result)], title=f"Training {result['dataset']} on {d.name}"))
+        for w in result.get("warnings", []):
+            print(f"warning: {w}", file=sys.stderr)
         cost = result.get("cost") or {}
         if cost:
             from pimtrain.report.render import si
@@ -110,11 +226,13 @@ def train(
                 f"energy {si(cost['energy_j_per_epoch'], 'J')}, latency {si(cost['latency_s_per_epoch'], 's')}"
             )
 
-    _emit(result, as_json, output, render)
-    if plot:
-        from pimtrain.report.plots import training_curves
+    with atomic_batch():  # --output and --plot: both or neither
+        _emit(result, as_json, output, render)
+        if plot:
+            from pimtrain.report.plots import training_curves
+            from pimtrain.report.render import run_caption
 
-        training_curves([(d.name, result)], plot, title=f"{result['dataset']} on {d.name}")
+            training_curves([(d.name, result)], plot, title=f"{d.name}: {run_caption(result)}")
 
 
 # --------------------------------------------------------------------------------------------- designs
@@ -154,8 +272,10 @@ def cost(
 ):
     """Energy, latency, area and power of one training step (or inference batch) of WORKLOAD on DESIGN."""
     from pimtrain.cost import evaluate
+    from pimtrain.outputs import check_outputs
     from pimtrain.report import console
 
+    check_outputs(output=output)
     d = load_design(design)
     rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
     _emit(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
@@ -172,9 +292,11 @@ def compare(
     output: Optional[str] = typer.Option(None, "--output", "-o"),
 ):
     """The same workload on several designs, with ratios to the first."""
+    from pimtrain.outputs import check_outputs
     from pimtrain.report import compare_table, console
     from pimtrain.runs import compare_designs
 
+    check_outputs(output=output)
     names = [n.strip() for n in designs_.split(",") if n.strip()]
     if len(names) < 2:
         raise PimtrainError("--designs: give at least two designs separated by commas")
@@ -197,12 +319,16 @@ def reproduce(
     plots: Optional[str] = typer.Option(None, "--plots", help="folder for the paper's figures (PNG)"),
 ):
     """A paper's figures beside pimtrain's, each row marked prediction or calibration."""
+    from pimtrain.outputs import atomic_batch, check_output_folder, check_outputs
     from pimtrain.papers import reproduce as run_reproduce
     from pimtrain.report import console, reproduce_table
 
-    result = run_reproduce(paper, plots=plots)
-    results = result if isinstance(result, list) else [result]
-    _emit(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
+    check_outputs(output=output)
+    check_output_folder(plots, "--plots")
+    with atomic_batch():  # --output and the --plots files: all or none
+        result = run_reproduce(paper, plots=plots)
+        results = result if isinstance(result, list) else [result]
+        _emit(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
 
 
 # ----------------------------------------------------------------------------------------------- bench
@@ -217,8 +343,10 @@ def bench_training(
 ):
     """Analog training per epoch against plain PyTorch float training of the same network, same run."""
     from pimtrain.bench import bench_training as run
+    from pimtrain.outputs import check_outputs
     from pimtrain.report import bench_table, console
 
+    check_outputs(output=output)
     cases = run(epochs=epochs, threads=threads, device=device, progress=not as_json)
     _emit({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
 
@@ -232,8 +360,10 @@ def bench_cost(
 ):
     """Time to cost one VGG-16 training step on one preset of each engine family (target: under 5 ms)."""
     from pimtrain.bench import bench_cost as run
+    from pimtrain.outputs import check_outputs
     from pimtrain.report import bench_table, console
 
+    check_outputs(output=output)
     cases = run(repeats=repeats)
     _emit({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
 
@@ -243,15 +373,19 @@ def bench_cost(
 @user_errors
 def demo(
     epochs: int = typer.Option(10, "--epochs", min=1),
-    seed: int = typer.Option(0, "--seed", min=0),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
     plot: Optional[str] = typer.Option(None, "--plot", help="write the training curves of the demo runs to this PNG"),
+    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the accuracy runs as JSON to this file"),
     threads: int = typer.Option(1, "--threads", min=1),
 ):
     """The main job: accuracy of the ideal and Marinella designs on the digits, and their costs."""
     from pimtrain.demo import run_demo
+    from pimtrain.outputs import atomic_batch, check_outputs
 
+    check_outputs(plot=plot, output=output)
     _set_threads(threads)
-    run_demo(epochs=epochs, seed=seed, plot=plot)
+    with atomic_batch():
+        run_demo(epochs=epochs, seed=seed, plot=plot, json_out=output)
 
 
 def main() -> None:  # console-script entry point

@@ -9,31 +9,43 @@
 from __future__ import annotations
 
 from pimtrain.design import PimtrainError, load_design, preset_names
-from pimtrain.design.paths import shared_data_dir
 from pimtrain.report import compare_table, console, reproduce_table, train_table
 
 
 def demo_designs() -> list[str]:
-    names = ["ideal", "marinella2018-analog", "marinella2018-analog-carry"]
-    if shared_data_dir() is not None:
-        names += ["marinella2018-analog-taox", "marinella2018-analog-taox-carry"]
+    names = ["ideal", "marinella2018-analog", "marinella2018-analog-carry",
+             "marinella2018-analog-taox", "marinella2018-analog-taox-carry"]  # TaOx tables ship in pimtrain/data
     return [n for n in names if n in preset_names()]
 
 
-def run_demo(epochs: int = 10, seed: int = 0, plot: str | None = None) -> None:
-    from pimtrain.runs import compare_designs, train_with_cost
+def demo_results(names: list[str] | None = None, epochs: int = 10, seed: int = 0, progress: bool = True) -> list:
+    """``(design, train JSON)`` of the demo's accuracy runs (digits, batch 1, the trainer's lr): the same
+    settings as the README's digits rows (``scripts/accuracy_table.py``)."""
+    from pimtrain.runs import train_with_cost
+
+    results = []
+    for name in names or demo_designs():
+        design = load_design(name)
+        r = train_with_cost(design, "digits", epochs=epochs, batch_size=1, lr=None, seed=seed, progress=progress)
+        results.append((name, r))
+    return results
+
+
+def run_demo(epochs: int = 10, seed: int = 0, plot: str | None = None, json_out: str | None = None) -> None:
+    from pimtrain.runs import compare_designs
 
     console.rule("[bold]pimtrain demo: Marinella et al. 2018")
-    results = []
-    for name in demo_designs():
-        design = load_design(name)
-        r = train_with_cost(design, "digits", epochs=epochs, batch_size=1, lr=None, seed=seed, progress=True)
-        results.append((name, r))
+    results = demo_results(epochs=epochs, seed=seed)
+    if json_out:
+        from pimtrain.report import emit_json
+
+        emit_json([{"design": n, **r} for n, r in results], json_out)
     console.print(train_table(results, title=f"8×8 digits, 64-36-10 sigmoid MLP, batch 1, {epochs} epochs, seed {seed}"))
     if plot:
         from pimtrain.report.plots import training_curves
+        from pimtrain.report.render import run_caption
 
-        console.print(f"training curves: {training_curves(results, plot, title='8×8 digits, batch 1')}")
+        console.print(f"training curves: {training_curves(results, plot, title=run_caption(results[0][1]))}")
 
     cost_designs = [n for n in ("marinella2018-analog", "marinella2018-digital-reram", "marinella2018-sram") if n in preset_names()]
     if len(cost_designs) >= 2:

@@ -55,7 +55,7 @@ def run_one(design: str, data, *, epochs: int, lr: float, seed: int, progress: b
         "design": design, "dataset": data.name, "epochs": epochs, "lr": lr, "seed": seed,
         "final_test_accuracy": result.final_test_accuracy,
         "test_accuracy_per_epoch": [e["test_accuracy"] for e in result.epochs],
-        "seconds_per_epoch": train_s / max(epochs, 1), "wall_seconds": wall,
+        "seconds_per_epoch": train_s / max(epochs, 1), "wall_seconds": wall, "run": result.config,
     }
 
 
@@ -107,6 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"Command: `.venv/bin/python {command.strip()}` (batch 1, seed {args.seed}, "
           f"{torch.get_num_threads()} torch thread(s), CPU)")
+    from pimtrain.report.render import run_caption
+
+    for line in dict.fromkeys(run_caption({"run": r["run"]}) for r in rows):
+        print(f"Ran on: {line}")
     if args.json_out:
         with open(args.json_out, "w") as fh:
             json.dump({"command": command.strip(), "rows": rows}, fh, indent=2)

@@ -1,4 +1,4 @@
-"""Datasets: names, sizes, scaling, splits, and the fallback when the shared data folder is absent."""
+"""Datasets: names, sizes, scaling, splits, and the packaged digits when the shared data folder is absent."""
 from __future__ import annotations
 
 import pytest
@@ -26,26 +26,29 @@ def _check_tensors(data, n_features, n_classes):
     assert set(data.train_y.unique().tolist()) == set(range(n_classes))
 
 
-@needs_shared
-def test_digits_is_the_crosssim_split():
+def test_digits_is_the_packaged_crosssim_split_without_shared_data(monkeypatch, tmp_path):
+    monkeypatch.setenv("PIMTRAIN_DATA", str(tmp_path / "absent"))
+    assert shared_data_dir() is None
     data = load_dataset("digits")
     assert (len(data.train_y), len(data.test_y)) == (3823, 1797)
     assert data.image_shape == (1, 8, 8)
-    assert "CrossSim" in data.source
+    assert "CrossSim" in data.source and data.origin == "packaged"
     _check_tensors(data, 64, 10)
+    # the test file of CrossSim's split is scikit-learn's load_digits, in the same order
+    from sklearn.datasets import load_digits
+
+    assert torch.equal(data.test_x, torch.tensor(load_digits().data / 16.0, dtype=torch.float32))
 
 
-def test_digits_falls_back_to_scikit_learn_without_shared_data(monkeypatch, caplog):
-    monkeypatch.setattr(datasets, "shared_data_dir", lambda: None)
-    datasets._raw_digits_crosssim.cache_clear()
-    try:
-        with caplog.at_level("INFO", logger="pimtrain.nn"):
-            data = load_dataset("digits")
-    finally:
-        datasets._raw_digits_crosssim.cache_clear()
-    assert "scikit-learn" in data.source and "scikit-learn" in caplog.text
-    assert len(data.train_y) + len(data.test_y) == 1797
-    _check_tensors(data, 64, 10)
+@needs_shared
+def test_packaged_digits_equal_the_raw_crosssim_files():
+    import numpy as np
+
+    data = load_dataset("digits")
+    for split, x, y in (("train", data.train_x, data.train_y), ("test", data.test_x, data.test_y)):
+        raw = np.loadtxt(SHARED / "crosssim" / "small_digits" / f"image_digit_small.{split}", delimiter=",")
+        assert torch.equal(x, torch.tensor(raw[:, :-1] / 16.0, dtype=torch.float32))
+        assert torch.equal(y, torch.tensor(raw[:, -1], dtype=torch.int64))
 
 
 def test_digits_sklearn_split_is_stratified_and_seeded():

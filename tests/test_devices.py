@@ -9,7 +9,14 @@ import torch
 
 from pimtrain.design import DeviceSpec, LookupTableSpec, PimtrainError
 from pimtrain.design.paths import shared_data_dir
-from pimtrain.devices import (LookupTableDevice, NoiseSource, Request, make_device, read_table, to_siemens)
+from pimtrain.devices import (
+    LookupTableDevice,
+    NoiseSource,
+    Request,
+    make_device,
+    read_table,
+    to_siemens,
+)
 
 MODELS = ["ideal", "linear_step", "soft_bounds", "binary"]
 
@@ -219,3 +226,78 @@ def test_unit_pair_request_matches_full():
     d1 = make_device(spec, (7, 2, 4), gen()).mean_step(c0, Request(a=a, b=b, b_unit=True), None)
     d2 = make_device(spec, (7, 2, 4), gen()).mean_step(c0, Request(r=a * b), None)
     assert torch.allclose(d1, d2, atol=1e-8)
+
+
+# ------------------------------------------------------------------------------ packaged device data
+@pytest.mark.parametrize("paths", [["package:devices/taox_1", "shared:crosssim/TaOx_all/2"], ["package:devices/enode"],
+                                   ["shared:crosssim/ENODe"]])
+def test_packaged_tables_work_without_shared_data(monkeypatch, tmp_path, paths):
+    monkeypatch.setenv("PIMTRAIN_DATA", str(tmp_path / "absent"))
+    spec = DeviceSpec(model="lookup_table", lookup=LookupTableSpec(paths=paths))
+    dev = make_device(spec, (50, 2, 40), gen())
+    assert dev.n_tables == len(paths) and 0 < dev.g_min < dev.g_max
+    c = torch.zeros(50, 2, 40)
+    dev.step(c, Request(r=torch.full_like(c, 1e-3)))
+    assert torch.isfinite(c).all() and c.mean().item() > 0
+
+
+def test_packaged_tables_equal_the_raw_tables_reduced():
+    """The shipped .npz is the quantile reduction of the raw file (float32), when the raw file is there."""
+    import numpy as np
+
+    from pimtrain.design.paths import package_data_file
+    from pimtrain.devices.lookup import quantile_table, read_quantiles
+
+    root = shared_data_dir()
+    if root is None or not (root / "crosssim" / "ENODe").is_dir():
+        pytest.skip("raw tables need the shared data folder (set PIMTRAIN_DATA)")
+    _inc, dec = read_quantiles(package_data_file("devices/enode.npz"))
+    raw = quantile_table(read_table(root / "crosssim/ENODe/dG_decreasing.txt"))
+    assert np.allclose(dec.dq, raw.dq, rtol=1e-6, atol=0) and np.allclose(dec.g_bins, raw.g_bins, rtol=1e-6)
+
+
+def test_inverse_cdf_sampling_follows_a_skewed_table(tmp_path):
+    """A bin whose ΔG is 0 with probability 0.9 and 10 with 0.1: samples follow it, not a Gaussian."""
+    import numpy as np
+
+    folder = tmp_path / "skew"
+    folder.mkdir()
+    g = np.linspace(0.0, 1.0, 5)
+    cdf = np.array([0.0, 0.9, 0.9001, 1.0])
+    dg = np.array([[0.0] * 5, [0.0] * 5, [10.0] * 5, [10.0] * 5]) * 1e-3
+    for name, sign in (("dG_increasing.txt", 1), ("dG_decreasing.txt", -1)):
+        rows = [" ".join(map(str, g)), " ".join(map(str, cdf))] + [" ".join(map(str, sign * r)) for r in dg]
+        (folder / name).write_text("header\n" + "\n".join(rows) + "\n")
+    spec = DeviceSpec(model="lookup_table", lookup=LookupTableSpec(paths=[str(folder)], range_fraction=(0.0, 1.0)))
+    dev = make_device(spec, (200, 2, 50), gen())
+    c = torch.zeros(200, 2, 50)
+    step = dev.mean_step(c, Request(r=torch.full_like(c, dev.dw_min)), None)
+    zero_share = float((step.abs() < 1e-6).float().mean())
+    assert 0.85 < zero_share < 0.95  # a Gaussian with the same mean and std would almost never give 0
+
+
+@pytest.mark.parametrize("content, words", [
+    ("header\n0 1\n0 1\n0 inf\n0 1\n", ["non-finite"]),
+    ("header\n1 0\n0 1\n0 1\n0 1\n", ["increasing"]),
+])
+def test_bad_table_values_are_one_line_errors(tmp_path, content, words):
+    (tmp_path / "t.txt").write_text(content)
+    with pytest.raises(PimtrainError) as info:
+        read_table(tmp_path / "t.txt")
+    assert all(w in str(info.value) for w in words) and "\n" not in str(info.value)
+
+
+def test_truncated_gzip_table_is_a_one_line_error(tmp_path):
+    import gzip
+
+    blob = gzip.compress(("header\n" + "0 1\n" * 200).encode())
+    (tmp_path / "t.txt.gz").write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(PimtrainError, match="truncated or corrupt"):
+        read_table(tmp_path / "t.txt.gz")
+
+
+def test_unknown_package_path_names_what_ships():
+    spec = DeviceSpec(model="lookup_table", lookup=LookupTableSpec(paths=["package:devices/nope"]))
+    with pytest.raises(PimtrainError, match="package:devices/taox_1") as info:
+        make_device(spec, (2, 2, 2), gen())
+    assert "\n" not in str(info.value)

@@ -42,7 +42,8 @@ def test_ideal_train_equals_train_float(digits):
 def test_result_follows_the_json_contract(digits):
     result = train("ideal", digits, epochs=1, batch_size=16, lr=0.2, progress=False, device="cpu")
     out = result.to_json()
-    assert set(out) == {"design", "dataset", "epochs", "final_test_accuracy"}
+    assert set(out) == {"design", "dataset", "epochs", "final_test_accuracy", "at_chance", "warnings", "run"}
+    assert {"split", "data_origin", "network", "lr", "batch_size", "seed", "pimtrain_version", "torch_version"} <= set(out["run"])
     assert out["design"] == "ideal" and out["dataset"] == "digits-sklearn"
     (epoch,) = out["epochs"]
     assert set(epoch) == {"epoch", "train_loss", "test_accuracy", "seconds"}

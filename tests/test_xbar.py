@@ -305,10 +305,6 @@ def test_digital_core_formats():
 
 
 def test_lookup_design_core_runs(tmp_path):
-    from pimtrain.design.paths import shared_data_dir
-
-    if shared_data_dir() is None:
-        pytest.skip("shared data folder not found (set PIMTRAIN_DATA)")
     d = load_design("marinella2018-analog-taox")
     core = make_core(rand(8, 12, scale=0.2), d)
     x, g = rand(2, 12).abs(), rand(2, 8)

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .units import Frequency, Voltage
+from .units import Frequency, Voltage, check_finite
 
 #: What a component is used for in a kernel; the cost model counts actions per role.
 COMPONENT_ROLES = (
@@ -41,6 +41,11 @@ def component_registry():
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _finite_numbers(cls, v):
+        return check_finite(v)
 
 
 class TechnologySpec(_Strict):

@@ -16,3 +16,9 @@ class PimtrainError(ValueError):
 
 class DesignError(PimtrainError):
     """A design file or design object that does not validate."""
+
+
+class DivergenceError(PimtrainError):
+    """Training produced a non-finite loss, weight or output; the CLI exits with status 3."""
+
+    exit_code = 3

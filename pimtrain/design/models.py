@@ -16,13 +16,18 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .circuits import CircuitsSpec, HierarchySpec, TechnologySpec
-from .units import Conductance, Time, Voltage
+from .units import Conductance, Time, Voltage, check_finite
 
 
 class Strict(BaseModel):
-    """Base: unknown fields are errors; assignment is validated too."""
+    """Base: unknown fields are errors; assignment is validated too; every number is finite."""
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _finite_numbers(cls, v):
+        return check_finite(v)
 
 
 # --------------------------------------------------------------------------------------------- provenance
@@ -135,6 +140,15 @@ class ArraySpec(Strict):
     w_max: float = Field(default=1.0, gt=0.0, description="weight value stored at the full conductance range (weights clip at ±w_max)")
     read_voltage: Voltage = Field(default=0.2, gt=0.0, description="read voltage on a word line (V)")
     read_time: Time = Field(default=1e-9, gt=0.0, description="duration of one unit read pulse (s)")
+
+    @model_validator(mode="after")
+    def _one_weight_column_fits(self):
+        cells = 2 if self.weight_mapping == "differential" else 1
+        reference = 1 if self.weight_mapping == "offset" else 0
+        if self.cols - reference < cells:
+            raise ValueError(f"cols: {self.cols} columns cannot hold one weight column ({cells} cell(s) + {reference} "
+                             f"reference column(s)); allowed: cols >= {cells + reference}")
+        return self
 
 
 # ------------------------------------------------------------------------------------------------ I/O
@@ -383,7 +397,7 @@ class Design(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     compute: Literal["analog", "digital"] = "analog"
-    seed: int = Field(default=0, ge=0)
+    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # torch's CPU generator keeps 32 bits of a seed
     device: DeviceSpec = Field(default_factory=DeviceSpec)
     array: ArraySpec = Field(default_factory=ArraySpec)
     io: IOSettings = Field(default_factory=IOSettings)

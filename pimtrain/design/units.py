@@ -7,6 +7,7 @@ when a string with a unit is met.
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from typing import Annotated, Any
 
@@ -41,6 +42,11 @@ def _registry():
     return ureg
 
 
+# '<number> <unit>': a plain decimal number (no thousands separator, no symbols such as √), then a unit
+# that starts with a letter. Anything else is refused rather than guessed (pint reads '1,5 V' as 15 V).
+_QUANTITY = re.compile(r"^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\s*[A-Za-zµμΩ°][A-Za-z0-9µμΩ_ */^()-]*$")
+
+
 def parse_quantity(value: Any, dimension: str) -> float:
     """Return ``value`` in the SI unit of ``dimension`` as a float.
 
@@ -54,10 +60,15 @@ def parse_quantity(value: Any, dimension: str) -> float:
     if not isinstance(value, str):
         raise ValueError(f"expected a number or a string such as '1 pJ' for a {dimension}, got {type(value).__name__}")
     text = value.strip()
+    if len(text) > 100:
+        raise ValueError(f"a {dimension} quantity is a short text such as '1 pJ' (got {len(text)} characters)")
     try:
         return float(text)
     except ValueError:
         pass
+    if not _QUANTITY.match(text):
+        raise ValueError(f"cannot read {text!r} as a {dimension}: write a plain number and a unit, such as "
+                         f"'1.5 {_EXAMPLE_UNIT.get(dimension, 'V')}'")
     ureg = _registry()
     try:
         q = ureg.Quantity(text.replace("Ohm", "ohm").replace("MOhm", "Mohm"))
@@ -65,9 +76,29 @@ def parse_quantity(value: Any, dimension: str) -> float:
     except Exception as exc:  # pint raises many types; all mean "not this dimension"
         raise ValueError(f"cannot read {text!r} as a {dimension} (SI unit {SI_UNITS[dimension]}): {exc.__class__.__name__}") from None
     out = float(out)
-    if math.isnan(out):
-        raise ValueError(f"{text!r} is not a number")
+    if not math.isfinite(out):
+        raise ValueError(f"{text!r} is not a finite number")
     return out
+
+
+_EXAMPLE_UNIT = {"energy": "pJ", "time": "ns", "area": "mm2", "power": "mW", "conductance": "uS", "resistance": "MOhm",
+                 "voltage": "V", "current": "uA", "frequency": "GHz", "length": "nm", "capacitance": "fF",
+                 "bits": "bit", "dimensionless": ""}
+
+
+def check_finite(value: Any) -> Any:
+    """``value`` unchanged when every float in it (also inside lists, tuples and dicts) is finite; else
+    ValueError. Used by the design models' shared base classes on every field."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError("must be a finite number")
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            check_finite(v)
+    elif isinstance(value, dict):
+        for v in value.values():
+            check_finite(v)
+    return value
 
 
 def Quantity(dimension: str):

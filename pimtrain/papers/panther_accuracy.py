@@ -53,7 +53,7 @@ def sweep(dataset: str = "digits", epochs: int = 2, lr: float = 0.1, seed: int =
                          "saturated_writes": st.get("saturated_writes", 0), "cells_updated": st.get("cells_updated", 0),
                          "carries": st.get("carries", 0)})
     return {"dataset": dataset, "epochs": epochs, "lr": lr, "seed": seed, "float_accuracy": ref.final_test_accuracy,
-            "runs": runs, "seconds": time.time() - t0}
+            "runs": runs, "seconds": time.time() - t0, "run": ref.config}
 
 
 #: the sweeps behind the README table: keyword arguments of :func:`sweep` (``model`` by name)
@@ -105,7 +105,11 @@ def plot_sweep(acc: dict, path) -> Path:
     ax.set_xlabel("CRS interval (examples)")
     ax.set_ylabel("test accuracy (%)")
     what = "CNN on digits" if acc.get("sweep") == "cnn" else acc["dataset"]
-    ax.set_title(f"PANTHER bit slicing: {what}, {acc['epochs']} epochs, batch 1")
+    run = acc.get("run") or {}
+    settings = (f"\n{run.get('split', '')} ({run.get('data_origin', '?')}), {run.get('network', '')}, lr {acc['lr']:g}, "
+                f"seed {acc['seed']}, pimtrain {run.get('pimtrain_version', '?')}, torch {run.get('torch_version', '?')}"
+                if run else "")
+    ax.set_title(f"PANTHER bit slicing: {what}, {acc['epochs']} epochs, batch 1{settings}", fontsize=7)
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)

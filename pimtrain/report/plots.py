@@ -28,7 +28,7 @@ def training_curves(runs: list[tuple[str, dict]], path: str | os.PathLike, title
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     try:
         with atomic_path(path) as tmp:

@@ -52,8 +52,21 @@ def si(value: float | None, unit: str) -> str:
     return f"{value:.3g} {unit}"
 
 
+def run_caption(result: dict) -> str:
+    """What a training run ran on, in one line (from ``result['run']``)."""
+    run = result.get("run") or {}
+    if not run:
+        return ""
+    parts = [f"{run.get('dataset', result.get('dataset', '?'))} ({run.get('split', '?')}, {run.get('data_origin', '?')})",
+             str(run.get("network", "?")), f"lr {run.get('lr', '?'):g}" if isinstance(run.get("lr"), (int, float)) else "lr ?",
+             f"batch {run.get('batch_size', '?')}", f"seed {run.get('seed', '?')}",
+             f"pimtrain {run.get('pimtrain_version', '?')}", f"torch {run.get('torch_version', '?')}"]
+    return " · ".join(parts)
+
+
 def train_table(results: Iterable[tuple[str, dict]], title: str = "Training accuracy") -> Table:
-    """One row per run; the dataset is named in the title."""
+    """One row per run; the dataset is named in the title, the run settings and warnings in the caption."""
+    results = list(results)
     t = Table(title=title)
     t.add_column("design", no_wrap=True)
     t.add_column("epochs", justify="right", no_wrap=True)
@@ -64,7 +77,12 @@ def train_table(results: Iterable[tuple[str, dict]], title: str = "Training accu
         ep = r["epochs"]
         secs = sum(e["seconds"] for e in ep) / max(len(ep), 1)
         t.add_row(name, str(len(ep)), f"{ep[-1]['train_loss']:.4f}" if ep else "—",
-                  f"{100 * r['final_test_accuracy']:.2f} %", f"{secs:.3f}")
+                  f"{100 * r['final_test_accuracy']:.2f} %" + (" [yellow](chance)[/]" if r.get("at_chance") else ""),
+                  f"{secs:.3f}")
+    lines = sorted({run_caption(r) for _, r in results} - {""})
+    lines += [f"[yellow]warning: {name}: {w}[/]" for name, r in results for w in r.get("warnings", [])]
+    if lines:
+        t.caption = "\n".join(lines)
     return t
 
 

@@ -1,0 +1,85 @@
+"""Output files of a CLI run: checked before any work, written atomically and all-or-none, temp files
+removed on SIGTERM. The file-level mechanics (temp names, stale clean-up, non-regular targets) are
+:func:`pimtrain.design.io.atomic_path`; this module adds the signal handler and the pre-checks of a
+command's several targets.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import tempfile
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+from pimtrain.design.errors import PimtrainError
+from pimtrain.design.io import atomic_batch, check_output_path, remove_live_temps
+
+__all__ = ["atomic_batch", "check_output_folder", "check_outputs", "cleanup_on_signals"]
+
+_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+@contextmanager
+def cleanup_on_signals():
+    """While inside, SIGTERM / SIGHUP remove this process's temp files, then end it as the signal would."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {}
+
+    def handler(signum, frame):
+        remove_live_temps()
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+
+    for sig in _SIGNALS:
+        try:
+            previous[sig] = signal.signal(sig, handler)
+        except (ValueError, OSError):  # pragma: no cover - not the main thread / not allowed
+            pass
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def check_outputs(**targets: str | None) -> None:
+    """Check every given output target (``field=path``) before a command starts; two targets must differ."""
+    seen: dict[str, str] = {}
+    for field, path in targets.items():
+        if not path:
+            continue
+        flag = "--" + field.replace("_", "-")
+        check_output_path(path, flag)
+        key = os.path.realpath(path)
+        if key in seen and not key.startswith("/dev/"):
+            raise PimtrainError(f"{flag}: {path!r} is also given to {seen[key]}; give two different files")
+        seen[key] = flag
+
+
+def check_output_folder(path: str | None, field: str = "--plots") -> None:
+    """A folder for several output files: it may not exist yet, but may not be a file or unwritable."""
+    if not path:
+        return
+    p = Path(path)
+    if not str(path).strip():
+        raise PimtrainError(f"{field}: empty path; give a folder")
+    if p.exists() and not p.is_dir():
+        raise PimtrainError(f"{field}: {path!r} is a file; give a folder")
+    parent = p
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise PimtrainError(f"{field}: {path!r} lies under a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PimtrainError(f"{field}: cannot write into folder {str(parent)!r} (permission denied)")
+    try:  # os.access says yes to root everywhere: a probe file tells (/sys, read-only mounts)
+        fd, probe = tempfile.mkstemp(prefix=".pimtrain-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise PimtrainError(f"{field}: cannot write into folder {str(parent)!r} ({exc.strerror or exc})") from None
+    if len(p.name) > 200:
+        raise PimtrainError(f"{field}: folder name too long ({len(p.name)} characters)")
