@@ -86,18 +86,19 @@ _EXAMPLE_UNIT = {"energy": "pJ", "time": "ns", "area": "mm2", "power": "mW", "co
                  "bits": "bit", "dimensionless": ""}
 
 
-def check_finite(value: Any) -> Any:
+def check_finite(value: Any, _path: str = "") -> Any:
     """``value`` unchanged when every float in it (also inside lists, tuples and dicts) is finite; else
-    ValueError. Used by the design models' shared base classes on every field."""
+    ValueError naming where inside the value (``params.convert_energy: must be a finite number``). Used by
+    the design models' shared base classes on every field."""
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise ValueError("must be a finite number")
+            raise ValueError(f".{_path}: must be a finite number" if _path else "must be a finite number")  # "." continues the field path
     elif isinstance(value, (list, tuple)):
-        for v in value:
-            check_finite(v)
+        for i, v in enumerate(value):
+            check_finite(v, f"{_path}.{i}" if _path else str(i))
     elif isinstance(value, dict):
-        for v in value.values():
-            check_finite(v)
+        for k, v in value.items():
+            check_finite(v, f"{_path}.{k}" if _path else str(k))
     return value
 
 
