@@ -1,0 +1,105 @@
+"""Points of a sweep: one design (validated), one workload, one set of settings, and its content key.
+
+The key is a SHA-256 of the canonical JSON of (design dump, workload, settings, pimtrain version): the
+same point has the same key in every run, process and machine, so a results database can skip what is
+done and never hold a point twice.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from pimtrain import __version__
+from pimtrain.design import PimtrainError, design_to_dict
+
+from .spec import LoadedSpec, validate_design
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def point_key(design: dict, workload: str, settings: dict, version: str = __version__) -> str:
+    text = canonical({"design": design, "workload": workload, "settings": settings, "version": version})
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class Point:
+    """One point: what the worker needs (``task``) and the input columns of its row (``inputs``)."""
+
+    key: str
+    design: dict            # validated dump (or, for a refused point, the mapping that was refused)
+    workload: str
+    settings: dict
+    choice: dict            # axis name -> label
+    refused: str | None = None
+    design_name: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def task(self) -> dict:
+        return {"key": self.key, "design": self.design, "workload": self.workload, "settings": self.settings}
+
+    def inputs(self, sweep: str) -> dict:
+        row = {"key": self.key, "sweep": sweep, "design": self.design_name, "workload": self.workload,
+               "measure": self.settings["measure"], "design_json": canonical(self.design),
+               "settings_json": canonical(self.settings), "pimtrain_version": __version__}
+        row.update(settings_columns(self.settings))
+        row.update({f"axis:{k}": v for k, v in self.choice.items()})
+        return row
+
+
+def settings_of(loaded: LoadedSpec) -> dict:
+    s = loaded.spec
+    out: dict[str, Any] = {"measure": s.measure}
+    if s.measure in ("cost", "both"):
+        out.update({"batch_size": s.batch_size if s.measure == "cost" else None, "inference": s.inference})
+    if s.measure in ("train", "both"):
+        t = s.train
+        out["train"] = {"dataset": t.dataset, "model": t.model, "epochs": t.epochs, "seed": t.seed, "lr": t.lr,
+                        "batch_size": t.batch_size, "device": t.device}
+    return out
+
+
+def settings_columns(settings: dict) -> dict:
+    t = settings.get("train") or {}
+    return {"batch_size": t.get("batch_size", settings.get("batch_size")), "inference": settings.get("inference"),
+            "dataset": t.get("dataset"), "model": t.get("model"), "epochs": t.get("epochs"), "seed": t.get("seed"),
+            "lr": t.get("lr"), "device": t.get("device")}
+
+
+def make_point(loaded: LoadedSpec, choice: dict, workload: str, settings: dict) -> Point:
+    data = loaded.design_dict(choice)
+    try:
+        design = validate_design(data)
+    except PimtrainError as exc:
+        return Point(point_key(data, workload, settings), data, workload, settings, choice, refused=str(exc),
+                     design_name=str(data.get("name", "")))
+    dump = design_to_dict(design)
+    return Point(point_key(dump, workload, settings), dump, workload, settings, choice, design_name=design.name)
+
+
+def workloads_of(loaded: LoadedSpec) -> list[str]:
+    s = loaded.spec
+    if s.measure == "cost":
+        return list(s.workloads)
+    t = s.train
+    return [f"{t.dataset}:{t.model}"]
+
+
+def expand(loaded: LoadedSpec) -> list[Point]:
+    """Every point of the spec, each design validated (invalid ones carry ``refused``); order is stable."""
+    settings = settings_of(loaded)
+    points, seen = [], set()
+    for choice in loaded.choices():
+        for w in workloads_of(loaded):
+            p = make_point(loaded, choice, w, settings)
+            if p.key not in seen:       # two axis values giving the same design: one point
+                seen.add(p.key)
+                points.append(p)
+    return points
+
+
+__all__ = ["Point", "point_key", "canonical", "expand", "make_point", "settings_of", "workloads_of"]
