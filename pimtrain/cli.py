@@ -254,6 +254,11 @@ def demo(
     run_demo(epochs=epochs, seed=seed, plot=plot)
 
 
+from pimtrain.explore.cli import register as _register_explore  # noqa: E402  (sweep, explore, results, bench sweep)
+
+_register_explore(app, bench_app)
+
+
 def main() -> None:  # console-script entry point
     app()
 

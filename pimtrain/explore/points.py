@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pimtrain import __version__
@@ -21,9 +21,11 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def point_key(design: dict, workload: str, settings: dict, version: str = __version__) -> str:
-    text = canonical({"design": design, "workload": workload, "settings": settings, "version": version})
-    return hashlib.sha256(text.encode()).hexdigest()
+def point_key(design: dict | str, workload: str, settings: dict, version: str = __version__) -> str:
+    """SHA-256 over the canonical JSON of the design dump (or that JSON text), workload, settings, version."""
+    text = design if isinstance(design, str) else canonical(design)
+    rest = canonical({"workload": workload, "settings": settings, "version": version})
+    return hashlib.sha256(f"{text}\n{rest}".encode()).hexdigest()
 
 
 @dataclass
@@ -37,14 +39,14 @@ class Point:
     choice: dict            # axis name -> label
     refused: str | None = None
     design_name: str = ""
-    extra: dict = field(default_factory=dict)
+    design_text: str = ""   # canonical JSON of ``design`` (computed once: it is hashed and stored)
 
     def task(self) -> dict:
         return {"key": self.key, "design": self.design, "workload": self.workload, "settings": self.settings}
 
     def inputs(self, sweep: str) -> dict:
         row = {"key": self.key, "sweep": sweep, "design": self.design_name, "workload": self.workload,
-               "measure": self.settings["measure"], "design_json": canonical(self.design),
+               "measure": self.settings["measure"], "design_json": self.design_text or canonical(self.design),
                "settings_json": canonical(self.settings), "pimtrain_version": __version__}
         row.update(settings_columns(self.settings))
         row.update({f"axis:{k}": v for k, v in self.choice.items()})
@@ -75,10 +77,13 @@ def make_point(loaded: LoadedSpec, choice: dict, workload: str, settings: dict) 
     try:
         design = validate_design(data)
     except PimtrainError as exc:
-        return Point(point_key(data, workload, settings), data, workload, settings, choice, refused=str(exc),
-                     design_name=str(data.get("name", "")))
+        text = canonical(data)
+        return Point(point_key(text, workload, settings), data, workload, settings, choice, refused=str(exc),
+                     design_name=str(data.get("name", "")), design_text=text)
     dump = design_to_dict(design)
-    return Point(point_key(dump, workload, settings), dump, workload, settings, choice, design_name=design.name)
+    text = canonical(dump)
+    return Point(point_key(text, workload, settings), dump, workload, settings, choice, design_name=design.name,
+                 design_text=text)
 
 
 def workloads_of(loaded: LoadedSpec) -> list[str]:
