@@ -10,6 +10,8 @@ Ray is imported here only, and only by :class:`RayEngine` (``pip install pimtrai
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager
 from typing import Iterable, Iterator
 
 from pimtrain.design import PimtrainError
@@ -42,6 +44,24 @@ class SerialEngine:
         pass
 
 
+@contextmanager
+def _main_not_reimported():
+    """Workers need only pimtrain: hide the user's script from the fork server while workers start, so a
+    script that calls a sweep without an ``if __name__ == "__main__":`` guard works (the workers would
+    otherwise import it, and start the sweep again)."""
+    main = sys.modules.get("__main__")
+    spec = getattr(main, "__spec__", None)
+    if main is None or getattr(spec, "name", None) or not hasattr(main, "__file__"):
+        yield                     # python -m pkg.module / interactive: the child imports the module by name
+        return
+    path = main.__file__
+    try:
+        del main.__file__
+        yield
+    finally:
+        main.__file__ = path
+
+
 class PoolEngine:
     """A ``concurrent.futures`` process pool of ``workers`` processes on this machine.
 
@@ -66,7 +86,8 @@ class PoolEngine:
         from concurrent.futures import FIRST_COMPLETED, wait
 
         tasks = list(tasks)
-        pending = {self.pool.submit(run_chunk, c) for c in _chunks(tasks, chunk_size(tasks, self.workers))}
+        with _main_not_reimported():
+            pending = {self.pool.submit(run_chunk, c) for c in _chunks(tasks, chunk_size(tasks, self.workers))}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)

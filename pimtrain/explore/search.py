@@ -95,9 +95,11 @@ def run_explore(loaded: LoadedSpec, db_path: str | Path | None = None, workers: 
         finally:
             if own:
                 engine.close()
-        front_rows = []
+        front_rows, seen = [], set()
         for t in study.best_trials:
-            rows = db.rows("WHERE key = ?", [t.user_attrs.get("key")])
+            key = t.user_attrs.get("key")
+            rows = db.rows("WHERE key = ?", [key]) if key not in seen else []
+            seen.add(key)
             if rows:
                 front_rows.append(rows[0])
     front = [{**{a: r.get(f"axis:{a}") for a in loaded.axis_labels}, **{c: r.get(c) for c, _ in objectives},

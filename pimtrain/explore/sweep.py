@@ -115,16 +115,20 @@ def run_points(points: list[Point], db: ResultsDB, engine, sweep: str, tally: Ta
 
 
 def run_sweep(loaded: LoadedSpec, db_path: str | Path | None = None, engine=None, workers: int | None = None,
-              cluster: str | None = None, progress: bool = True) -> dict:
-    """Run every point of the spec not yet in the database; the summary (counts, best, seconds)."""
+              cluster: str | None = None, progress: bool = True, db_handle: ResultsDB | None = None) -> dict:
+    """Run every point of the spec not yet in the database; the summary (counts, best, seconds).
+
+    ``db_handle``: an open :class:`ResultsDB` to write to (instead of opening ``db_path``)."""
     from .engines import make_engine
 
     t0 = time.perf_counter()
     points = expand(loaded)                 # validates every design before anything runs or is written
-    db_path = Path(db_path) if db_path else default_db(loaded)
+    if db_handle is None:
+        db_path = Path(db_path) if db_path else default_db(loaded)
     metric, maximize = ("test_accuracy", True) if loaded.spec.measure != "cost" else ("energy_j", False)
     tally = Tally(metric, maximize)
-    with ResultsDB(db_path) as db:
+    db = db_handle or ResultsDB(db_path)
+    try:
         db.ensure_axes(axis_types(loaded))
         done = db.done_keys()
         todo = [p for p in points if p.key not in done]
@@ -140,10 +144,12 @@ def run_sweep(loaded: LoadedSpec, db_path: str | Path | None = None, engine=None
         finally:
             if own:
                 engine.close()
-    out = {"sweep": loaded.spec.name, "db": str(db_path), "points": len(points), **tally.summary(),
-           "engine": getattr(engine, "name", None), "workers": getattr(engine, "workers", None),
-           "seconds": time.perf_counter() - t0}
-    return out
+    finally:
+        if db_handle is None:
+            db.close()
+    return {"sweep": loaded.spec.name, "db": str(db.path), "points": len(points), **tally.summary(),
+            "engine": getattr(engine, "name", None), "workers": getattr(engine, "workers", None),
+            "seconds": time.perf_counter() - t0}
 
 
 __all__ = ["run_sweep", "run_points", "default_db", "axis_types", "Tally", "progress_bar"]
