@@ -17,4 +17,4 @@ from .search import run_explore
 from .spec import LoadedSpec, load_spec, spec_from_dict
 from .sweep import run_sweep
 
-__all__ = ["ResultsDB", "LoadedSpec", "load_spec", "spec_from_dict", "run_sweep", "run_explore"]
+__all__ = ["LoadedSpec", "ResultsDB", "load_spec", "run_explore", "run_sweep", "spec_from_dict"]

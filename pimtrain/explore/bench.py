@@ -81,4 +81,4 @@ def bench_sweep(points: int = 400, progress: bool = True) -> list[dict]:
     return cases
 
 
-__all__ = ["bench_sweep", "bench_spec", "TARGET_POINTS_PER_S_PER_CORE"]
+__all__ = ["TARGET_POINTS_PER_S_PER_CORE", "bench_spec", "bench_sweep"]

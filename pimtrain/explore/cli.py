@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Annotated
 
 import typer
 
@@ -55,7 +56,7 @@ def _front_table(front: list[dict], title: str):
     return t
 
 
-def _emit(data, as_json: bool, output: Optional[str], render: Callable[[], None]) -> None:
+def _emit(data, as_json: bool, output: str | None, render: Callable[[], None]) -> None:
     from pimtrain.report import emit_json
 
     if output:
@@ -75,7 +76,7 @@ def _plots(loaded, db_path, folder, color_by, objectives=None) -> list[str]:
     return write_plots(rows, list(loaded.axis_labels), folder, color_by or loaded.spec.color_by, objectives)
 
 
-def _check_engine(workers: Optional[int], cluster: Optional[str]) -> None:
+def _check_engine(workers: int | None, cluster: str | None) -> None:
     if workers is not None and workers < 1:
         raise PimtrainError(f"--workers: must be at least 1 (got {workers})")
     if workers is not None and cluster:
@@ -84,14 +85,14 @@ def _check_engine(workers: Optional[int], cluster: Optional[str]) -> None:
 
 @_errors
 def sweep(
-    spec: Path = typer.Argument(..., help="sweep spec (YAML): base, axes, workloads, measure, sampling"),
-    db: Optional[Path] = typer.Option(None, "--db", help="results database (default: the spec's db, or <spec>.duckdb beside it)"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j", help="local processes (default: the machine's cores; 1 = in this process)"),
-    cluster: Optional[str] = typer.Option(None, "--cluster", help="run on Ray: ADDRESS, 'auto', or 'local' (needs pimtrain[cluster])"),
-    plots: Optional[Path] = typer.Option(None, "--plots", help="folder for the Pareto and sensitivity plots (PNG)"),
-    color_by: Optional[str] = typer.Option(None, "--color-by", help="axis that colours the Pareto plot"),
-    as_json: bool = typer.Option(False, "--json"),
-    output: Optional[str] = typer.Option(None, "--output", "-o"),
+    spec: Annotated[Path, typer.Argument(help="sweep spec (YAML): base, axes, workloads, measure, sampling")],
+    db: Annotated[Path | None, typer.Option("--db", help="results database (default: the spec's db, or <spec>.duckdb beside it)")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j", help="local processes (default: the machine's cores; 1 = in this process)")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster", help="run on Ray: ADDRESS, 'auto', or 'local' (needs pimtrain[cluster])")] = None,
+    plots: Annotated[Path | None, typer.Option("--plots", help="folder for the Pareto and sensitivity plots (PNG)")] = None,
+    color_by: Annotated[str | None, typer.Option("--color-by", help="axis that colours the Pareto plot")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
 ):
     """Run every point of SPEC not yet in its results database (cost, training, or both)."""
     from .spec import load_spec
@@ -110,16 +111,16 @@ def sweep(
 
 @_errors
 def explore(
-    spec: Path = typer.Argument(..., help="spec (YAML) with an explore: section (objectives, budget)"),
-    db: Optional[Path] = typer.Option(None, "--db"),
-    trials: Optional[int] = typer.Option(None, "--trials", help="budget: finished trials in the study"),
-    seconds: Optional[float] = typer.Option(None, "--seconds", help="budget: seconds of this run"),
-    workers: Optional[int] = typer.Option(None, "--workers", "-j"),
-    cluster: Optional[str] = typer.Option(None, "--cluster"),
-    plots: Optional[Path] = typer.Option(None, "--plots"),
-    color_by: Optional[str] = typer.Option(None, "--color-by"),
-    as_json: bool = typer.Option(False, "--json"),
-    output: Optional[str] = typer.Option(None, "--output", "-o"),
+    spec: Annotated[Path, typer.Argument(help="spec (YAML) with an explore: section (objectives, budget)")],
+    db: Annotated[Path | None, typer.Option("--db")] = None,
+    trials: Annotated[int | None, typer.Option("--trials", help="budget: finished trials in the study")] = None,
+    seconds: Annotated[float | None, typer.Option("--seconds", help="budget: seconds of this run")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", "-j")] = None,
+    cluster: Annotated[str | None, typer.Option("--cluster")] = None,
+    plots: Annotated[Path | None, typer.Option("--plots")] = None,
+    color_by: Annotated[str | None, typer.Option("--color-by")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
 ):
     """Multi-objective co-design search (optuna NSGA-II) over SPEC's axes; prints the Pareto front."""
     from .search import run_explore
@@ -156,12 +157,12 @@ def _print(obj) -> None:
 
 @_errors
 def results(
-    db: Path = typer.Argument(..., help="results database (DuckDB file) written by sweep / explore"),
-    query: Optional[str] = typer.Option(None, "--query", "-q", help="SQL over the table 'results' (default: every row)"),
-    as_json: bool = typer.Option(False, "--json", help="rows as a JSON list of objects"),
-    as_csv: bool = typer.Option(False, "--csv", help="rows as CSV"),
-    parquet: Optional[Path] = typer.Option(None, "--parquet", help="write the rows to this Parquet file"),
-    output: Optional[str] = typer.Option(None, "--output", "-o", help="write the JSON / CSV to this file (atomically)"),
+    db: Annotated[Path, typer.Argument(help="results database (DuckDB file) written by sweep / explore")],
+    query: Annotated[str | None, typer.Option("--query", "-q", help="SQL over the table 'results' (default: every row)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="rows as a JSON list of objects")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="rows as CSV")] = False,
+    parquet: Annotated[Path | None, typer.Option("--parquet", help="write the rows to this Parquet file")] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", help="write the JSON / CSV to this file (atomically)")] = None,
 ):
     """Read a results database back: a table, JSON, CSV or Parquet."""
     from .export import export
@@ -174,9 +175,9 @@ def results(
 
 @_errors
 def bench_sweep(
-    points: int = typer.Option(400, "--points", min=10, help="cost-only VGG-16 points per measurement"),
-    as_json: bool = typer.Option(False, "--json"),
-    output: Optional[str] = typer.Option(None, "--output", "-o"),
+    points: Annotated[int, typer.Option("--points", min=10, help="cost-only VGG-16 points per measurement")] = 400,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    output: Annotated[str | None, typer.Option("--output", "-o")] = None,
 ):
     """Sweep throughput: cost-only VGG-16 points per second per core, against a plain loop, 1 vs 2 processes."""
     from pimtrain.report import bench_table
@@ -195,4 +196,4 @@ def register(app: typer.Typer, bench_app: typer.Typer) -> None:
     bench_app.command("sweep")(bench_sweep)
 
 
-__all__ = ["register", "sweep", "explore", "results", "bench_sweep"]
+__all__ = ["bench_sweep", "explore", "register", "results", "sweep"]

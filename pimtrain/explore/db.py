@@ -16,8 +16,9 @@ import json
 import math
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from pimtrain.design import PimtrainError
 
@@ -100,11 +101,8 @@ class ResultsDB:
         self._load_types()
 
     def _load_types(self) -> None:
-        try:
-            rows = self.con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                                    "WHERE table_name = 'results'").fetchall()
-        except Exception:
-            rows = []
+        rows = self.con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                "WHERE table_name = 'results'").fetchall()
         self.types = {name: typ for name, typ in rows}
 
     def ensure_axes(self, axis_types: dict[str, str]) -> None:
@@ -179,4 +177,4 @@ class ResultsDB:
         self.close()
 
 
-__all__ = ["ResultsDB", "TIMING_COLUMNS", "BASE_COLUMNS", "sql_type"]
+__all__ = ["BASE_COLUMNS", "TIMING_COLUMNS", "ResultsDB", "sql_type"]

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Iterable, Iterator
 
 from pimtrain.design import PimtrainError
 
@@ -117,7 +117,7 @@ class RayEngine:
         if not ray.is_initialized():
             try:
                 ray.init(address=address, ignore_reinit_error=True, log_to_driver=False)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - any failure to connect is the user's address
                 raise PimtrainError(f"--cluster: cannot reach Ray at {address!r}: {' '.join(str(exc).split())}"[:300]) from None
         res = ray.cluster_resources()
         self.gpus = float(res.get("GPU", 0))
@@ -151,4 +151,4 @@ def make_engine(workers: int | None = None, cluster: str | None = None):
     return PoolEngine(workers)
 
 
-__all__ = ["SerialEngine", "PoolEngine", "RayEngine", "make_engine", "chunk_size"]
+__all__ = ["PoolEngine", "RayEngine", "SerialEngine", "chunk_size", "make_engine"]

@@ -204,4 +204,4 @@ def write_plots(rows: list[dict], axes: list[str], folder, color_by: str | None 
     return out
 
 
-__all__ = ["pareto", "plot_pareto", "plot_sensitivity", "write_plots", "axis_label", "figure_label", "FIGURES"]
+__all__ = ["FIGURES", "axis_label", "figure_label", "pareto", "plot_pareto", "plot_sensitivity", "write_plots"]

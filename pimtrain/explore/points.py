@@ -107,4 +107,4 @@ def expand(loaded: LoadedSpec) -> list[Point]:
     return points
 
 
-__all__ = ["Point", "point_key", "canonical", "expand", "make_point", "settings_of", "workloads_of"]
+__all__ = ["Point", "canonical", "expand", "make_point", "point_key", "settings_of", "workloads_of"]

@@ -66,7 +66,7 @@ def run_explore(loaded: LoadedSpec, db_path: str | Path | None = None, workers: 
     with ResultsDB(db_path) as db:
         db.ensure_axes(axis_types(loaded))
         study = open_study(loaded, db_path)
-        finished = lambda: sum(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)  # noqa: E731
+        finished = lambda: sum(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)
         own = engine is None
         engine = engine or make_engine(workers, cluster)
         total = trials if trials is not None else 0
@@ -125,4 +125,4 @@ def _measure(points, db: ResultsDB, engine, sweep: str, tally: Tally, advance, t
     run_points(todo, db, engine, sweep, tally, advance, threads=threads)
 
 
-__all__ = ["run_explore", "open_study"]
+__all__ = ["open_study", "run_explore"]

@@ -20,7 +20,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from pimtrain.design import Design, PimtrainError, design_to_dict, load_design
 
@@ -78,14 +85,14 @@ class AxisSpec(_Strict):
                 raise ValueError("range with factor: give [start, stop] with start > 0")
             v = start
             while v <= stop * (1 + 1e-12):
-                out.append(int(round(v)) if integral else v)
+                out.append(round(v) if integral else v)
                 v *= self.factor
         else:
             step = r[2] if len(r) == 3 else 1
             if step <= 0:
                 raise ValueError("range: step must be positive")
-            n = int(math.floor((stop - start) / step + 1e-9)) + 1
-            out = [int(round(start + i * step)) if integral else start + i * step for i in range(max(n, 0))]
+            n = math.floor((stop - start) / step + 1e-9) + 1
+            out = [round(start + i * step) if integral else start + i * step for i in range(max(n, 0))]
         return out
 
 
@@ -188,9 +195,7 @@ def path_exists(path: str, dump: dict) -> bool:
             if _open_ended(ann) and _model_of(ann) is None:
                 return True
             model = _model_of(ann)
-        elif isinstance(node, dict) and part in node:
-            model = None
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+        elif isinstance(node, dict) and part in node or isinstance(node, list) and part.isdigit() and int(part) < len(node):
             model = None
         else:
             return False
@@ -245,8 +250,7 @@ def _format(exc: ValidationError, where: str) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err.get("loc", ()))
     msg = err.get("msg", "invalid")
-    if msg.startswith("Value error, "):
-        msg = msg[len("Value error, "):]
+    msg = msg.removeprefix("Value error, ")
     if err.get("type") == "extra_forbidden":
         return f"{where}: {loc}: unknown field"
     return f"{where}: {loc}: {msg}" if loc else f"{where}: {msg}"
@@ -295,18 +299,9 @@ class LoadedSpec:
                 for path in patch:
                     if not any(path_exists(path, b) for b in bases):
                         raise PimtrainError(f"{where}: axes.{name}: unknown design field path {path!r}")
-                errors = []
-                for b in bases:
-                    data = _copy(b)
-                    for path, value in patch.items():
-                        set_path(data, path, value)
-                    try:
-                        validate_design(data)
-                        break
-                    except PimtrainError as exc:
-                        errors.append(str(exc))
-                else:
-                    raise PimtrainError(f"{where}: axes.{name}: value {label!r} refused by the design ({errors[0]})")
+                refusal = self._field_refusal(bases, patch)
+                if refusal:
+                    raise PimtrainError(f"{where}: axes.{name}: value {label!r} refused by the design ({refusal})")
         if s.measure in ("cost",) and not s.workloads:
             raise PimtrainError(f"{where}: workloads: give at least one workload for measure: cost")
         if s.workloads:
@@ -325,6 +320,26 @@ class LoadedSpec:
             raise PimtrainError(f"{where}: color_by: unknown axis {s.color_by!r}; allowed: {', '.join(s.axes)}")
         if s.sampling.method == "random" and s.sampling.samples is None:
             raise PimtrainError(f"{where}: sampling.samples: required with method: random")
+
+    @staticmethod
+    def _field_refusal(bases: list[dict], patch: dict[str, Any]) -> str | None:
+        """The error when the patched field itself refuses the value on every base (its type or range),
+        else None. A check that spans several fields (``slice_bits`` against ``slices``) is left to the
+        combination: such a point is recorded as refused, the spec is not wrong."""
+        errors = []
+        for b in bases:
+            data = _copy(b)
+            for path, value in patch.items():
+                set_path(data, path, value)
+            try:
+                validate_design(data)
+                return None
+            except PimtrainError as exc:
+                text = str(exc)
+                if not any(f"design: {path}:" in text or f"design: {path}." in text for path in patch):
+                    return None
+                errors.append(text.removeprefix("design: "))
+        return errors[0] if errors else None
 
     def check_explore(self) -> ExploreSpec:
         s, where = self.spec, self.where
@@ -433,5 +448,17 @@ def load_spec(path: str | Path) -> LoadedSpec:
     return loaded
 
 
-__all__ = ["AxisSpec", "TrainSpec", "SamplingSpec", "ExploreSpec", "SweepSpec", "LoadedSpec", "OBJECTIVES",
-           "load_spec", "spec_from_dict", "path_exists", "set_path", "validate_design"]
+__all__ = [
+    "OBJECTIVES",
+    "AxisSpec",
+    "ExploreSpec",
+    "LoadedSpec",
+    "SamplingSpec",
+    "SweepSpec",
+    "TrainSpec",
+    "load_spec",
+    "path_exists",
+    "set_path",
+    "spec_from_dict",
+    "validate_design",
+]

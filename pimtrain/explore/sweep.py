@@ -5,9 +5,9 @@ committed and a re-run finishes the rest).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .db import ResultsDB, sql_type
 from .points import Point, expand
@@ -71,7 +71,13 @@ def _unit(metric: str) -> str:
 @contextmanager
 def progress_bar(total: int, label: str, enabled: bool):
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     cols = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
             TimeElapsedColumn())
@@ -152,4 +158,4 @@ def run_sweep(loaded: LoadedSpec, db_path: str | Path | None = None, engine=None
             "seconds": time.perf_counter() - t0}
 
 
-__all__ = ["run_sweep", "run_points", "default_db", "axis_types", "Tally", "progress_bar"]
+__all__ = ["Tally", "axis_types", "default_db", "progress_bar", "run_points", "run_sweep"]

@@ -110,7 +110,7 @@ def run_point(task: dict, device_override: str | None = None) -> dict:
         out.update(status="ok", reason=None)
     except PimtrainError as exc:
         out = {"status": "refused", "reason": " ".join(str(exc).split())}
-    except Exception as exc:  # a worker bug must not end the sweep: recorded, retried on the next run
+    except Exception as exc:  # noqa: BLE001 - a worker bug must not end the sweep: recorded, retried on the next run
         out = {"status": "failed", "reason": f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]}
     out["key"] = task["key"]
     out["seconds"] = time.perf_counter() - t0
@@ -122,4 +122,4 @@ def run_chunk(tasks: list[dict], device_override: str | None = None) -> list[dic
     return [run_point(t, device_override) for t in tasks]
 
 
-__all__ = ["run_point", "run_chunk", "parse_model"]
+__all__ = ["parse_model", "run_chunk", "run_point"]

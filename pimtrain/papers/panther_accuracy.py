@@ -164,4 +164,4 @@ def plot_sweep(acc: dict, path) -> Path:
     return path
 
 
-__all__ = ["SLICE_CONFIGS", "CRS_INTERVALS", "SWEEPS", "sliced_design", "slicing_spec", "sweep", "run_named", "plot_sweep"]
+__all__ = ["CRS_INTERVALS", "SLICE_CONFIGS", "SWEEPS", "plot_sweep", "run_named", "sliced_design", "slicing_spec", "sweep"]
