@@ -73,7 +73,8 @@ def _plots(loaded, db_path, folder, color_by, objectives=None) -> list[str]:
 
     with ResultsDB(db_path, read_only=True) as db:
         rows = db.rows("WHERE sweep = ?", [loaded.spec.name])
-    return write_plots(rows, list(loaded.axis_labels), folder, color_by or loaded.spec.color_by, objectives)
+    presets = next((n for n, a in loaded.spec.axes.items() if a.kind == "presets"), None)
+    return write_plots(rows, loaded.axis_labels, folder, color_by or loaded.spec.color_by, objectives, group_by=presets)
 
 
 def _check_engine(workers: int | None, cluster: str | None) -> None:

@@ -5,6 +5,7 @@ settings in the title; files are written atomically (``pimtrain.design.io.atomic
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,11 @@ def pareto(rows: list[dict], objectives: list[tuple[str, str]]) -> list[dict]:
     return front
 
 
+def _wide(values: list[float]) -> bool:
+    """Positive values spanning more than a decade: worth a log scale."""
+    return bool(values) and min(values) > 0 and max(values) / min(values) > 10
+
+
 def _title(settings: str, what: str) -> str:
     return f"{what}\n{settings}" if settings else what
 
@@ -62,7 +68,8 @@ def settings_text(rows: list[dict]) -> str:
     r = rows[0]
     parts = [f"sweep {r.get('sweep')}"]
     if r.get("dataset"):
-        parts.append(f"{r['dataset']} ({r.get('model')}), {r.get('epochs')} epochs, batch {r.get('batch_size')}, "
+        epochs = r.get("epochs")
+        parts.append(f"{r['dataset']} ({r.get('model')}), {epochs} epoch{'' if epochs == 1 else 's'}, batch {r.get('batch_size')}, "
                      f"lr {r.get('lr')}, seed {r.get('seed')}")
     else:
         wls = sorted({str(x.get("workload")) for x in rows})
@@ -93,7 +100,8 @@ def _plt():
 
 
 def plot_pareto(rows: list[dict], path, x: str = "energy_j", y: str = "test_accuracy", color_by: str | None = None,
-                directions: tuple[str, str] = ("minimize", "maximize"), title: str | None = None) -> Path:
+                directions: tuple[str, str] = ("minimize", "maximize"), title: str | None = None,
+                order: list | None = None) -> Path:
     """``y`` against ``x`` for every ok point, coloured by the axis ``color_by``; the front joined by a line."""
     plt = _plt()
     ok = [r for r in rows if r.get("status") == "ok" and r.get(x) is not None and r.get(y) is not None]
@@ -103,7 +111,8 @@ def plot_pareto(rows: list[dict], path, x: str = "energy_j", y: str = "test_accu
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     col = f"axis:{color_by}" if color_by else None
     if col and ok:
-        labels = sorted({r.get(col) for r in ok}, key=lambda v: (str(type(v)), v))
+        present = {r.get(col) for r in ok}
+        labels = ([v for v in order if v in present] if order else sorted(present, key=lambda v: (str(type(v)), v)))
         numeric = _numeric(labels)
         cmap = plt.get_cmap("viridis" if numeric else "tab10")
         for i, lab in enumerate(labels):
@@ -118,9 +127,9 @@ def plot_pareto(rows: list[dict], path, x: str = "energy_j", y: str = "test_accu
     if front:
         ax.plot([xs * r[x] for r in front], [ys * r[y] for r in front], "k-", lw=1, marker="o", mfc="none",
                 ms=8, label="Pareto front")
-    if xlog and all(r[x] > 0 for r in ok):
+    if xlog and _wide([r[x] for r in ok]):
         ax.set_xscale("log")
-    if ylog and all(r[y] > 0 for r in ok):
+    if ylog and _wide([r[y] for r in ok]):
         ax.set_yscale("log")
     ax.set_xlabel(figure_label(x, inference))
     ax.set_ylabel(figure_label(y, inference))
@@ -131,20 +140,29 @@ def plot_pareto(rows: list[dict], path, x: str = "energy_j", y: str = "test_accu
     return _save(fig, Path(path))
 
 
-def plot_sensitivity(rows: list[dict], axis: str, metrics: list[str], path) -> Path:
-    """Each metric against one axis: every point (dots) and the median per axis value and workload (line)."""
+def plot_sensitivity(rows: list[dict], axis: str, metrics: list[str], path, order: list | None = None,
+                     group_by: str | None = None) -> Path:
+    """Each metric against one axis: every point (dots) and the median per axis value (line), one line per
+    workload (and per value of the ``group_by`` axis, e.g. the preset). ``order``: the axis values in order."""
     plt = _plt()
     col = f"axis:{axis}"
     ok = [r for r in rows if r.get("status") == "ok" and r.get(col) is not None]
-    labels = sorted({r[col] for r in ok}, key=lambda v: (str(type(v)), v))
+    present = {r[col] for r in ok}
+    labels = ([v for v in order if v in present] if order else
+              sorted(present, key=lambda v: (str(type(v)), v)))
     numeric = _numeric(labels)
     pos = {v: (v if numeric else i) for i, v in enumerate(labels)}
     inference = bool(ok and ok[0].get("inference"))
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.2 * len(metrics), 3.8), squeeze=False)
     for ax, metric in zip(axes[0], metrics):
         _, scale, log = FIGURES.get(metric, (metric, 1.0, False))
-        for wl in sorted({str(r.get("workload")) for r in ok}):
-            pts = [r for r in ok if str(r.get("workload")) == wl and r.get(metric) is not None]
+        gcol = f"axis:{group_by}" if group_by and group_by != axis else None
+
+        def group(r, gcol=gcol):
+            return f"{r.get('workload')}, {r.get(gcol)}" if gcol else str(r.get("workload"))
+
+        for wl in dict.fromkeys(group(r) for r in ok):
+            pts = [r for r in ok if group(r) == wl and r.get(metric) is not None]
             if not pts:
                 continue
             dots = ax.scatter([pos[r[col]] for r in pts], [scale * r[metric] for r in pts], s=8, alpha=0.35)
@@ -173,10 +191,14 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def write_plots(rows: list[dict], axes: list[str], folder, color_by: str | None = None,
-                objectives: list[tuple[str, str]] | None = None) -> list[str]:
-    """The Pareto plot and one sensitivity plot per axis into ``folder``; their paths."""
+def write_plots(rows: list[dict], axes: dict[str, list], folder, color_by: str | None = None,
+                objectives: list[tuple[str, str]] | None = None, group_by: str | None = None) -> list[str]:
+    """The Pareto plot and one sensitivity plot per axis into ``folder``; their paths.
+
+    ``axes``: axis name -> its values in order; ``group_by``: an axis whose values get their own lines in
+    the sensitivity plots (the presets axis)."""
     folder = Path(folder)
+    axes = dict(axes) if isinstance(axes, dict) else {a: None for a in axes}
     ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
         return []
@@ -192,15 +214,17 @@ def write_plots(rows: list[dict], axes: list[str], folder, color_by: str | None 
         (x, dx), (y, dy) = ("energy_j", "minimize"), ("latency_s", "minimize")
     else:
         x = y = None
-    color_by = color_by or (axes[0] if axes else None)
+    color_by = color_by or next(iter(axes), None)
     out = []
     name = _safe(str(ok[0].get("sweep")))
     if x and y:
         out.append(str(plot_pareto(ok, folder / f"{name}_pareto.png", x=x, y=y, color_by=color_by,
-                                   directions=(dx, dy))))
+                                   directions=(dx, dy), order=axes.get(color_by))))
     metrics = [m for m in ("test_accuracy", "energy_j", "latency_s") if any(r.get(m) is not None for r in ok)][:2]
     for a in axes:
-        out.append(str(plot_sensitivity(ok, a, metrics, folder / f"{name}_sensitivity_{_safe(a)}.png")))
+        order = [v if isinstance(v, (str, int, float, bool)) else json.dumps(v, sort_keys=True) for v in axes[a]] if axes[a] else None
+        out.append(str(plot_sensitivity(ok, a, metrics, folder / f"{name}_sensitivity_{_safe(a)}.png", order,
+                                        group_by)))
     return out
 
 

@@ -105,8 +105,13 @@ def run_explore(loaded: LoadedSpec, db_path: str | Path | None = None, workers: 
     front = [{**{a: r.get(f"axis:{a}") for a in loaded.axis_labels}, **{c: r.get(c) for c, _ in objectives},
               "design": r.get("design"), "key": r["key"]} for r in front_rows]
     front.sort(key=lambda r: tuple(r[c] if r[c] is not None else 0 for c, _ in objectives))
+    summary = tally.summary()
+    first, direction = objectives[0]
+    values = [r[first] for r in front if r[first] is not None]
+    if values:                                   # best over the whole study, not only this run
+        summary["best"] = {first: max(values) if direction == "maximize" else min(values)}
     return {"study": loaded.spec.name, "db": str(db_path), "sampler": ex.sampler, "objectives": dict(objectives),
-            "trials": finished(), **tally.summary(), "pareto": front, "seconds": time.perf_counter() - t0}
+            "trials": finished(), **summary, "pareto": front, "seconds": time.perf_counter() - t0}
 
 
 def _measure(points, db: ResultsDB, engine, sweep: str, tally: Tally, advance, threads: int) -> None:
