@@ -244,3 +244,32 @@ def test_cli_sweep_results_and_plots(tmp_path):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "--query" in err
     code, out, err = cli("results", tmp_path / "none.duckdb")
     assert code == 2 and "not found" in err
+
+
+@pytest.mark.slow
+def test_training_points_same_serially_and_in_a_pool(tmp_path):
+    """measure: both — accuracy and cost columns filled; the numbers do not depend on the engine."""
+    spec = {"name": "t-train", "base": "ideal", "measure": "both",
+            "train": {"dataset": "digits", "model": "mlp:64-16-10", "epochs": 1, "seed": 0, "lr": 0.1, "batch_size": 8},
+            "axes": {"io.forward.adc_bits": [4, 8]}}
+    run_sweep(spec_from_dict(spec), tmp_path / "s.duckdb", engine=SerialEngine(), progress=False)
+    pool = PoolEngine(2)
+    try:
+        run_sweep(spec_from_dict(spec), tmp_path / "p.duckdb", engine=pool, progress=False)
+    finally:
+        pool.close()
+    assert contents(tmp_path / "s.duckdb") == contents(tmp_path / "p.duckdb")
+    with ResultsDB(tmp_path / "s.duckdb", read_only=True) as db:
+        rows = db.rows()
+    assert all(r["status"] == "ok" and 0.1 < r["test_accuracy"] <= 1 and r["energy_j"] > 0 for r in rows)
+    assert all(r["energy_per_epoch_j"] == pytest.approx(r["energy_j"] * 478) for r in rows)   # ceil(3823 / 8) steps
+
+
+@pytest.mark.slow
+def test_bench_sweep_reports_rates():
+    from pimtrain.explore.bench import bench_sweep
+
+    cases = bench_sweep(points=40, progress=False)
+    assert [c["processes"] for c in cases] == [1, 1, 2]
+    assert all(c["done"] == 40 and c["points_per_s_per_core"] > 0 and c["reference_seconds"] > 0 for c in cases)
+    assert cases[-1]["speedup_vs_1_process"] > 0
