@@ -147,7 +147,7 @@ def test_same_contents_on_ray(tmp_path):
 def test_sigkill_at_random_moments_then_resume(tmp_path):
     """Kill the sweep driver (SIGKILL) several times mid-run; the finished database equals an uninterrupted run."""
     spec = dict(COST_SPEC, name="t-kill", workloads=["mlp:64-36-10", "mlp:784-300-10", "vgg16"],
-                axes={**COST_SPEC["axes"], "io.forward.adc_bits": [2, 4, 6, 8], "io.forward.dac_bits": [1, 2, 4, 8],
+                axes={**COST_SPEC["axes"], "io.forward.adc_bits": [1, 2, 3, 4, 5, 6, 7, 8], "io.forward.dac_bits": [1, 2, 4, 8],
                       "array.bits_per_cell": [1, 2]})
     path = write_spec(tmp_path, spec)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), OMP_NUM_THREADS="1")
@@ -162,10 +162,25 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     db = tmp_path / "killed.duckdb"
     rng = random.Random(13)
     partial = []
-    for _ in range(4):
+    wal = Path(f"{db}.wal")
+
+    def wal_size():
+        try:
+            return wal.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    for round_ in range(4):
+        before = wal_size()
         proc = subprocess.Popen(cmd(db), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 start_new_session=True)
-        time.sleep(rng.uniform(0.3, 1.0) * whole)
+        if round_ == 3:                           # a moment drawn over the whole run, start-up included
+            time.sleep(rng.uniform(0.05, 1.0) * whole)
+        else:                                     # just after this run starts committing rows (its WAL grows)
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and time.monotonic() < deadline and wal_size() < before + 30_000:
+                time.sleep(0.002)
+            time.sleep(rng.uniform(0.0, 0.1))
         proc.send_signal(signal.SIGKILL)          # the driver only: its workers are orphaned, as in real life
         proc.wait()
         try:
@@ -182,9 +197,9 @@ def test_sigkill_at_random_moments_then_resume(tmp_path):
     assert all(n == d for n, d in partial), partial                   # never a duplicate, even mid-run
     assert contents(db) == contents(ref)
     total = len(contents(ref))
-    assert total == 2 * 4 * 3 * 4 * 2 * 3
+    assert total == 2 * 8 * 3 * 4 * 2 * 3
     assert summary["skipped"] + summary["done"] + summary["refused"] == total
-    assert any(0 < n < total for n, _ in partial), partial           # at least one kill landed mid-sweep
+    assert any(0 < n < total for n, _ in partial), partial           # kills landed mid-sweep
 
 
 # ---------------------------------------------------------------------------------------------- search

@@ -400,7 +400,7 @@ class LoadedSpec:
 
 
 def _check_train(t: TrainSpec, where: str) -> None:
-    from pimtrain.nn.datasets import DATASET_NAMES
+    from pimtrain.nn import DATASET_NAMES
 
     if t.dataset not in DATASET_NAMES:
         raise PimtrainError(f"{where}: train.dataset: unknown {t.dataset!r}; allowed: {', '.join(DATASET_NAMES)}")
