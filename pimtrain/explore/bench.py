@@ -6,6 +6,10 @@ through :func:`~pimtrain.explore.sweep.run_sweep` into a fresh DuckDB file each:
 in a process pool of 1 and of 2 workers. Their time is wall time of the whole sweep (expanding and
 validating the points, starting the pool, writing the database). Target of issue 13: at least 100
 points per second per core, and near-linear gain from 1 to 2 processes.
+
+On a shared machine wall time depends on the other load, so each case also reports CPU time: the
+driver's (``time.process_time``) plus the workers' (measured per point, ``cpu_seconds`` in the database)
+and ``points_per_cpu_second``; the plain loop's CPU time is measured the same way.
 """
 from __future__ import annotations
 
@@ -27,14 +31,14 @@ def bench_spec(points: int) -> dict:
             "sampling": {"method": "random", "samples": points, "seed": 0}}
 
 
-def _plain_loop(loaded) -> float:
+def _plain_loop(loaded) -> tuple[float, float]:
     import pimtrain
     from pimtrain.design import Design
 
     from .points import expand
 
     tasks = [p.task() for p in expand(loaded)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     out = []
     for t in tasks:
         try:
@@ -42,10 +46,11 @@ def _plain_loop(loaded) -> float:
             out.append((rep.energy_j, rep.latency_s, rep.area_m2))
         except pimtrain.PimtrainError:
             out.append(None)
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, time.process_time() - c0
 
 
 def bench_sweep(points: int = 400, progress: bool = True) -> list[dict]:
+    from .db import ResultsDB
     from .engines import PoolEngine, SerialEngine
     from .spec import spec_from_dict
     from .sweep import run_sweep
@@ -55,22 +60,29 @@ def bench_sweep(points: int = 400, progress: bool = True) -> list[dict]:
     import pimtrain
 
     pimtrain.evaluate(pimtrain.load_design("panther-sgd"), "vgg16")      # warm-up: imports and caches
-    ref = _plain_loop(loaded)
+    ref, ref_cpu = _plain_loop(loaded)
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
         for label, make, cores in (("in this process", SerialEngine, 1), ("pool of 1 process", lambda: PoolEngine(1), 1),
                                    ("pool of 2 processes", lambda: PoolEngine(2), 2)):
             engine = make()
+            db = Path(tmp) / f"{cores}-{engine.name}.duckdb"
             try:
-                s = run_sweep(loaded, Path(tmp) / f"{cores}-{engine.name}.duckdb", engine=engine, progress=progress)
+                s = run_sweep(loaded, db, engine=engine, progress=progress)
             finally:
                 engine.close()
             rate = n / s["seconds"] / cores
+            cpu = s["driver_cpu_seconds"]
+            if engine.name != "serial":           # the workers' CPU time, as they measured it per point
+                with ResultsDB(db, read_only=True) as handle:
+                    cpu += handle.query("SELECT sum(cpu_seconds) FROM results")[1][0][0] or 0.0
             cases.append({
                 "name": f"sweep of {n} cost-only VGG-16 points, {label}",
                 "seconds": s["seconds"], "reference_seconds": ref, "ratio": s["seconds"] / ref,
                 "points": n, "processes": cores, "points_per_s_per_core": rate,
-                "reference_points_per_s": n / ref, "target_points_per_s_per_core": TARGET_POINTS_PER_S_PER_CORE,
+                "cpu_seconds": cpu, "points_per_cpu_second": n / cpu, "driver_cpu_seconds": s["driver_cpu_seconds"],
+                "reference_points_per_s": n / ref, "reference_points_per_cpu_second": n / ref_cpu,
+                "target_points_per_s_per_core": TARGET_POINTS_PER_S_PER_CORE,
                 "done": s["done"], "refused": s["refused"], "failed": s["failed"],
                 "unit": "seconds per sweep (wall, including validation, pool start and database writes)",
                 "reference": "plain serial loop: validate + pimtrain.evaluate per point, same points, same run",

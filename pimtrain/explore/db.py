@@ -7,7 +7,7 @@ transactions of a few hundred with ``INSERT OR IGNORE``: a process killed at any
 transactions only, and a re-run skips the keys present (``failed`` rows are retried). Columns that a
 new spec needs (a new axis) are added on open.
 
-Timing columns (``seconds``, ``train_seconds``, ``worker``, ``finished_at``) vary between runs; every
+Timing columns (``seconds``, ``cpu_seconds``, ``train_seconds``, ``worker``, ``finished_at``) vary between runs; every
 other column is a function of the point alone.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Any
 
 from pimtrain.design import PimtrainError
 
-TIMING_COLUMNS = ("seconds", "train_seconds", "worker", "finished_at")
+TIMING_COLUMNS = ("seconds", "cpu_seconds", "train_seconds", "worker", "finished_at")
 
 BASE_COLUMNS: dict[str, str] = {
     "key": "VARCHAR PRIMARY KEY",
@@ -36,7 +36,7 @@ BASE_COLUMNS: dict[str, str] = {
     "energy_per_epoch_j": "DOUBLE",
     "test_accuracy": "DOUBLE", "train_loss": "DOUBLE", "epochs_json": "VARCHAR", "train_stats": "VARCHAR",
     "design_json": "VARCHAR", "settings_json": "VARCHAR", "pimtrain_version": "VARCHAR",
-    "seconds": "DOUBLE", "train_seconds": "DOUBLE", "worker": "VARCHAR", "finished_at": "DOUBLE",
+    "seconds": "DOUBLE", "cpu_seconds": "DOUBLE", "train_seconds": "DOUBLE", "worker": "VARCHAR", "finished_at": "DOUBLE",
 }
 JSON_COLUMNS = ("epochs_json", "train_stats")
 

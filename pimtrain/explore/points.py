@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pimtrain import __version__
-from pimtrain.design import PimtrainError, design_to_dict
+from pimtrain.design import PimtrainError
 
 from .spec import LoadedSpec, validate_design
 
@@ -33,7 +33,7 @@ class Point:
     """One point: what the worker needs (``task``) and the input columns of its row (``inputs``)."""
 
     key: str
-    design: dict            # validated dump (or, for a refused point, the mapping that was refused)
+    design: dict            # the base design's dump with the point's axis values applied (validated, or refused)
     workload: str
     settings: dict
     choice: dict            # axis name -> label
@@ -74,16 +74,14 @@ def settings_columns(settings: dict) -> dict:
 
 def make_point(loaded: LoadedSpec, choice: dict, workload: str, settings: dict) -> Point:
     data = loaded.design_dict(choice)
+    text = canonical(data)
+    key = point_key(text, workload, settings)
     try:
         design = validate_design(data)
     except PimtrainError as exc:
-        text = canonical(data)
-        return Point(point_key(text, workload, settings), data, workload, settings, choice, refused=str(exc),
-                     design_name=str(data.get("name", "")), design_text=text)
-    dump = design_to_dict(design)
-    text = canonical(dump)
-    return Point(point_key(text, workload, settings), dump, workload, settings, choice, design_name=design.name,
-                 design_text=text)
+        return Point(key, data, workload, settings, choice, refused=str(exc), design_name=str(data.get("name", "")),
+                     design_text=text)
+    return Point(key, data, workload, settings, choice, design_name=design.name, design_text=text)
 
 
 def workloads_of(loaded: LoadedSpec) -> list[str]:

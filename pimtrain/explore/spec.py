@@ -208,21 +208,24 @@ def path_exists(path: str, dump: dict) -> bool:
     return True
 
 
-def set_path(data: dict, path: str, value: Any) -> None:
-    """Set ``path`` in a nested dump (intermediate ``None`` sub-models become mappings)."""
+def with_path(data: dict, path: str, value: Any) -> dict:
+    """A copy of ``data`` with ``path`` set to ``value``: only the containers along the path are copied,
+    the rest is shared with ``data`` (which is left as it was)."""
     parts = path.split(".")
-    node = data
+    root = dict(data)
+    node: Any = root
     for part in parts[:-1]:
         if isinstance(node, list):
-            node = node[int(part)]
-            continue
-        if node.get(part) is None:
-            node[part] = {}
-        node = node[part]
-    if isinstance(node, list):
-        node[int(parts[-1])] = value
-    else:
-        node[parts[-1]] = value
+            key: Any = int(part)
+            child = node[key]
+        else:
+            key = part
+            child = node.get(part)
+        child = {} if child is None else (list(child) if isinstance(child, list) else dict(child))
+        node[key] = child
+        node = child
+    node[int(parts[-1]) if isinstance(node, list) else parts[-1]] = value
+    return root
 
 
 def validate_design(data: dict) -> Design:
@@ -230,15 +233,6 @@ def validate_design(data: dict) -> Design:
     from pimtrain.design.io import design_from_dict
 
     return design_from_dict(data, where="design")
-
-
-def _copy(obj: Any) -> Any:
-    """Deep copy of a design dump (dicts, lists, scalars): several times faster than ``copy.deepcopy``."""
-    if isinstance(obj, dict):
-        return {k: _copy(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_copy(v) for v in obj]
-    return obj
 
 
 def base_dump(design: Design) -> dict:
@@ -328,9 +322,9 @@ class LoadedSpec:
         combination: such a point is recorded as refused, the spec is not wrong."""
         errors = []
         for b in bases:
-            data = _copy(b)
+            data = b
             for path, value in patch.items():
-                set_path(data, path, value)
+                data = with_path(data, path, value)
             try:
                 validate_design(data)
                 return None
@@ -369,12 +363,12 @@ class LoadedSpec:
         data = None
         for name, axis in self.spec.axes.items():
             if axis.kind == "presets":
-                data = _copy(self.preset_bases[name][choice[name]])
+                data = self.preset_bases[name][choice[name]]
         if data is None:
-            data = _copy(self._base_dump)
-        for name, axis in self.spec.axes.items():
+            data = self._base_dump
+        for name in self.spec.axes:
             for path, value in self.patch(name, choice[name]).items():
-                set_path(data, path, value)
+                data = with_path(data, path, value)     # copies the path only; the base stays as it was
         return data
 
     def choices(self) -> list[dict[str, Any]]:
@@ -458,7 +452,7 @@ __all__ = [
     "TrainSpec",
     "load_spec",
     "path_exists",
-    "set_path",
     "spec_from_dict",
     "validate_design",
+    "with_path",
 ]

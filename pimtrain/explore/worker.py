@@ -104,7 +104,7 @@ def _run(task: dict, device_override: str | None) -> dict:
 
 def run_point(task: dict, device_override: str | None = None) -> dict:
     """Outputs of one point, never raising; ``seconds`` and ``worker`` are timings, not results."""
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         out = _run(task, device_override)
         out.update(status="ok", reason=None)
@@ -114,6 +114,7 @@ def run_point(task: dict, device_override: str | None = None) -> dict:
         out = {"status": "failed", "reason": f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:500]}
     out["key"] = task["key"]
     out["seconds"] = time.perf_counter() - t0
+    out["cpu_seconds"] = time.process_time() - c0
     out["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return out
 
