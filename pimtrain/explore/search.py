@@ -63,12 +63,12 @@ def run_explore(loaded: LoadedSpec, db_path: str | Path | None = None, workers: 
     enc = {a: {_encode(v): v for v in labels} for a, labels in loaded.axis_labels.items()}
     t0 = time.perf_counter()
     tally = Tally(objectives[0][0], objectives[0][1] == "maximize")
+    own = engine is None
+    engine = engine or make_engine(workers, cluster)   # before the database: a bad --cluster writes nothing
     with ResultsDB(db_path) as db:
         db.ensure_axes(axis_types(loaded))
         study = open_study(loaded, db_path)
         finished = lambda: sum(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)
-        own = engine is None
-        engine = engine or make_engine(workers, cluster)
         total = trials if trials is not None else 0
         try:
             with progress_bar(total or None, f"explore {loaded.spec.name}", progress) as advance:

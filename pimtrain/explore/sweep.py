@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .db import ResultsDB, sql_type
@@ -108,14 +108,20 @@ def run_points(points: list[Point], db: ResultsDB, engine, sweep: str, tally: Ta
             if on_row:
                 on_row(1, tally.text())
     tasks: Iterable[dict] = [dict(p.task(), threads=threads) for p in points if p.refused is None]
-    for out in (engine.run(tasks) if tasks else ()):
-        row = {**by_key[out["key"]].inputs(sweep), **out}
-        pending.append(row)
-        tally.add(row)
-        if on_row:
-            on_row(1, tally.text())
-        if len(pending) >= FLUSH_ROWS or time.monotonic() - last > FLUSH_SECONDS:
-            flush()
+    try:
+        for out in (engine.run(tasks) if tasks else ()):
+            row = {**by_key[out["key"]].inputs(sweep), **out}
+            pending.append(row)
+            tally.add(row)
+            if on_row:
+                on_row(1, tally.text())
+            if len(pending) >= FLUSH_ROWS or time.monotonic() - last > FLUSH_SECONDS:
+                flush()
+    except BaseException:            # interrupted (Ctrl-C, a broken pool): keep what has arrived
+        if pending:
+            with suppress(Exception):   # the original error is the one to report
+                flush()
+        raise
     flush()
     return written
 
@@ -133,26 +139,26 @@ def run_sweep(loaded: LoadedSpec, db_path: str | Path | None = None, engine=None
         db_path = Path(db_path) if db_path else default_db(loaded)
     metric, maximize = ("test_accuracy", True) if loaded.spec.measure != "cost" else ("energy_j", False)
     tally = Tally(metric, maximize)
-    db = db_handle or ResultsDB(db_path)
+    own = engine is None
+    if own:                                 # a cluster that cannot be reached fails before the database opens
+        engine = make_engine(workers, cluster)
     try:
-        db.ensure_axes(axis_types(loaded))
-        done = db.done_keys()
-        todo = [p for p in points if p.key not in done]
-        db.drop_failed(p.key for p in todo)
-        tally.skipped = len(points) - len(todo)
-        own = engine is None and bool(todo)
-        if own:
-            engine = make_engine(workers, cluster)
+        db = db_handle or ResultsDB(db_path)
         try:
+            db.ensure_axes(axis_types(loaded))
+            done = db.done_keys()
+            todo = [p for p in points if p.key not in done]
+            db.drop_failed(p.key for p in todo)
+            tally.skipped = len(points) - len(todo)
             with progress_bar(len(todo), f"sweep {loaded.spec.name}", progress and bool(todo)) as advance:
                 run_points(todo, db, engine, loaded.spec.name, tally, advance,
                            threads=loaded.spec.train.threads if loaded.spec.train else 1)
         finally:
-            if own:
-                engine.close()
+            if db_handle is None:
+                db.close()
     finally:
-        if db_handle is None:
-            db.close()
+        if own:
+            engine.close()
     return {"sweep": loaded.spec.name, "db": str(db.path), "points": len(points), **tally.summary(),
             "engine": getattr(engine, "name", None), "workers": getattr(engine, "workers", None),
             "seconds": time.perf_counter() - t0, "driver_cpu_seconds": time.process_time() - c0}
