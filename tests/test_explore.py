@@ -129,6 +129,25 @@ def test_rerun_skips_and_serial_equals_pool(tmp_path):
     assert len(rows) == 4 and all(r[2] > 0 for r in rows)
 
 
+def test_a_row_names_its_whole_design(tmp_path):
+    """``bases`` holds each base dump once; base + ``design_patch`` rebuilds the design, whose cost is the row's."""
+    import pimtrain
+    from pimtrain.explore.spec import with_path
+
+    run_sweep(spec_from_dict(COST_SPEC), tmp_path / "d.duckdb", engine=SerialEngine(), progress=False)
+    with ResultsDB(tmp_path / "d.duckdb", read_only=True) as db:
+        row = db.rows("WHERE workload = 'vgg16' AND \"axis:preset\" = 'isaac' ORDER BY key LIMIT 1")[0]
+        (base_json,) = db.con.execute("SELECT design_json FROM bases WHERE base_key = ?", [row["base_key"]]).fetchone()
+        assert db.con.execute("SELECT count(*) FROM bases").fetchone()[0] == 2
+    data = json.loads(base_json)
+    for path, value in json.loads(row["design_patch"]).items():
+        data = with_path(data, path, value)
+    design = pimtrain.Design.model_validate(data)
+    assert design.array.rows == row["axis:array.rows"] and design.io.forward.adc_bits == row["axis:io.forward.adc_bits"]
+    # (the JSON of ``bases`` has sorted keys; the cost engine sums some parts in mapping order: last-bit rounding)
+    assert pimtrain.evaluate(design, "vgg16").energy_j == pytest.approx(row["energy_j"], rel=1e-12)
+
+
 def test_same_contents_on_ray(tmp_path):
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'pimtrain[cluster]')")
     from pimtrain.explore.engines import RayEngine

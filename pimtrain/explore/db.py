@@ -1,11 +1,15 @@
 """The results database: one embedded DuckDB file, one row per point, written by the driver only.
 
 Table ``results``: ``key`` (content hash, PRIMARY KEY), the point's inputs (sweep, design name, workload,
-measurement settings, one column per axis named ``axis:<name>``, the full design as JSON), its status
+measurement settings, one column per axis named ``axis:<name>``, the base design's hash ``base_key`` and
+the fields the point changes on it, ``design_patch``), its status
 (``ok`` / ``refused`` / ``failed``) and reason, and every output figure. Rows are written in
 transactions of a few hundred with ``INSERT OR IGNORE``: a process killed at any moment leaves whole
 transactions only, and a re-run skips the keys present (``failed`` rows are retried). Columns that a
 new spec needs (a new axis) are added on open.
+
+Table ``bases``: every base design once (``base_key``, ``name``, ``design_json``, the whole dump): a
+point's design is its base with ``design_patch`` applied, and its key hashes exactly that.
 
 Timing columns (``seconds``, ``cpu_seconds``, ``train_seconds``, ``worker``, ``finished_at``) vary between runs; every
 other column is a function of the point alone.
@@ -35,7 +39,7 @@ BASE_COLUMNS: dict[str, str] = {
     "latency_forward_s": "DOUBLE", "latency_backward_s": "DOUBLE", "latency_update_s": "DOUBLE",
     "energy_per_epoch_j": "DOUBLE",
     "test_accuracy": "DOUBLE", "train_loss": "DOUBLE", "epochs_json": "VARCHAR", "train_stats": "VARCHAR",
-    "design_json": "VARCHAR", "settings_json": "VARCHAR", "pimtrain_version": "VARCHAR",
+    "base_key": "VARCHAR", "design_patch": "VARCHAR", "settings_json": "VARCHAR", "pimtrain_version": "VARCHAR",
     "seconds": "DOUBLE", "cpu_seconds": "DOUBLE", "train_seconds": "DOUBLE", "worker": "VARCHAR", "finished_at": "DOUBLE",
 }
 JSON_COLUMNS = ("epochs_json", "train_stats")
@@ -98,6 +102,8 @@ class ResultsDB:
         if not read_only:
             cols = ", ".join(f"{q(k)} {t}" for k, t in BASE_COLUMNS.items())
             self.con.execute(f"CREATE TABLE IF NOT EXISTS results ({cols})")
+            self.con.execute("CREATE TABLE IF NOT EXISTS bases (base_key VARCHAR PRIMARY KEY, name VARCHAR, "
+                             "design_json VARCHAR)")
         self._load_types()
 
     def _load_types(self) -> None:
@@ -112,6 +118,13 @@ class ResultsDB:
             if col not in self.types:
                 self.con.execute(f"ALTER TABLE results ADD COLUMN {q(col)} {typ}")
         self._load_types()
+
+    def add_bases(self, rows: list[dict]) -> None:
+        """Record base designs (content hash, name, whole dump as JSON); one row per hash."""
+        self.con.execute("BEGIN")
+        self.con.executemany("INSERT OR IGNORE INTO bases VALUES (?, ?, ?)",
+                             [[r["base_key"], r["name"], r["design_json"]] for r in rows])
+        self.con.execute("COMMIT")
 
     def done_keys(self) -> set[str]:
         """Keys that need no run: ``ok`` and ``refused`` rows."""

@@ -12,7 +12,7 @@ from pimtrain.design.io import atomic_path, atomic_write_text
 from .db import ResultsDB, q
 
 #: columns left out of the terminal table (long JSON); JSON / CSV / Parquet carry everything
-WIDE = ("design_json", "settings_json", "epochs_json", "train_stats", "pimtrain_version", "worker", "finished_at")
+WIDE = ("base_key", "design_patch", "settings_json", "epochs_json", "train_stats", "pimtrain_version", "worker", "finished_at")
 
 
 def _default_query(db: ResultsDB, table: bool) -> str:

@@ -21,11 +21,16 @@ def canonical(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
 
 
-def point_key(design: dict | str, workload: str, settings: dict, version: str = __version__) -> str:
-    """SHA-256 over the canonical JSON of the design dump (or that JSON text), workload, settings, version."""
-    text = design if isinstance(design, str) else canonical(design)
-    rest = canonical({"workload": workload, "settings": settings, "version": version})
-    return hashlib.sha256(f"{text}\n{rest}".encode()).hexdigest()
+def base_key(dump: dict) -> str:
+    """SHA-256 of a base design's canonical JSON."""
+    return hashlib.sha256(canonical(dump).encode()).hexdigest()
+
+
+def point_key(base: str, patch: dict, workload: str, settings: dict, version: str = __version__) -> str:
+    """SHA-256 over the canonical JSON of (the base design's content hash, the fields the point changes on
+    it, workload, settings, version): the design's content, without re-serialising the whole design."""
+    text = canonical({"base": base, "patch": patch, "workload": workload, "settings": settings, "version": version})
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass
@@ -39,14 +44,15 @@ class Point:
     choice: dict            # axis name -> label
     refused: str | None = None
     design_name: str = ""
-    design_text: str = ""   # canonical JSON of ``design`` (computed once: it is hashed and stored)
+    base: str = ""          # content hash of the base design (its dump is in the table ``bases``)
+    patch: dict | None = None   # dotted path -> value changed on the base
 
     def task(self) -> dict:
         return {"key": self.key, "design": self.design, "workload": self.workload, "settings": self.settings}
 
     def inputs(self, sweep: str) -> dict:
         row = {"key": self.key, "sweep": sweep, "design": self.design_name, "workload": self.workload,
-               "measure": self.settings["measure"], "design_json": self.design_text or canonical(self.design),
+               "measure": self.settings["measure"], "base_key": self.base, "design_patch": canonical(self.patch or {}),
                "settings_json": canonical(self.settings), "pimtrain_version": __version__}
         row.update(settings_columns(self.settings))
         row.update({f"axis:{k}": v for k, v in self.choice.items()})
@@ -73,15 +79,34 @@ def settings_columns(settings: dict) -> dict:
 
 
 def make_point(loaded: LoadedSpec, choice: dict, workload: str, settings: dict) -> Point:
+    base = loaded.base_of(choice)
+    bkey = base_keys(loaded)[id(base)]
+    patch = loaded.patch_of(choice)
     data = loaded.design_dict(choice)
-    text = canonical(data)
-    key = point_key(text, workload, settings)
+    key = point_key(bkey, patch, workload, settings)
     try:
         design = validate_design(data)
     except PimtrainError as exc:
         return Point(key, data, workload, settings, choice, refused=str(exc), design_name=str(data.get("name", "")),
-                     design_text=text)
-    return Point(key, data, workload, settings, choice, design_name=design.name, design_text=text)
+                     base=bkey, patch=patch)
+    return Point(key, data, workload, settings, choice, design_name=design.name, base=bkey, patch=patch)
+
+
+def base_keys(loaded: LoadedSpec) -> dict[int, str]:
+    """Content hash of every base dump of the spec, by object id (computed once per spec)."""
+    cache = getattr(loaded, "_base_keys", None)
+    if cache is None:
+        dumps = [loaded._base_dump] + [d for ds in loaded.preset_bases.values() for d in ds.values()]
+        cache = {id(d): base_key(d) for d in dumps}
+        loaded._base_keys = cache
+    return cache
+
+
+def bases_rows(loaded: LoadedSpec) -> list[dict]:
+    """Rows of the table ``bases``: each base design of the spec once, with its whole dump."""
+    dumps = [loaded._base_dump] + [d for ds in loaded.preset_bases.values() for d in ds.values()]
+    keys = base_keys(loaded)
+    return [{"base_key": keys[id(d)], "name": d.get("name"), "design_json": canonical(d)} for d in dumps]
 
 
 def workloads_of(loaded: LoadedSpec) -> list[str]:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from .db import ResultsDB
-from .points import make_point, settings_of, workloads_of
+from .points import bases_rows, make_point, settings_of, workloads_of
 from .spec import LoadedSpec
 from .sweep import Tally, axis_types, default_db, progress_bar
 
@@ -67,6 +67,7 @@ def run_explore(loaded: LoadedSpec, db_path: str | Path | None = None, workers: 
     engine = engine or make_engine(workers, cluster)   # before the database: a bad --cluster writes nothing
     with ResultsDB(db_path) as db:
         db.ensure_axes(axis_types(loaded))
+        db.add_bases(bases_rows(loaded))
         study = open_study(loaded, db_path)
         finished = lambda: sum(t.state in (TrialState.COMPLETE, TrialState.FAIL) for t in study.trials)
         total = trials if trials is not None else 0

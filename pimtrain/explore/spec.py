@@ -358,17 +358,25 @@ class LoadedSpec:
             return {}
         return {axis: label}
 
-    def design_dict(self, choice: dict[str, Any]) -> dict:
-        """The design mapping of one point: the (preset) base with every axis value applied."""
-        data = None
+    def base_of(self, choice: dict[str, Any]) -> dict:
+        """The base design dump of a point: the chosen preset, or the spec's base."""
         for name, axis in self.spec.axes.items():
             if axis.kind == "presets":
-                data = self.preset_bases[name][choice[name]]
-        if data is None:
-            data = self._base_dump
+                return self.preset_bases[name][choice[name]]
+        return self._base_dump
+
+    def patch_of(self, choice: dict[str, Any]) -> dict[str, Any]:
+        """Every field a point changes on its base: dotted path -> value, in axis order."""
+        out: dict[str, Any] = {}
         for name in self.spec.axes:
-            for path, value in self.patch(name, choice[name]).items():
-                data = with_path(data, path, value)     # copies the path only; the base stays as it was
+            out.update(self.patch(name, choice[name]))
+        return out
+
+    def design_dict(self, choice: dict[str, Any]) -> dict:
+        """The design mapping of one point: the (preset) base with every axis value applied."""
+        data = self.base_of(choice)
+        for path, value in self.patch_of(choice).items():
+            data = with_path(data, path, value)     # copies the path only; the base stays as it was
         return data
 
     def choices(self) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from .db import ResultsDB, sql_type
-from .points import Point, expand
+from .points import Point, bases_rows, expand
 from .spec import LoadedSpec
 
 #: rows are committed when this many are waiting, or this many seconds after the first one waits
@@ -146,6 +146,7 @@ def run_sweep(loaded: LoadedSpec, db_path: str | Path | None = None, engine=None
         db = db_handle or ResultsDB(db_path)
         try:
             db.ensure_axes(axis_types(loaded))
+            db.add_bases(bases_rows(loaded))
             done = db.done_keys()
             todo = [p for p in points if p.key not in done]
             db.drop_failed(p.key for p in todo)
