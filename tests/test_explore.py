@@ -307,3 +307,17 @@ def test_bench_sweep_reports_rates():
     assert [c["processes"] for c in cases] == [1, 1, 2]
     assert all(c["done"] == 40 and c["points_per_s_per_core"] > 0 and c["reference_seconds"] > 0 for c in cases)
     assert cases[-1]["speedup_vs_1_process"] > 0
+
+
+def test_example_specs_load():
+    from pimtrain.explore import load_spec
+    from pimtrain.explore.points import expand
+
+    sweep = load_spec(ROOT / "examples" / "sweep_vgg16" / "sweep.yaml")
+    points = expand(sweep)
+    assert len(points) >= 500 and not any(p.refused for p in points)
+    assert sweep.spec.workloads == ["vgg16"] and len(sweep.preset_bases["preset"]) == 2
+    search = load_spec(ROOT / "examples" / "explore_digits" / "explore.yaml")
+    ex = search.check_explore()
+    assert [o.name for o in ex.objectives] == ["test_accuracy", "energy_j"] and search.spec.measure == "both"
+    assert set(search.axis_labels) == {"io.forward.adc_bits", "update.slicing.slices", "update.slicing.carry_interval"}

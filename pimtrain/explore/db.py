@@ -105,6 +105,11 @@ class ResultsDB:
             self.con.execute("CREATE TABLE IF NOT EXISTS bases (base_key VARCHAR PRIMARY KEY, name VARCHAR, "
                              "design_json VARCHAR)")
         self._load_types()
+        if not read_only:                   # a file from an older pimtrain: add the columns it lacks
+            for name, typ in BASE_COLUMNS.items():
+                if name not in self.types:
+                    self.con.execute(f"ALTER TABLE results ADD COLUMN {q(name)} {typ.replace(' PRIMARY KEY', '')}")
+            self._load_types()
 
     def _load_types(self) -> None:
         rows = self.con.execute("SELECT column_name, data_type FROM information_schema.columns "
