@@ -84,6 +84,7 @@ class PoolEngine:
 
     def run(self, tasks: Iterable[dict]) -> Iterator[dict]:
         from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
 
         tasks = list(tasks)
         with _main_not_reimported():
@@ -92,7 +93,12 @@ class PoolEngine:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for f in done:
-                    yield from f.result()
+                    try:
+                        chunk = f.result()
+                    except BrokenProcessPool:
+                        raise PimtrainError("sweep: a worker process died (out of memory or killed); the results "
+                                            "that arrived are saved: run the same command again to resume") from None
+                    yield from chunk
         finally:
             for f in pending:
                 f.cancel()
@@ -137,7 +143,12 @@ class RayEngine:
         while refs:
             done, refs = ray.wait(refs, num_returns=1)
             for ref in done:
-                yield from ray.get(ref)
+                try:
+                    chunk = ray.get(ref)
+                except ray.exceptions.RayError as exc:
+                    raise PimtrainError(f"--cluster: a Ray task failed ({type(exc).__name__}); the results that "
+                                        "arrived are saved: run the same command again to resume") from None
+                yield from chunk
 
     def close(self) -> None:
         pass
