@@ -321,3 +321,32 @@ def test_example_specs_load():
     ex = search.check_explore()
     assert [o.name for o in ex.objectives] == ["test_accuracy", "energy_j"] and search.spec.measure == "both"
     assert set(search.axis_labels) == {"io.forward.adc_bits", "update.slicing.slices", "update.slicing.carry_interval"}
+
+
+def test_a_dead_worker_is_one_line_and_keeps_what_arrived(tmp_path):
+    """A pool worker killed mid-sweep (out of memory, say) ends the sweep with one PimtrainError line."""
+    import threading
+
+    spec = {"name": "t-dead", "base": "ideal", "measure": "train",
+            "train": {"dataset": "digits", "model": "mlp:64-16-10", "epochs": 3, "seed": 0, "lr": 0.1, "batch_size": 1},
+            "axes": {"io.forward.adc_bits": [4, 6, 8]}}
+    pool = PoolEngine(1)
+
+    def kill_worker():
+        deadline = time.monotonic() + 60
+        while not pool.pool._processes and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.5)
+        for pid in list(pool.pool._processes):
+            os.kill(pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_worker)
+    killer.start()
+    try:
+        with pytest.raises(PimtrainError, match="worker process died"):
+            run_sweep(spec_from_dict(spec), tmp_path / "dead.duckdb", engine=pool, progress=False)
+    finally:
+        killer.join()
+        pool.close()
+    with ResultsDB(tmp_path / "dead.duckdb", read_only=True) as db:
+        assert db.query("SELECT count(*) FROM results WHERE status <> 'ok'")[1][0][0] == 0
