@@ -254,9 +254,13 @@ def demo(
     run_demo(epochs=epochs, seed=seed, plot=plot)
 
 
-from pimtrain.explore.cli import register as _register_explore  # noqa: E402  (sweep, explore, results, bench sweep)
+def _register_explore() -> None:  # sweep, explore, results, bench sweep (pimtrain/explore/cli.py)
+    from pimtrain.explore.cli import register
 
-_register_explore(app, bench_app)
+    register(app, bench_app)
+
+
+_register_explore()
 
 
 def main() -> None:  # console-script entry point
