@@ -388,6 +388,15 @@ def demo(
         run_demo(epochs=epochs, seed=seed, plot=plot, json_out=output)
 
 
+def _register_explore() -> None:  # sweep, explore, results, bench sweep (pimtrain/explore/cli.py)
+    from pimtrain.explore.cli import register
+
+    register(app, bench_app)
+
+
+_register_explore()
+
+
 def main() -> None:  # console-script entry point
     app()
 
