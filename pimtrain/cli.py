@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover
     from click.exceptions import ClickException, NoArgsIsHelpError
 Abort = typer.Abort
 
-from pimtrain.design import PimtrainError, load_design, preset_names
+from pimtrain.design import PimtrainError, load_design, preset_names  # noqa: E402 - after the click compatibility shim
 
 SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits of a seed: 2**32 would equal 0
 

@@ -23,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pimtrain.devices.lookup import NQ, quantile_table, read_table
+from pimtrain.devices.lookup import NQ, quantile_table, read_table  # noqa: E402 - after the path set-up
 
 OUT = ROOT / "pimtrain" / "data"
 

@@ -22,7 +22,7 @@ def run(*args):
 def one_line_error(code, out, err, *needles):
     assert code == 2, (code, out, err)
     assert "Traceback" not in err and "Traceback" not in out
-    lines = [l for l in err.strip().splitlines() if l.strip()]
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
     assert len(lines) == 1, err
     for n in needles:
         assert n in lines[0], (n, lines[0])

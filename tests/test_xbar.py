@@ -233,7 +233,7 @@ def test_periodic_carry_conserves_weight():
     core = make_core(w, d)
     x, g = rand(2, 8, seed=26), rand(2, 6, seed=27)
     want = w.clone()
-    for i in range(5):
+    for _ in range(5):
         core.opu(x, g, 0.01)
         want -= 0.01 * g.t() @ x
     assert core.stats["carries"] == 5 and core.stats["cells_reprogrammed"] > 0

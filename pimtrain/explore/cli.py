@@ -22,10 +22,10 @@ def _errors(fn: Callable) -> Callable:
             return fn(*args, **kwargs)
         except PimtrainError as exc:
             print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
         except FileNotFoundError as exc:
             print(f"error: file not found: {exc.filename}", file=sys.stderr)
-            raise typer.Exit(2)
+            raise typer.Exit(2) from None
 
     return wrapper
 

@@ -70,7 +70,7 @@ def vgg19() -> Workload:
     """Simonyan & Zisserman 2015, configuration E: 16 conv 3×3 + 3 FC, 224×224 input."""
     n = _Net(3, 224)
     i = 0
-    for block, (ch, reps) in enumerate([(64, 2), (128, 2), (256, 4), (512, 4), (512, 4)]):
+    for ch, reps in [(64, 2), (128, 2), (256, 4), (512, 4), (512, 4)]:
         for _ in range(reps):
             i += 1
             n.conv(f"conv{i}", ch, 3)

@@ -105,7 +105,8 @@ class NNSA(torch.nn.Module):
         with torch.no_grad():  # start from the linear region: h ≈ (a + (base-1) b)/7, out ≈ Σ o_j h_j
             u = 1.0 / _LEVELS
             for xb in (self.l1, self.l2):
-                xb.gp.zero_(); xb.gn.zero_()
+                xb.gp.zero_()
+                xb.gn.zero_()
             self.l1.gp[0].fill_(u)
             self.l1.gp[1].fill_(min((base - 1) * u, 1.0))
             need = (_LEVELS / min(base - 1, _LEVELS)) / base * (base - 1) / self.l2.alpha  # Σ o_j in cell units
@@ -189,7 +190,8 @@ class FlashStage(torch.nn.Module):
             t = (torch.arange(1, n + 1) / (n + 1)).float()
             c0 = torch.round(-t * _LEVELS) / _LEVELS
             c1 = ((-t - c0) / RAIL_FINE).clamp(-1, 1)
-            self.x.gp.zero_(); self.x.gn.zero_()
+            self.x.gp.zero_()
+            self.x.gn.zero_()
             self.x.gp[0].fill_(1.0)
             self.x.gp[1], self.x.gn[1] = c0.clamp(min=0), (-c0).clamp(min=0)
             self.x.gp[2], self.x.gn[2] = c1.clamp(min=0), (-c1).clamp(min=0)
