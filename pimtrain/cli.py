@@ -22,6 +22,7 @@ except ImportError:  # pragma: no cover
 Abort = typer.Abort
 
 from pimtrain.design import PimtrainError, load_design, preset_names  # noqa: E402 - after the click compatibility shim
+from pimtrain.outputs import check_finite_figures, emit_result  # noqa: E402
 
 SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits of a seed: 2**32 would equal 0
 
@@ -126,46 +127,6 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _emit(data, as_json: bool, output: str | None, render: Callable[[], None]) -> None:
-    """Write ``data`` to ``output`` (atomically) if given; print it as JSON, or ``render()`` a table."""
-    from pimtrain.report import emit_json
-
-    _check_finite_figures(data)
-    if output:
-        emit_json(data, output)
-    if as_json:
-        emit_json(data)
-    else:
-        render()
-
-
-def _check_finite_figures(data, where: str = "result") -> None:
-    """A result must hold finite, non-negative figures: a NaN, inf or negative energy, latency, area or
-    power comes from a design value out of physical range, so it is reported instead of printed."""
-    import math
-
-    def walk(obj, path):
-        if isinstance(obj, dict):
-            if obj.get("area_m2") == 0 and (obj.get("energy_j") or 0) > 0:
-                raise PimtrainError(f"{path.lstrip('.') or where}: zero area with non-zero energy; a component "
-                                    "count or size in the design is zero (count: 0 needs no energy either)")
-            for k, v in obj.items():
-                walk(v, f"{path}.{k}")
-        elif isinstance(obj, (list, tuple)):
-            for i, v in enumerate(obj):
-                walk(v, f"{path}.{i}")
-        elif isinstance(obj, float) and not isinstance(obj, bool):
-            key = path.rsplit(".", 1)[-1]
-            if not math.isfinite(obj):
-                raise PimtrainError(f"{path.lstrip('.')}: computed figure is {obj}; a design value is out of its "
-                                    "physical range (check the design's numbers: infinite or huge voltages, times, counts)")
-            if obj < 0 and key.endswith(("_j", "_s", "_m2", "_w", "energy", "latency", "area", "power")):
-                raise PimtrainError(f"{path.lstrip('.')}: computed figure is negative ({obj:g}); a design value is "
-                                    "out of its physical range")
-
-    walk(data, "")
-
-
 def _precheck_step_cost(design, dataset: str) -> None:
     """Cost one training step of the dataset's default network before training, so that a design whose
     cost figures are non-finite, negative or zero-area-with-energy is refused before any work."""
@@ -176,7 +137,7 @@ def _precheck_step_cost(design, dataset: str) -> None:
 
     data = load_dataset(dataset)
     step = evaluate(design, from_module(default_model(data), tuple(data.train_x.shape[1:])), batch_size=1)
-    _check_finite_figures(step.to_json(), "cost of one training step")
+    check_finite_figures(step.to_json(), "cost of one training step")
 
 
 def _setup_logging(verbose: bool) -> None:
@@ -227,7 +188,7 @@ def train(
             )
 
     with atomic_batch():  # --output and --plot: both or neither
-        _emit(result, as_json, output, render)
+        emit_result(result, as_json, output, render)
         if plot:
             from pimtrain.report.plots import training_curves
             from pimtrain.report.render import run_caption
@@ -278,7 +239,7 @@ def cost(
     check_outputs(output=output)
     d = load_design(design)
     rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
-    _emit(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
+    emit_result(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
 
 
 @app.command()
@@ -306,7 +267,7 @@ def compare(
         for key, ratio in result["ratios"].items():
             console.print(f"  {key}: {ratio:.3g}×")
 
-    _emit(result, as_json, output, render)
+    emit_result(result, as_json, output, render)
 
 
 # ------------------------------------------------------------------------------------------- reproduce
@@ -328,7 +289,7 @@ def reproduce(
     with atomic_batch():  # --output and the --plots files: all or none
         result = run_reproduce(paper, plots=plots)
         results = result if isinstance(result, list) else [result]
-        _emit(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
+        emit_result(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
 
 
 # ----------------------------------------------------------------------------------------------- bench
@@ -348,7 +309,7 @@ def bench_training(
 
     check_outputs(output=output)
     cases = run(epochs=epochs, threads=threads, device=device, progress=not as_json)
-    _emit({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
+    emit_result({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
 
 
 @bench_app.command("cost")
@@ -365,7 +326,7 @@ def bench_cost(
 
     check_outputs(output=output)
     cases = run(repeats=repeats)
-    _emit({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
+    emit_result({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
 
 
 # ------------------------------------------------------------------------------------------------ demo

@@ -9,13 +9,14 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
 from pimtrain.design.errors import PimtrainError
 from pimtrain.design.io import atomic_batch, check_output_path, remove_live_temps
 
-__all__ = ["atomic_batch", "check_output_folder", "check_outputs", "cleanup_on_signals"]
+__all__ = ["atomic_batch", "check_finite_figures", "check_output_folder", "check_outputs", "cleanup_on_signals", "emit_result"]
 
 _SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s is not None)
 
@@ -83,3 +84,44 @@ def check_output_folder(path: str | None, field: str = "--plots") -> None:
         raise PimtrainError(f"{field}: cannot write into folder {str(parent)!r} ({exc.strerror or exc})") from None
     if len(p.name) > 200:
         raise PimtrainError(f"{field}: folder name too long ({len(p.name)} characters)")
+
+
+# ------------------------------------------------------------------------------------------ results
+def emit_result(data, as_json: bool, output: str | None, render: Callable[[], None]) -> None:
+    """Write ``data`` to ``output`` (atomically) if given; print it as JSON, or ``render()`` a table."""
+    from pimtrain.report import emit_json
+
+    check_finite_figures(data)
+    if output:
+        emit_json(data, output)
+    if as_json:
+        emit_json(data)
+    else:
+        render()
+
+
+def check_finite_figures(data, where: str = "result") -> None:
+    """A result must hold finite, non-negative figures: a NaN, inf or negative energy, latency, area or
+    power comes from a design value out of physical range, so it is reported instead of printed."""
+    import math
+
+    def walk(obj, path):
+        if isinstance(obj, dict):
+            if obj.get("area_m2") == 0 and (obj.get("energy_j") or 0) > 0:
+                raise PimtrainError(f"{path.lstrip('.') or where}: zero area with non-zero energy; a component "
+                                    "count or size in the design is zero (count: 0 needs no energy either)")
+            for k, v in obj.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(obj, (list, tuple)):
+            for i, v in enumerate(obj):
+                walk(v, f"{path}.{i}")
+        elif isinstance(obj, float) and not isinstance(obj, bool):
+            key = path.rsplit(".", 1)[-1]
+            if not math.isfinite(obj):
+                raise PimtrainError(f"{path.lstrip('.')}: computed figure is {obj}; a design value is out of its "
+                                    "physical range (check the design's numbers: infinite or huge voltages, times, counts)")
+            if obj < 0 and key.endswith(("_j", "_s", "_m2", "_w", "energy", "latency", "area", "power")):
+                raise PimtrainError(f"{path.lstrip('.')}: computed figure is negative ({obj:g}); a design value is "
+                                    "out of its physical range")
+
+    walk(data, "")

@@ -274,3 +274,19 @@ def test_larger_arrays_never_make_the_stated_chip_smaller(name):
         k = field.split("__")[1]
         big = _with(d, **{field: getattr(d.array, k) * 2})
         assert evaluate(big, empty, check_fit=False).area_m2 >= base * (1 - 1e-12)
+
+
+@pytest.mark.parametrize("block,old,new", [
+    ({"io": {"forward": {"dataflow": "isaac"}}}, "dataflow", "accumulation"),
+    ({"io": {"forward": {"peripherals": "learned"}}}, "peripherals", "converter"),
+    ({"io": {"backward": {"weight_bits": 8}}}, "weight_bits", "array.weight_bits"),
+    ({"update": {"slicing": {"variant": "sgd"}}}, "variant", "update.weight_copies"),
+    ({"digital": {"pim_logic": "sot_mram"}}, "pim_logic", "logic_family"),
+])
+def test_paper_named_fields_are_refused_naming_their_kind(block, old, new):
+    from pimtrain.design import DesignError, design_from_dict
+
+    with pytest.raises(DesignError) as e:
+        design_from_dict({"name": "old", **block})
+    msg = str(e.value)
+    assert "\n" not in msg and old in msg and new in msg

@@ -398,21 +398,22 @@ def _allowed_fields(loc: list[str]) -> list[str]:
         if fields is None or part not in fields:
             return []
         ann = fields[part].annotation
-        model = _model_in(ann)
+        model = model_in_annotation(ann)
         if model is None:
             return []
     fields = getattr(model, "model_fields", {})
     return [k for k, f in fields.items() if not f.exclude]
 
 
-def _model_in(ann: Any):
+def model_in_annotation(ann: Any):
+    """The pydantic model inside a field annotation (``Foo | None`` → ``Foo``), else None."""
     from pydantic import BaseModel
     import typing
 
     if isinstance(ann, type) and issubclass(ann, BaseModel):
         return ann
     for arg in typing.get_args(ann):
-        m = _model_in(arg)
+        m = model_in_annotation(arg)
         if m is not None:
             return m
     return None

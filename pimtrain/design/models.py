@@ -171,12 +171,31 @@ class RangeSpec(Strict):
         return self
 
 
-#: design fields replaced by kinds, with the replacement to name in the one-line error
+#: design fields replaced by kinds, per block, with the replacement to name in the one-line error
 RENAMED = {
-    "dataflow": "'accumulation' (direct -> single_read, isaac -> digital, cascade -> analog_buffered, neuralpim -> analog)",
-    "peripherals": "'converter' (ideal -> sar, learned -> learned)",
-    "weight_bits": "'array.weight_bits' (the stored weight precision is a property of the array, not of one kernel)",
+    "io": {
+        "dataflow": "'accumulation' (direct -> single_read, isaac -> digital, cascade -> analog_buffered, neuralpim -> analog)",
+        "peripherals": "'converter' (ideal -> sar, learned -> learned)",
+        "weight_bits": "'array.weight_bits' (the stored weight precision is a property of the array, not of one kernel)",
+    },
+    "slicing": {
+        "variant": "what the update writes, in the update block: 'update.weight_copies' (sgd -> 1, separate -> 2) and "
+                   "'update.delta_arrays' (minibatch -> weight_copies 2, delta_arrays true)",
+    },
+    "digital": {
+        "pim_logic": "'arithmetic: in_memory_logic' with 'logic_family' (floatpim_reram -> nor, sot_mram -> majority; "
+                     "none -> arithmetic: mac)",
+    },
 }
+
+
+def _refuse_renamed(data: Any, block: str) -> Any:
+    """A field of an earlier schema is refused in one line naming what replaced it."""
+    if isinstance(data, dict):
+        for old, new in RENAMED[block].items():
+            if old in data:
+                raise ValueError(f"{old}: replaced by {new}")
+    return data
 
 
 class IOSpec(Strict):
@@ -222,11 +241,7 @@ class IOSpec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _renamed(cls, data: Any):
-        if isinstance(data, dict):
-            for old, new in RENAMED.items():
-                if old in data:
-                    raise ValueError(f"{old}: replaced by {new}")
-        return data
+        return _refuse_renamed(data, "io")
 
     @model_validator(mode="after")
     def _kinds(self):
@@ -285,10 +300,7 @@ class SlicingSpec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _renamed(cls, data: Any):
-        if isinstance(data, dict) and "variant" in data:
-            raise ValueError("variant: replaced by what the update writes, in the update block: 'update.weight_copies' "
-                             "(sgd -> 1, separate -> 2) and 'update.delta_arrays' (minibatch -> weight_copies 2, delta_arrays true)")
-        return data
+        return _refuse_renamed(data, "slicing")
 
     @model_validator(mode="after")
     def _slice_bits(self):
@@ -356,10 +368,7 @@ class DigitalSpec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _renamed(cls, data: Any):
-        if isinstance(data, dict) and "pim_logic" in data:
-            raise ValueError("pim_logic: replaced by 'arithmetic: in_memory_logic' with 'logic_family' "
-                             "(floatpim_reram -> nor, sot_mram -> majority; none -> arithmetic: mac)")
-        return data
+        return _refuse_renamed(data, "digital")
 
     @model_validator(mode="after")
     def _family(self):

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from pimtrain.design import PimtrainError
+from pimtrain.outputs import emit_result
 
 
 def _errors(fn: Callable) -> Callable:
@@ -56,17 +57,6 @@ def _front_table(front: list[dict], title: str):
     return t
 
 
-def _emit(data, as_json: bool, output: str | None, render: Callable[[], None]) -> None:
-    from pimtrain.report import emit_json
-
-    if output:
-        emit_json(data, output)
-    if as_json:
-        emit_json(data)
-    else:
-        render()
-
-
 def _plots(loaded, db_path, folder, color_by, objectives=None) -> list[str]:
     from .db import ResultsDB
     from .plots import write_plots
@@ -107,7 +97,7 @@ def sweep(
     summary = run_sweep(loaded, db_path, workers=workers, cluster=cluster, progress=not as_json)
     if plots:
         summary["plots"] = _plots(loaded, db_path, plots, color_by)
-    _emit(summary, as_json, output, lambda: _print(_summary_table(summary, f"sweep {loaded.spec.name}")))
+    emit_result(summary, as_json, output, lambda: _print(_summary_table(summary, f"sweep {loaded.spec.name}")))
 
 
 @_errors
@@ -147,7 +137,7 @@ def explore(
         _print(_summary_table(summary, f"explore {loaded.spec.name}"))
         _print(_front_table(summary["pareto"], f"Pareto front ({len(summary['pareto'])} points)"))
 
-    _emit(summary, as_json, output, render)
+    emit_result(summary, as_json, output, render)
 
 
 def _print(obj) -> None:
@@ -186,7 +176,7 @@ def bench_sweep(
     from .bench import bench_sweep as run
 
     cases = run(points=points, progress=not as_json)
-    _emit({"cases": cases}, as_json, output, lambda: _print(bench_table(cases)))
+    emit_result({"cases": cases}, as_json, output, lambda: _print(bench_table(cases)))
 
 
 def register(app: typer.Typer, bench_app: typer.Typer) -> None:

@@ -30,6 +30,7 @@ from pydantic import (
 )
 
 from pimtrain.design import Design, PimtrainError, design_to_dict, load_design
+from pimtrain.design.io import model_in_annotation
 
 #: output figures a search may optimise, with the measurement that produces them
 OBJECTIVES = {
@@ -167,16 +168,6 @@ class SweepSpec(_Strict):
 
 
 # --------------------------------------------------------------------------------------------- paths
-def _model_of(ann):
-    if isinstance(ann, type) and issubclass(ann, BaseModel):
-        return ann
-    for arg in typing.get_args(ann):
-        m = _model_of(arg)
-        if m is not None:
-            return m
-    return None
-
-
 def _open_ended(ann) -> bool:
     """A dict-typed field: any key below it is allowed by the schema."""
     if typing.get_origin(ann) is dict:
@@ -192,9 +183,9 @@ def path_exists(path: str, dump: dict) -> bool:
         fields = getattr(model, "model_fields", None) if model is not None else None
         if fields is not None and part in fields and not fields[part].exclude:
             ann = fields[part].annotation
-            if _open_ended(ann) and _model_of(ann) is None:
+            if _open_ended(ann) and model_in_annotation(ann) is None:
                 return True
-            model = _model_of(ann)
+            model = model_in_annotation(ann)
         elif isinstance(node, dict) and part in node or isinstance(node, list) and part.isdigit() and int(part) < len(node):
             model = None
         else:
