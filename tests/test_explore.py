@@ -350,3 +350,14 @@ def test_a_dead_worker_is_one_line_and_keeps_what_arrived(tmp_path):
         pool.close()
     with ResultsDB(tmp_path / "dead.duckdb", read_only=True) as db:
         assert db.query("SELECT count(*) FROM results WHERE status <> 'ok'")[1][0][0] == 0
+
+
+def test_axis_of_another_type_in_an_existing_database_is_one_line(tmp_path):
+    db = tmp_path / "typed.duckdb"
+    first = {"name": "typed", "base": "isaac", "workloads": ["mlp:64-36-10"], "axes": {"device.read_noise": [0, 1]}}
+    assert cli("sweep", write_spec(tmp_path, first, "a.yaml"), "--db", db, "--workers", 1)[0] == 0
+    again = dict(first, axes={"device.read_noise": [0.01]}, name="typed2")  # DOUBLE values, BIGINT column
+    code, out, err = cli("sweep", write_spec(tmp_path, again, "b.yaml"), "--db", db, "--workers", 1)
+    assert code == 2, (code, out, err)
+    lines = [ln for ln in err.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and "axes.device.read_noise" in lines[0] and "BIGINT" in lines[0], err

@@ -79,6 +79,12 @@ def _plain_type(t: str) -> str:
     return t.replace(" PRIMARY KEY", "")
 
 
+def _fits(value_type: str, column_type: str) -> bool:
+    """Can values of ``value_type`` (from :func:`sql_type`) go into a column of ``column_type``?"""
+    v, c = _plain_type(value_type).upper(), _plain_type(column_type).upper()
+    return v == c or c == "VARCHAR" or (c == "DOUBLE" and v == "BIGINT")
+
+
 def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -117,11 +123,16 @@ class ResultsDB:
         self.types = {name: typ for name, typ in rows}
 
     def ensure_axes(self, axis_types: dict[str, str]) -> None:
-        """Add an ``axis:<name>`` column per axis not yet in the table."""
+        """Add an ``axis:<name>`` column per axis not yet in the table; an axis whose values are of another
+        type than the column an earlier sweep made in this file is refused in one line, before any run."""
         for name, typ in axis_types.items():
             col = f"axis:{name}"
-            if col not in self.types:
+            have = self.types.get(col)
+            if have is None:
                 self.con.execute(f"ALTER TABLE results ADD COLUMN {q(col)} {typ}")
+            elif not _fits(typ, have):
+                raise PimtrainError(f"axes.{name}: its values are {typ} but the results database {str(self.path)!r} already "
+                                    f"holds this axis as {have}; allowed: values of type {have}, or another --db")
         self._load_types()
 
     def add_bases(self, rows: list[dict]) -> None:
