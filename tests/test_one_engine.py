@@ -290,3 +290,15 @@ def test_paper_named_fields_are_refused_naming_their_kind(block, old, new):
         design_from_dict({"name": "old", **block})
     msg = str(e.value)
     assert "\n" not in msg and old in msg and new in msg
+
+
+def test_puma_matrix_unit_counts_its_converters_from_the_design():
+    """The lumped MVM energy of the simulator at its own configuration (8-bit ADC, 1-bit DACs), and its
+    converters split out and scaled when the design asks for others."""
+    d = DESIGNS["panther-sgd"]
+    mcu = build_hardware(d).first("matrix_unit")
+    lumped = mcu.p["mvm_power"] * mcu.p["mvm_latency"]
+    assert mcu.mvm(8, 1)[0] == pytest.approx(lumped, rel=1e-12)
+    d1 = d.array.rows * mcu.p["dac_drive_energy"]
+    assert mcu.mvm(8, 2)[0] - mcu.mvm(8, 1)[0] == pytest.approx(d1, rel=1e-9)
+    assert mcu.mvm(6, 1)[0] < lumped < mcu.mvm(10, 1)[0]

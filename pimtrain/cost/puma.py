@@ -90,6 +90,9 @@ class PumaMatrixUnit(Component):
             default=None, description="crossbar operations of one rank-1 update per crossbar; default: the input cycles (one per input bit, assumed)")
         adc_convert_energy: Q("energy") = Field(
             default=1.666666667e-12, description="8-bit conversion inside the lumped MVM energy (J): ISAAC ADC 16 mW / (8 x 1.2 GS/s), hwcomponents IsaacADC (papers.md §5 [X])")
+        dac_drive_energy: Q("energy") = Field(
+            default=0.350625e-12, description="1-bit row drive inside the lumped MVM energy (J): PUMA 1-bit DAC 0.00350625 mW dynamic "
+            "over one 100 ns operation (papers.md §2.3 [C])")
         opa_per_example: Count(le=1.0) = Field(
             default=0.0, description="1: one update per example (a conv layer's positions summed first), 0: one per input vector")
         opa_phases: Count(ge=1.0, le=64.0) = Field(
@@ -98,19 +101,23 @@ class PumaMatrixUnit(Component):
     UNSCALED = frozenset({"xbar_read_latency", "xbar_write_latency", "xbar_read_energy", "xbar_write_energy"})
 
     @action
-    def mvm(self, adc_bits: int | None = None) -> tuple[float, float]:
+    def mvm(self, adc_bits: int | None = None, bits_per_cycle: int = 1) -> tuple[float, float]:
         """One crossbar MVM/MTVM operation (one input cycle).
 
-        ``mvm_power`` lumps the crossbar, its DACs, sample-and-holds, ADC and shift-and-add at the 8-bit ADC
-        of the simulator's configuration. On an analog design the conversions are split out: each of the
-        ``array.cols`` columns is converted once per operation at ``adc_convert_energy`` (8 bits), scaled to
-        the design's ``adc_bits`` by the published SAR points (:func:`pimtrain.cost.components.adc_point`);
-        the rest of the lumped energy stays. At 8 bits the result is the lumped figure.
+        ``mvm_power`` lumps the crossbar, its DACs, sample-and-holds, ADC and shift-and-add at the
+        simulator's configuration (8-bit ADC, 1-bit DACs). On an analog design the converters are split out:
+        each of the ``array.cols`` columns is converted once per operation at ``adc_convert_energy``
+        (8 bits), scaled to the design's ``adc_bits`` by the published SAR points
+        (:func:`pimtrain.cost.components.adc_point`), and each of the ``array.rows`` rows is driven at
+        ``dac_drive_energy`` per input bit applied in the cycle (``bits_per_cycle``, linear in bits as the
+        engine's DAC). The rest of the lumped energy (crossbar, sample-and-hold, shift-and-add) stays. At 8
+        bits and 1 bit per cycle the result is the lumped figure.
         """
         e = self.p["mvm_power"] * self.p["mvm_latency"]
         if adc_bits is not None and self.design is not None and self.design.compute == "analog":
             e8 = self.design.array.cols * self.p["adc_convert_energy"]
-            e = max(e - e8, 0.0) + e8 * adc_point(int(adc_bits))[0]
+            d1 = self.design.array.rows * self.p["dac_drive_energy"]
+            e = max(e - e8 - d1, 0.0) + e8 * adc_point(int(adc_bits))[0] + d1 * max(int(bits_per_cycle), 1)
         return e, self.p["mvm_latency"]
 
     @action
@@ -142,8 +149,8 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     xb = matrix_crossbars(design)  # one crossbar per weight bit slice (the Mapping's geometry)
     copies = upd.weight_copies
     cyc = input_cycles(design, "forward")  # crossbar operations per vector: one per bit-serial input cycle
-    e_mvm, t_mvm = mcu.mvm(design.io.forward.adc_bits)
-    e_mtvm, _ = mcu.mvm(design.io.backward.adc_bits)
+    e_mvm, t_mvm = mcu.mvm(design.io.forward.adc_bits, design.io.forward.input_bits_per_cycle)
+    e_mtvm, _ = mcu.mvm(design.io.backward.adc_bits, design.io.backward.input_bits_per_cycle)
     e_opa, t_opa = mcu.opa()
     e_rd, t_rd = mcu.serial_read()
     e_wr, t_wr = mcu.serial_write()
