@@ -153,7 +153,10 @@ class UpdateCounts:
     ``accumulate`` / ``serial``): ``pulsed_cells`` cells under a rank-1 pulse (the least significant slice),
     ``row_drives`` / ``col_drives`` pulse drivers fired, ``cells_written`` / ``rows_written`` cells and rows
     programmed serially, ``carries`` carry steps (a fraction: one every ``carry_interval`` events) each
-    reprogramming ``carry_cells`` cells in ``carry_rows`` rows per array."""
+    reprogramming ``carry_cells`` cells in ``carry_rows`` rows per array. Every copy the update writes
+    (``update.weight_copies``) is counted; with ``update.delta_arrays`` the pulses land on one set of delta
+    arrays instead, and once per batch ``fold_read_cells`` delta cells are read and ``fold_write_cells``
+    weight cells of every copy programmed, ``fold_rows`` rows per array."""
 
     pulsed_cells: float = 0.0
     row_drives: float = 0.0
@@ -163,6 +166,9 @@ class UpdateCounts:
     carries: float = 0.0
     carry_cells: float = 0.0
     carry_rows: float = 0.0
+    fold_read_cells: float = 0.0
+    fold_write_cells: float = 0.0
+    fold_rows: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -260,6 +266,14 @@ class LayerMapping:
             return self.out_features * self.row_tiles * conversions_per_output(self.design, kernel)
         return self.in_features * self.col_tiles * conversions_per_output(self.design, kernel) / max(self.slices, 1)
 
+    def busiest_array_conversions(self, kernel: str = "forward") -> float:
+        """A/D conversions of one input vector on the busiest array of ``kernel`` (the outputs it holds);
+        the arrays of a layer convert in parallel, so this sets the conversion time."""
+        if kernel == "forward":
+            held = min(self.out_features, max(self.weight_cols_per_array // max(self.slices, 1), 1))
+            return held * conversions_per_output(self.design, kernel)
+        return min(self.in_features, self.rows) * conversions_per_output(self.design, kernel) / max(self.slices, 1)
+
     def read_counts(self, kernel: str = "forward") -> ReadCounts:
         """The actions of one input vector through ``kernel`` (see :class:`ReadCounts`)."""
         cyc = self.input_cycles(kernel)
@@ -279,14 +293,19 @@ class LayerMapping:
         """The actions of one update event under ``design.update.rule`` (see :class:`UpdateCounts`)."""
         d = self.design
         lsb_cells = self.in_features * self.out_features * self.cells_per_weight
+        rows = min(self.in_features, self.rows)
+        copies = d.update.weight_copies
         sl = d.update.slicing
-        carry = {}
+        extra = {}
         if sl.slices > 1 and self.arrays:
-            carry = dict(carries=1.0 / sl.carry_interval, carry_cells=self.cells, carry_rows=min(self.in_features, self.rows))
+            extra = dict(carries=1.0 / sl.carry_interval, carry_cells=self.cells * copies, carry_rows=rows)
         if d.update.rule == "outer_product":
-            return UpdateCounts(pulsed_cells=lsb_cells, row_drives=self.in_features * self.col_tiles,
-                                col_drives=self.out_features * self.row_tiles, **carry)
-        return UpdateCounts(cells_written=lsb_cells, rows_written=min(self.in_features, self.rows), **carry)
+            pulsed = 1 if d.update.delta_arrays else copies  # the arrays the rank-1 pulses land on
+            if d.update.delta_arrays:
+                extra.update(fold_read_cells=lsb_cells, fold_write_cells=self.cells * copies, fold_rows=rows)
+            return UpdateCounts(pulsed_cells=lsb_cells * pulsed, row_drives=self.in_features * self.col_tiles * pulsed,
+                                col_drives=self.out_features * self.row_tiles * pulsed, **extra)
+        return UpdateCounts(cells_written=lsb_cells * copies, rows_written=rows, **extra)
 
     # --- work -----------------------------------------------------------------------------------------
     @property

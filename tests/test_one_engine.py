@@ -302,3 +302,17 @@ def test_puma_matrix_unit_counts_its_converters_from_the_design():
     d1 = d.array.rows * mcu.p["dac_drive_energy"]
     assert mcu.mvm(8, 2)[0] - mcu.mvm(8, 1)[0] == pytest.approx(d1, rel=1e-9)
     assert mcu.mvm(6, 1)[0] < lumped < mcu.mvm(10, 1)[0]
+
+
+def test_what_the_update_writes_is_costed_on_every_engine_path():
+    """update.weight_copies and update.delta_arrays move the generic engine as they move the PUMA ledger."""
+    base = DESIGNS["marinella2018-analog"]
+    two = _with(base, update__weight_copies=2)
+    delta = _with(base, update__weight_copies=2, update__delta_arrays=True)
+    wl = "mlp:300-100-10"
+    e1, e2, ed = (evaluate(d, wl, batch_size=4).kernel["update"]["energy_j"] for d in (base, two, delta))
+    assert e2 > e1 and ed != e2
+    m = LayerMapping(100, 300, delta)
+    u, u1 = m.update_counts(), LayerMapping(100, 300, base).update_counts()
+    assert u.pulsed_cells == u1.pulsed_cells and u.fold_write_cells == 2 * m.cells and u.fold_read_cells == u1.pulsed_cells
+    assert LayerMapping(100, 300, two).update_counts().pulsed_cells == 2 * u1.pulsed_cells

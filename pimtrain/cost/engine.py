@@ -18,7 +18,7 @@ import math
 from collections import defaultdict
 
 from pimtrain.design import Design, PimtrainError, load_design
-from pimtrain.mapping import LayerMapping, conversions_per_output, place
+from pimtrain.mapping import LayerMapping, place
 
 from .hardware import Hardware, build_hardware, used_multiplicity
 from .pipeline import read_pipeline_time
@@ -46,7 +46,8 @@ def _bits(v, default=8):
     return v if v is not None else default
 
 
-def _weight_bits(design: Design) -> int:
+def weight_bits_of(design: Design) -> int:
+    """Bits of one stored weight of a digital design (``digital.weight_bits``, else its float format's)."""
     d = design.digital
     if d.weight_bits is not None:
         return d.weight_bits
@@ -58,7 +59,7 @@ def _act_bits(design: Design) -> int:
         return design.digital.activation_bits
     if design.compute == "analog" and design.io.forward.dac_bits is not None:
         return design.io.forward.dac_bits
-    return _weight_bits(design) if design.compute == "digital" else 8
+    return weight_bits_of(design) if design.compute == "digital" else 8
 
 
 # ============================================================================================== analog
@@ -88,11 +89,7 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
     for drv in hw.by_role("input_driver"):
         e, _ = drv.drive(drive_bits)
         led.e(kernel, layer, drv, n_vec * c.drives * e)
-    # conversions on the busiest array (the outputs it holds); the arrays of a layer convert in parallel
-    if kernel == "forward":
-        per_array = min(m.out_features, max(m.weight_cols_per_array // max(m.slices, 1), 1)) * conversions_per_output(d, kernel)
-    else:
-        per_array = min(m.in_features, m.rows) * conversions_per_output(d, kernel) / max(m.slices, 1)
+    per_array = m.busiest_array_conversions(kernel)
     # single-read and digital accumulation convert every cycle (pipelined with the next cycle's read);
     # analog accumulation converts once at the end of the vector
     per_cycle = io.accumulation in ("single_read", "digital") and cyc > 1
@@ -157,6 +154,11 @@ def _analog_update(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_vec
             e1, _ = drv.drive(col_bits)
             led.e("update", layer, drv, n_vec * c.col_drives * e1)
         led.t("update", layer, n_vec * t if m.arrays else 0.0)
+        if c.fold_write_cells:  # delta arrays folded into the weight copies once per batch
+            e_r, t_r = xbar.read_rows(c.fold_read_cells, c.fold_rows)
+            e_w, t_w = xbar.program_rows(c.fold_write_cells, c.fold_rows)
+            led.e("update", layer, xbar, e_r + e_w)
+            led.t("update", layer, max(t_r, t_w))
         n_events = n_vec
     else:
         # gradient summed digitally over the batch, then every cell programmed row by row once
@@ -202,7 +204,7 @@ def _digital_kernels(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_v
                      kernels: tuple[str, ...]) -> None:
     d = hw.design
     mem, mac = _digital_memory(hw)
-    wb = _weight_bits(d)
+    wb = weight_bits_of(d)
     n_w = m.in_features * m.out_features
     inst, units = _digital_layer_units(hw, mem, mac, n_w * wb)
     e_mac, t_mac = mac.mac()
@@ -358,7 +360,7 @@ def _check_digital_fit(hw: Hardware, maps, wl_name: str) -> None:
     if mem is None:
         return
     cap = mem.p["capacity_bits"] * hw.multiplicity(mem)
-    need = sum(m.in_features * m.out_features for m in maps) * _weight_bits(d)
+    need = sum(m.in_features * m.out_features for m in maps) * weight_bits_of(d)
     if need > cap:
         h = d.hierarchy
         raise PimtrainError(

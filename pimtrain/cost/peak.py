@@ -14,6 +14,7 @@ from pimtrain.design import load_design
 from pimtrain.mapping import LayerMapping
 from pimtrain.workloads import LayerShape, Workload
 
+from .engine import weight_bits_of
 from .hardware import build_hardware
 
 
@@ -42,7 +43,7 @@ def fill_workload(design) -> Workload:
         layer = LayerShape("fill", "linear", a.cols * units, a.rows)
     elif design.compute == "digital":
         mem = hw.first("weight_memory")
-        wb = design.digital.weight_bits or {"fp32": 32, "bf16": 16, "fp16": 16}.get(design.digital.format, 8)
+        wb = weight_bits_of(design)
         bits = mem.p["capacity_bits"] * hw.multiplicity(mem) if mem is not None else a.rows * a.cols
         n_in = 1024
         layer = LayerShape("fill", "linear", max(int(bits // (wb * n_in)), 1), n_in)

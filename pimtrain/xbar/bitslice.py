@@ -39,7 +39,7 @@ import torch
 from pimtrain.design import PimtrainError
 from pimtrain.design.models import Design
 from pimtrain.devices import NoiseSource, Request, make_device
-from pimtrain.mapping import LayerMapping
+from pimtrain.mapping import LayerMapping, weight_slices
 
 from .core import make_generator, set_identity, update_pair
 from .quantizers import levels_for
@@ -91,7 +91,7 @@ class BitSlicedCore:
             if a.weight_bits is None or a.bits_per_cell is None:
                 raise PimtrainError("update.slicing.slice_bits: required for a bit-sliced core without array.weight_bits "
                                     "and array.bits_per_cell; allowed: a list of slices ints 1..16")
-            n = -(-a.weight_bits // a.bits_per_cell)
+            n = weight_slices(design)  # the Mapping's bit slices of array.weight_bits
             sl = sl.model_copy(update={"slices": n, "base": float(2 ** a.bits_per_cell), "slice_bits": [a.bits_per_cell] * n})
         base = float(sl.base)
         if base != int(base) or int(base) < 2 or (int(base) & (int(base) - 1)):
