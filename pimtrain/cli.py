@@ -22,9 +22,9 @@ except ImportError:  # pragma: no cover
 Abort = typer.Abort
 
 from pimtrain.design import PimtrainError, load_design, preset_names  # noqa: E402 - after the click compatibility shim
+from pimtrain.design.models import SEED_MAX  # noqa: E402
 from pimtrain.outputs import check_finite_figures, emit_result  # noqa: E402
 
-SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits of a seed: 2**32 would equal 0
 
 
 class _OneLineGroup(TyperGroup):

@@ -19,6 +19,10 @@ from .circuits import CircuitsSpec, HierarchySpec, TechnologySpec
 from .units import Conductance, Time, Voltage, check_finite
 
 
+#: largest run seed: torch's CPU generator (mt19937) keeps 32 bits of a seed, so 2**32 would equal seed 0
+SEED_MAX = 2**32 - 1
+
+
 class Strict(BaseModel):
     """Base: unknown fields are errors; assignment is validated too; every number is finite."""
 
@@ -406,7 +410,7 @@ class Design(Strict):
     name: str = Field(min_length=1)
     description: str = ""
     compute: Literal["analog", "digital"] = "analog"
-    seed: int = Field(default=0, ge=0, le=2**32 - 1)  # torch's CPU generator keeps 32 bits of a seed
+    seed: int = Field(default=0, ge=0, le=SEED_MAX)
     device: DeviceSpec = Field(default_factory=DeviceSpec)
     array: ArraySpec = Field(default_factory=ArraySpec)
     io: IOSettings = Field(default_factory=IOSettings)

@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pimtrain.design import Design, PimtrainError, load_design
+from pimtrain.design.models import SEED_MAX
 from pimtrain.design.errors import DivergenceError
 
 from .convert import analog_layers, convert
@@ -308,7 +309,6 @@ def chance_warning(records: list[dict], n_classes: int) -> str | None:
     return None
 
 
-SEED_MAX = 2**32 - 1  # torch's CPU generator (mt19937) keeps 32 bits: seed 2**32 would equal seed 0
 
 
 def _check_seed(seed) -> None:
