@@ -450,6 +450,9 @@ class Design(Strict):
     def _consistent(self):
         """Cross-block combinations that no evaluator could honour are refused here, at load."""
         a, sl = self.array, self.update.slicing
+        if a.weight_bits is not None and a.bits_per_cell is None:
+            raise ValueError("array.weight_bits: a stored weight of weight_bits is cut into cells of bits_per_cell bits; "
+                             "needs array.bits_per_cell (or leave weight_bits out for an analog weight)")
         if a.weight_bits is not None and a.bits_per_cell is not None and sl.slices > 1:
             need = -(-a.weight_bits // a.bits_per_cell)
             if sl.slices != need:
