@@ -29,7 +29,7 @@ CASCADE_CONVERSIONS = (10, 16)
 
 
 def polarity_cols(design: Design) -> int:
-    """Columns per weight and slice for the sign: 2 for a differential pair, 1 for offset mapping."""
+    """Columns per weight and slice for the sign: 2 for a differential pair, 1 for offset and bias mapping."""
     return 2 if design.array.weight_mapping == "differential" else 1
 
 
@@ -93,6 +93,21 @@ def conversions_per_output(design: Design, kernel="forward") -> float:
     return float(cycles * slices)
 
 
+def nn_shift_add_size(hidden: int) -> dict:
+    """Cells and inverters of one neural shift-and-add stage (Neural-PIM's NNS+A: 3 analog inputs → ``hidden``
+    inverter neurons → 1 output, each weight a differential pair of cells, one bias row per layer)."""
+    return {"cells": 2 * (3 * hidden + (hidden + 1)), "inverters": int(hidden)}
+
+
+def nn_adc_size(bits: int) -> dict:
+    """Cells and inverters of one neural ADC of ``bits`` bits (Neural-PIM's NNADC: a flash stage of
+    ``2^(b//2) − 1`` comparator neurons for the upper bits, a residue stage of ``2^(b − b//2 + 1) − 1`` for the
+    lower bits, three differential weights per neuron, one rail cell per flash neuron)."""
+    n1 = (1 << (bits // 2)) - 1
+    n2 = (1 << (bits - bits // 2 + 1)) - 1
+    return {"cells": 2 * 3 * (n1 + n2) + n1, "inverters": n1 + n2}
+
+
 def matrix_crossbars(design: Design) -> int:
     """Crossbars of one matrix unit (a weight block of ``rows × cols`` weights, one crossbar per bit slice):
     ``ceil(weight bits / bits_per_cell)`` — ``array.weight_bits``, or ``digital.weight_bits`` on a digital
@@ -135,7 +150,10 @@ class ReadCounts:
     operations (inputs × input cycles × the arrays each input fans out to), ``cells_read`` cells carrying a
     read current over the input's on-time, ``conversions`` A/D conversions (where the design's accumulation
     kind makes them), ``samples`` sample-and-hold operations, ``shift_adds`` shift-and-add operations
-    (bit-serial cycles, slices or row tiles to combine), ``outputs`` values written to the output register.
+    (bit-serial cycles, slices or row tiles to combine), ``outputs`` values written to the output register,
+    ``accumulations`` analog accumulation steps before the conversion (``analog_buffered``: every bit line of
+    each polarity into its buffer cell at every cycle; ``analog``: a shift-and-add stage per differential bit
+    line and cycle, then one per bit line to combine the slices).
     """
 
     cycles: int
@@ -145,6 +163,7 @@ class ReadCounts:
     samples: float
     shift_adds: float
     outputs: float
+    accumulations: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -286,8 +305,16 @@ class LayerMapping:
             n_conv = self.in_features * self.col_tiles
             outputs = self.in_features
         combine = self.row_tiles > 1 or self.slices > 1 or cyc > 1
+        kind = _io(self.design, kernel).accumulation
+        if kind == "analog_buffered":
+            accumulations = cyc * n_conv * self.cells_per_weight
+        elif kind == "analog":
+            accumulations = cyc * n_conv + n_conv
+        else:
+            accumulations = 0.0
         return ReadCounts(cycles=cyc, drives=cyc * n_drive, cells_read=self.cells, conversions=self.conversions(kernel),
-                          samples=cyc * n_conv, shift_adds=cyc * n_conv if combine else 0.0, outputs=outputs)
+                          samples=cyc * n_conv, shift_adds=cyc * n_conv if combine else 0.0, outputs=outputs,
+                          accumulations=accumulations)
 
     def update_counts(self) -> UpdateCounts:
         """The actions of one update event under ``design.update.rule`` (see :class:`UpdateCounts`)."""

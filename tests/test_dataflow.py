@@ -81,7 +81,7 @@ def test_sinad_ordering_of_the_presets():
         assert s["neuralpim_ideal_peripherals" + sfx] > s["isaac" + sfx] > s["cascade" + sfx]
         assert s["neuralpim" + sfx] > s["cascade" + sfx] + 5
     assert s["isaac_sine"] > s["neuralpim_sine"] + 3  # trained peripherals: below ISAAC on the converter test
-    assert abs(s["neuralpim"] - s["isaac"]) < 2  # and tied with it on realistic activations
+    assert s["neuralpim"] > s["isaac"]  # and above it on realistic activations
     assert 30 < s["neuralpim_ideal_peripherals"] < 45
     assert 45 < s["neuralpim_ideal_peripherals_sine"] < 50.5  # an 8-bit quantiser plus read noise
 
@@ -111,10 +111,10 @@ def test_conversion_counts_come_from_the_mapping():
         d = load_design(name)
         assert df.DataflowParams(d, d.io.forward).conversions == conversions_per_output(d, "forward")
     d = load_design("isaac")
-    assert conversions_per_output(d, "forward") == 2 * 8 * 4  # W+/W-, 8 cycles, 4 slices
+    assert conversions_per_output(d, "forward") == 8 * 4  # one biased column set, 8 cycles, 4 slices
     assert cascade_groups(16) == 10  # CASCADE: 10 per 16 bit lines
     m = LayerMapping(16, 128, d)
-    assert m.slices == 4 and m.weight_cols_per_array == 64 and m.col_tiles == 1  # 16 weights x 4 slices x W+/W-
+    assert m.slices == 4 and m.weight_cols_per_array == 128 and m.col_tiles == 1  # 32 weights x 4 slices, biased
     x = torch.relu(torch.randn(3, 128, generator=torch.Generator().manual_seed(0)))
     stats: dict = {}
     df.read(x, torch.randn(128, 16, generator=torch.Generator().manual_seed(1)), d, d.io.forward, stats=stats)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pimtrain.cost.dataflow import nn_peripheral_sizes
+from pimtrain.mapping import nn_adc_size, nn_shift_add_size
 from pimtrain.design import PimtrainError
 from pimtrain.xbar import nn_peripherals as nnp
 
@@ -71,9 +71,14 @@ def test_training_reduces_the_error_and_is_seeded():
 
 
 def test_sizes_for_cost_match_the_networks(stored):
-    sizes = nn_peripheral_sizes()
-    assert sizes["nnsa"] == stored.sa(2).size()
-    assert sizes["nnadc"] == stored._adc[8].size()
+    """The cost charges the cells and inverters of the networks the numerics run."""
+    from pimtrain.design import load_design
+
+    sa, adc = stored.sa(2), stored._adc[8]
+    assert sa.built_cells() == nn_shift_add_size(sa.hidden)["cells"]
+    assert adc.built_cells() == (nn_adc_size(8)["cells"], nn_adc_size(8)["inverters"])
+    comps = load_design("neuralpim").circuits.components
+    assert comps["nn_shift_add"].params["hidden"] == sa.hidden
 
 
 def test_missing_peripheral_is_one_line_error(stored):

@@ -813,6 +813,11 @@ from .puma import PumaMatrixUnit  # noqa: E402 - PUMA/PANTHER matrix unit, pimtr
 
 register(PumaMatrixUnit)
 
+from .periphery import AnalogAccumulator, NeuralADC, PoweredBlock  # noqa: E402 - bit-serial periphery, pimtrain/cost/periphery.py
+
+for _cls in (PoweredBlock, AnalogAccumulator, NeuralADC):
+    register(_cls)
+
 __all__ = [
     "ADC",
     "DAC",

@@ -33,6 +33,8 @@ class Ledger:
         self.energy: dict[tuple[str, str, str], float] = defaultdict(float)
         self.latency: dict[tuple[str, str], float] = defaultdict(float)
         self.macs: dict[tuple[str, str], float] = defaultdict(float)
+        #: array-seconds by (kernel, layer): arrays × the interval at which each accepts the next vector
+        self.busy: dict[tuple[str, str], float] = defaultdict(float)
 
     def e(self, kernel: str, layer: str, comp, energy: float) -> None:
         if energy:
@@ -109,12 +111,24 @@ def _analog_read(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, kernel:
     for reg in hw.by_role("output_register"):
         e, _ = reg.access(adc_bits)
         led.e(kernel, layer, reg, n_vec * c.outputs * e)
+    if c.accumulations:
+        for acc in hw.by_role("accumulator"):
+            e, _ = acc.accumulate(io.buffer_bits, t_unit)
+            led.e(kernel, layer, acc, n_vec * c.accumulations * e)
+    overlap = d.pipeline.read_stages > 1
     if per_cycle:  # the input cycles stream through the design's read stages (drive, convert, ...)
         t_vec = read_pipeline_time(d, cyc, [t_in, t_conv])
+        interval = cyc * (max(t_in, t_conv) if overlap else t_in + t_conv)
     else:
         t_vec = cyc * t_in + t_conv
+        interval = max(cyc * t_in, t_conv) if overlap else t_vec  # the conversion overlaps the next vector's cycles
     led.t(kernel, layer, n_vec * t_vec if m.arrays else 0.0)
     led.macs[(kernel, layer)] += n_vec * m.in_features * m.out_features
+    busy = n_vec * m.arrays * interval
+    led.busy[(kernel, layer)] += busy
+    for blk in hw.by_role("periphery"):  # blocks quoted by power draw it while the arrays they serve compute
+        e, _ = blk.active(busy * blk.count / d.hierarchy.arrays_per(blk.level))
+        led.e(kernel, layer, blk, e)
 
 
 def _pipeline_layers(led: Ledger, names: list[str], batch_size: int) -> None:

@@ -63,6 +63,8 @@ ROLE_NEEDS: dict[str, tuple[str, ...]] = {
     "static": (),
     "pim_block": ("rows", "params.cols", "params.processing_cols", "params.power_cap"),
     "matrix_unit": ("mvm", "opa", "serial_read", "serial_write"),
+    "accumulator": ("accumulate",),
+    "periphery": ("active",),
 }
 
 

@@ -27,7 +27,7 @@ COMPONENT_ROLES = (
     "array", "input_driver", "readout", "sample_hold", "shift_add", "output_register",
     "update_row_driver", "update_col_driver", "weight_memory", "buffer", "mac", "activation",
     "router", "static", "pim_block",
-    "matrix_unit",
+    "matrix_unit", "accumulator", "periphery",
 )
 
 #: Module of the component registry, imported by name on first use (design never imports cost statically).
@@ -86,6 +86,10 @@ class HierarchySpec(_Strict):
             "tile": self.tiles_per_chip,
             "chip": 1,
         }[level]
+
+    def arrays_per(self, level: str) -> int:
+        """Arrays in one ``level`` unit (array: 1, core: arrays_per_core, tile, chip)."""
+        return self.arrays_per_chip // self.multiplicity(level)
 
 
 class ComponentSpec(_Strict):

@@ -137,9 +137,11 @@ class ArraySpec(Strict):
         description="stored weight magnitude bits (sign by the weight mapping); with bits_per_cell, a weight takes "
         "ceil(weight_bits / bits_per_cell) cells per polarity (bit slices). None = an analog weight",
     )
-    weight_mapping: Literal["differential", "offset"] = Field(
+    weight_mapping: Literal["differential", "offset", "bias"] = Field(
         default="differential",
-        description="'differential': W ∝ G+ − G− on a pair of cells; 'offset': W ∝ G − Gref with one reference column",
+        description="'differential': W ∝ G+ − G− on a pair of cells; 'offset': W ∝ G − Gref with one reference column; "
+        "'bias': the weight stored with a bias of half its range in one column set (weight_bits include the sign), "
+        "the bias × Σx subtracted digitally after conversion (ISAAC's encoding; bit-sliced reads only)",
     )
     w_max: float = Field(default=1.0, gt=0.0, description="weight value stored at the full conductance range (weights clip at ±w_max)")
     read_voltage: Voltage = Field(default=0.2, gt=0.0, description="read voltage on a word line (V)")
@@ -470,6 +472,9 @@ class Design(Strict):
             io = getattr(self.io, k)
             if io.accumulation in ("digital", "analog_buffered", "analog") and a.bits_per_cell is None:
                 raise ValueError(f"io.{k}.accumulation: {io.accumulation!r} adds weight bit slices; needs array.bits_per_cell (and array.weight_bits)")
+            if a.weight_mapping == "bias" and (self.compute != "analog" or io.accumulation != "digital"):
+                raise ValueError(f"array.weight_mapping: 'bias' subtracts the stored bias digitally after every bit line's "
+                                 f"conversion; needs compute 'analog' and io.{k}.accumulation 'digital' (got {io.accumulation!r})")
         return self
 
     @property

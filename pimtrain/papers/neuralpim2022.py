@@ -1,33 +1,40 @@
 """Neural-PIM (Cao, Zhao, Boloor, Han, Zhang, Jiang; IEEE TC 71(9) 2142–2155, 2022; arXiv 2201.12861)
 against ISAAC (dataflow A) and CASCADE (dataflow B), presets ``isaac``, ``cascade``, ``neuralpim``.
 
-Rows (paper figures via ``../shared/reference/papers.md`` §4–§6):
+Rows (paper figures via ``../shared/reference/papers.md`` §4–§6), every one from the cost engine:
 
-- the ISAAC chip assembled from its component table (:data:`pimtrain.cost.dataflow.ISAAC_TABLE`):
+- the ISAAC chip assembled from its component table (the ``isaac`` preset's circuits, one component per
+  Table I row) with every array computing back to back (:func:`pimtrain.cost.equal_area.full_rate`):
   tile and chip power and area, the ADCs' share of the tiles' power (58 %);
 - energy efficiency and throughput of Neural-PIM over ISAAC and CASCADE at equal area (ISAAC's chip
-  area), averaged over the paper's nine workloads at 8 bits (:mod:`pimtrain.cost.dataflow`);
-- PE-level array density of ISAAC and Neural-PIM (paper Table 3);
+  area, weights replicated: :func:`pimtrain.cost.equal_area.evaluate_at_area`), averaged over the paper's
+  nine workloads at 8 bits;
+- PE-level array density of ISAAC and Neural-PIM (paper Table 3; :func:`pimtrain.cost.equal_area.array_density`);
 - SINAD of Neural-PIM's dataflow output (trained NNS+A / NNADC with variation), converter-style: a
   full-scale sine through the chain, sine-fit SINAD (as ADC papers, and presumably the paper's ≈50 dB —
   an ideal 8-bit quantiser scores 49.9 dB). ``sinad_db`` also holds every dataflow's SINAD on realistic
   operands (post-ReLU activations, Gaussian weights) against the exact dot product (:mod:`pimtrain.xbar.dataflow`).
 
-Basis marks are computed as in :mod:`pimtrain.papers.marinella2018`: every constant whose provenance
-says ``calibrated`` (in the presets or in :data:`pimtrain.cost.dataflow.P`) is perturbed ×1.5 and
-each row that moves is a ``calibration``; the others are ``prediction``. The extra key ``sinad_db``
-holds the SINAD of every dataflow (the ordering the paper reports: Neural-PIM highest, CASCADE lowest).
+Basis marks are computed (:mod:`pimtrain.papers.basis`): every preset number whose provenance says
+``calibrated`` is perturbed ×1.5 and each row that moves is a ``calibration``; the others are
+``prediction``. The calibrated numbers (Neural-PIM's and CASCADE's read cycle, CASCADE's periphery
+scale) are re-derived from their targets by :func:`calibrate`.
 
 ``python -m pimtrain.papers.neuralpim2022 --accuracy`` trains the small CNN on the 8×8 digits in
 float and reports its test accuracy under each dataflow (inference through the presets' numerics);
 ``--train`` trains the digits network (default MLP; ``--model cnn``) under each dataflow, forward and
-backward reads through it (:func:`train_accuracy`). ``reproduce()`` notes the inference and training-step
-cost of AlexNet on each preset from the generic cost engine (:func:`step_cost`).
+backward reads through it (:func:`train_accuracy`); ``--calibrate`` prints the calibrated numbers
+re-derived from their targets. ``reproduce()`` notes the inference and training-step cost of AlexNet on
+each preset from the same engine (:func:`step_cost`).
 """
 from __future__ import annotations
 
-from pimtrain.cost import dataflow as cdf
-from pimtrain.design import load_design
+import copy
+
+from pimtrain.cost.equal_area import array_density, evaluate_at_area, full_rate
+from pimtrain.design import design_from_dict, design_to_dict, load_design
+
+from .basis import calibration_dependence, calibrated_parameters, scale_path
 
 PAPER = "neuralpim2022"
 DESIGNS = {"isaac": "isaac", "cascade": "cascade", "neuralpim": "neuralpim"}
@@ -55,6 +62,134 @@ PAPER_ROWS = [
     ("SINAD of the Neural-PIM dataflow (trained NNS+A + NNADC), full-scale sine, sine fit", 50.0, "dB",
      "Neural-PIM via papers.md §4.2 [S]: about 50 dB, the highest of the three"),
 ]
+
+
+def isaac_chip(design) -> dict:
+    """The ISAAC chip of ``design`` at full rate: tile and chip power (W) and area (m²), the ADCs' share."""
+    fr = full_rate(design)
+    h = design.hierarchy
+    lv = fr["levels"]
+    on_tiles = {k: v for k, v in fr["power_by_component"].items() if lv.get(k) != "chip"}
+    tiles_w = sum(on_tiles.values())
+    from pimtrain.cost.hardware import build_hardware
+
+    adc = sum(on_tiles.get(c.name, 0.0) for c in build_hardware(design).by_role("readout"))
+    tiles_a = fr["area_m2"] - fr["area_by_level"]["chip"]
+    return {"tile_power_w": tiles_w / h.tiles_per_chip, "tile_area_m2": tiles_a / h.tiles_per_chip,
+            "chip_power_w": fr["power_w"], "chip_area_m2": fr["area_m2"], "adc_share_of_tiles_power": adc / tiles_w}
+
+
+def compare(designs: dict, workloads=WORKLOADS, area_m2: float | None = None) -> dict:
+    """Per workload, each design's inference at equal area (``area_m2``, default ISAAC's chip), and the mean
+    ratios of Neural-PIM to each other design: ``{"per_workload", "ratios", "area_m2"}``."""
+    if area_m2 is None:
+        area_m2 = full_rate(designs["isaac"])["area_m2"]
+    per = {w: {k: evaluate_at_area(d, w, area_m2) for k, d in designs.items()} for w in workloads}
+    ratios = {}
+    for k in designs:
+        if k == "neuralpim":
+            continue
+        e = [per[w]["neuralpim"]["macs_per_j"] / per[w][k]["macs_per_j"] for w in workloads]
+        t = [per[w]["neuralpim"]["macs_per_s"] / per[w][k]["macs_per_s"] for w in workloads]
+        ratios[k] = {"energy_efficiency": sum(e) / len(e), "throughput": sum(t) / len(t)}
+    return {"per_workload": per, "ratios": ratios, "area_m2": area_m2}
+
+
+def _cost_rows(designs: dict) -> list[float]:
+    t = isaac_chip(designs["isaac"])
+    r = compare(designs, WORKLOADS, t["chip_area_m2"])["ratios"]
+    return [
+        t["tile_power_w"] * 1e3, t["tile_area_m2"] * 1e6, t["chip_power_w"], t["chip_area_m2"] * 1e6,
+        100 * t["adc_share_of_tiles_power"],
+        r["isaac"]["energy_efficiency"], r["isaac"]["throughput"],
+        r["cascade"]["energy_efficiency"], r["cascade"]["throughput"],
+        100 * array_density(designs["isaac"]), 100 * array_density(designs["neuralpim"]),
+    ]
+
+
+def reproduce() -> dict:
+    designs = {k: load_design(n) for k, n in DESIGNS.items()}
+    sinad = sinad_per_dataflow(designs)
+    ours, depends = calibration_dependence(designs, _cost_rows)
+    ours, depends = ours + [sinad["neuralpim_sine"]], depends + [False]
+    calibrated = [f"{k}:{p}" for k, p in calibrated_parameters(designs)]
+    rows = []
+    for (quantity, paper, unit, source), value, dep in zip(PAPER_ROWS, ours, depends):
+        rows.append({"quantity": quantity, "paper": paper, "ours": value, "unit": unit,
+                     "deviation": value / paper - 1.0, "basis": "calibration" if dep else "prediction", "source": source})
+    keys = ("isaac", "cascade", "neuralpim", "neuralpim_ideal_peripherals")
+    order = sorted(keys, key=lambda k: -sinad[k])
+    order_s = sorted(keys, key=lambda k: -sinad[k + "_sine"])
+    notes = [
+        "SINAD, full-scale sine through each chain (sine fit, as ADC papers measure it; an ideal 8-bit quantiser "
+        f"alone: 49.9 dB): ISAAC {sinad['isaac_sine']:.1f} dB, CASCADE {sinad['cascade_sine']:.1f} dB, Neural-PIM "
+        f"{sinad['neuralpim_sine']:.1f} dB (trained NNS+A/NNADC, sigma 0.025), "
+        f"{sinad['neuralpim_ideal_peripherals_sine']:.1f} dB (ideal peripherals); order: {' > '.join(order_s)}",
+        "SINAD vs exact dot product (post-ReLU activations, Gaussian weights, one 128-row array): "
+        f"ISAAC {sinad['isaac']:.1f} dB, CASCADE {sinad['cascade']:.1f} dB, Neural-PIM {sinad['neuralpim']:.1f} dB "
+        f"(trained NNS+A/NNADC, sigma 0.025), {sinad['neuralpim_ideal_peripherals']:.1f} dB (ideal peripherals); "
+        f"order: {' > '.join(order)}",
+        "calibrated preset numbers: " + ", ".join(calibrated),
+    ]
+    try:  # a training step beside inference, from the same engine
+        sc = step_cost()
+        notes.append("cost engine (pimtrain.cost.evaluate), alexnet, batch 1, one chip copy of the weights, inference / one "
+                     "training step: " + "; ".join(
+                         f"{k} {v['inference_j'] * 1e3:.2f} / {v['train_step_j'] * 1e3:.2f} mJ, {v['inference_s'] * 1e3:.2f} / "
+                         f"{v['train_step_s'] * 1e3:.2f} ms" for k, v in sc.items()))
+    except Exception as e:  # noqa: BLE001 - a note beside the rows; the rows do not depend on it
+        sc = {}
+        notes.append(f"training-step cost unavailable: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
+    return {"paper": PAPER, "designs": list(DESIGNS.values()), "workload": ", ".join(WORKLOADS) + " (8-bit, inference)",
+            "rows": rows, "sinad_db": sinad, "calibrated": calibrated, "step_cost": sc, "notes": notes}
+
+
+# ---------------------------------------------------------------------------------------------- calibration
+#: the read cycles calibrated to the throughput ratios: (design, path, compared design, target)
+CYCLES = (("neuralpim", "array.read_time", "isaac", 3.43), ("cascade", "array.read_time", "cascade", 1.59))
+#: CASCADE's ISAAC-derived periphery numbers that share one scale, calibrated to the energy ratio 1.73
+CASCADE_PERIPHERY = ("circuits.components.row_drivers.params.power", "circuits.components.tia_buffer.params.step_energy",
+                     "circuits.components.adc.params.convert_energy", "circuits.components.registers.params.power",
+                     "circuits.components.tile_share.params.power")
+CASCADE_ENERGY_TARGET = 1.73
+
+
+def _scaled(design, paths, factor: float):
+    data = design_to_dict(design)
+    for p in paths:
+        scale_path(data, p, factor)
+    return design_from_dict(copy.deepcopy(data), where=design.name)
+
+
+def calibrate(workloads=WORKLOADS, rounds: int = 4) -> dict:
+    """Re-derive the calibrated preset numbers from their targets: ``{(design, path): value}``.
+
+    Throughput ratios scale linearly with the cycle times (the arrays are the bottleneck); the CASCADE energy
+    ratio is linear in the periphery scale, solved from two evaluations.
+    """
+    designs = {k: load_design(n) for k, n in DESIGNS.items()}
+    for _ in range(rounds):
+        for key, path, other, target in CYCLES:
+            got = compare(designs, workloads)["ratios"][other]["throughput"]
+            f = got / target if key == "neuralpim" else target / got
+            designs[key] = _scaled(designs[key], [path], f)
+        a = compare(designs, workloads)["ratios"]["cascade"]["energy_efficiency"]
+        moved = dict(designs, cascade=_scaled(designs["cascade"], CASCADE_PERIPHERY, 2.0))
+        b = compare(moved, workloads)["ratios"]["cascade"]["energy_efficiency"]
+        designs["cascade"] = _scaled(designs["cascade"], CASCADE_PERIPHERY, 1.0 + (CASCADE_ENERGY_TARGET - a) / (b - a))
+    out = {}
+    for key, path, *_ in CYCLES:
+        out[(key, path)] = _get(designs[key], path)
+    for path in CASCADE_PERIPHERY:
+        out[("cascade", path)] = _get(designs["cascade"], path)
+    return out
+
+
+def _get(design, path: str) -> float:
+    node = design_to_dict(design)
+    for p in path.split("."):
+        node = node[p]
+    return float(node)
 
 
 def sinad_per_dataflow(designs: dict, seed: int = 0) -> dict:
@@ -92,63 +227,6 @@ def sinad_per_dataflow(designs: dict, seed: int = 0) -> dict:
             y_s = dataflow.read(xs, ws, d, v, torch.Generator().manual_seed(seed + 1), input_range=full)
             out[k + "_sine"] = dataflow.sinad_fit_db(y_s, ref_s)
     return out
-
-
-def _ours(designs: dict, params: dict, sinad: float) -> list[float]:
-    t = cdf.isaac_totals()
-    cmp = cdf.compare(designs, WORKLOADS, t["chip_area_m2"], params)
-    r = cmp["ratios"]
-    return [
-        t["tile_power_w"] * 1e3, t["tile_area_m2"] * 1e6, t["chip_power_w"], t["chip_area_m2"] * 1e6,
-        100 * t["adc_share_of_tiles_power"],
-        r["isaac"]["energy_efficiency"], r["isaac"]["throughput"],
-        r["cascade"]["energy_efficiency"], r["cascade"]["throughput"],
-        100 * cmp["chips"]["isaac"].array_density, 100 * cmp["chips"]["neuralpim"].array_density,
-        sinad,
-    ]
-
-
-def reproduce() -> dict:
-    designs = {k: load_design(n) for k, n in DESIGNS.items()}
-    sinad = sinad_per_dataflow(designs)
-    ours = _ours(designs, cdf.P, sinad["neuralpim_sine"])
-    depends = [False] * len(ours)
-    calibrated = [k for k, v in cdf.P.items() if v["basis"] == "calibrated"]
-    for key in calibrated:
-        moved = _ours(designs, cdf.perturbed(key, 1.5), sinad["neuralpim_sine"])
-        for i, (a, b) in enumerate(zip(ours, moved)):
-            if abs(b - a) > 1e-9 * max(abs(a), 1e-300):
-                depends[i] = True
-    preset_calibrated = [(k, p) for k, d in designs.items() for p, prov in d.provenance.items() if prov.basis == "calibrated"]
-    rows = []
-    for (quantity, paper, unit, source), value, dep in zip(PAPER_ROWS, ours, depends):
-        rows.append({"quantity": quantity, "paper": paper, "ours": value, "unit": unit,
-                     "deviation": value / paper - 1.0, "basis": "calibration" if dep else "prediction", "source": source})
-    keys = ("isaac", "cascade", "neuralpim", "neuralpim_ideal_peripherals")
-    order = sorted(keys, key=lambda k: -sinad[k])
-    order_s = sorted(keys, key=lambda k: -sinad[k + "_sine"])
-    notes = [
-        "SINAD, full-scale sine through each chain (sine fit, as ADC papers measure it; an ideal 8-bit quantiser "
-        f"alone: 49.9 dB): ISAAC {sinad['isaac_sine']:.1f} dB, CASCADE {sinad['cascade_sine']:.1f} dB, Neural-PIM "
-        f"{sinad['neuralpim_sine']:.1f} dB (trained NNS+A/NNADC, sigma 0.025), "
-        f"{sinad['neuralpim_ideal_peripherals_sine']:.1f} dB (ideal peripherals); order: {' > '.join(order_s)}",
-        "SINAD vs exact dot product (post-ReLU activations, Gaussian weights, one 128-row array): "
-        f"ISAAC {sinad['isaac']:.1f} dB, CASCADE {sinad['cascade']:.1f} dB, Neural-PIM {sinad['neuralpim']:.1f} dB "
-        f"(trained NNS+A/NNADC, sigma 0.025), {sinad['neuralpim_ideal_peripherals']:.1f} dB (ideal peripherals); "
-        f"order: {' > '.join(order)}",
-        "calibrated constants (pimtrain/cost/dataflow.py P): " + ", ".join(calibrated),
-    ]
-    try:  # a training step beside inference, from the generic cost engine (its own models, not the ratio rows')
-        sc = step_cost()
-        notes.append("generic cost engine (pimtrain.cost.evaluate), alexnet, batch 1, inference / one training step: " + "; ".join(
-            f"{k} {v['inference_j'] * 1e3:.2f} / {v['train_step_j'] * 1e3:.2f} mJ, {v['inference_s'] * 1e3:.2f} / "
-            f"{v['train_step_s'] * 1e3:.2f} ms" for k, v in sc.items()))
-    except Exception as e:  # noqa: BLE001 - the engine is shared; the rows do not depend on it
-        sc = {}
-        notes.append(f"training-step cost unavailable: {str(e).splitlines()[0] if str(e) else type(e).__name__}")
-    return {"paper": PAPER, "designs": list(DESIGNS.values()), "workload": ", ".join(WORKLOADS) + " (8-bit, inference)",
-            "rows": rows, "sinad_db": sinad, "calibrated": calibrated + [f"{k}:{p}" for k, p in preset_calibrated],
-            "step_cost": sc, "notes": notes}
 
 
 def cnn_accuracy(epochs: int = 30, seed: int = 0, batch_size: int = 32, lr: float = 0.05) -> dict:
@@ -224,8 +302,7 @@ def train_accuracy(epochs: int = 10, seed: int = 0, batch_size: int = 32, lr: fl
 
 def step_cost(workload: str = "alexnet", batch_size: int = 1) -> dict:
     """Inference and one training step (forward, backward, update) of ``workload`` on each preset, from
-    the generic cost engine (:func:`pimtrain.cost.evaluate`; its own component models, not the
-    equal-area chip model of :mod:`pimtrain.cost.dataflow` behind the ratio rows)."""
+    the cost engine (:func:`pimtrain.cost.evaluate`): one copy of the weights, latency along the step."""
     from pimtrain.cost import evaluate
 
     out = {}
@@ -249,8 +326,11 @@ def main(argv=None) -> None:
     ap.add_argument("--ideal-peripherals", action="store_true", help="--train: also Neural-PIM with ideal peripherals")
     ap.add_argument("--epochs", type=int, default=None, help="default: 30 for --accuracy, 10 for --train")
     ap.add_argument("--lr", type=float, default=None, help="--train: learning rate (default 0.5 for the MLP, 0.05 for the CNN)")
+    ap.add_argument("--calibrate", action="store_true", help="re-derive the calibrated preset numbers from their targets")
     args = ap.parse_args(argv)
-    if args.train:
+    if args.calibrate:
+        print(json.dumps({f"{k}:{p}": v for (k, p), v in calibrate().items()}, indent=1))
+    elif args.train:
         lr = args.lr if args.lr is not None else (0.05 if args.model == "cnn" else 0.5)
         print(json.dumps(train_accuracy(epochs=args.epochs or 10, model=args.model, lr=lr,
                                         ideal_peripherals=args.ideal_peripherals), indent=1))
@@ -266,4 +346,4 @@ if __name__ == "__main__":  # pragma: no cover
     _t.set_num_threads(1)
     main()
 
-__all__ = ["reproduce", "sinad_per_dataflow", "cnn_accuracy", "train_accuracy", "step_cost", "PAPER_ROWS", "WORKLOADS"]
+__all__ = ["reproduce", "compare", "isaac_chip", "calibrate", "sinad_per_dataflow", "cnn_accuracy", "train_accuracy", "step_cost", "PAPER_ROWS", "WORKLOADS"]

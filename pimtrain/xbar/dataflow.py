@@ -77,7 +77,12 @@ class DataflowParams:
         self.slices = mapping.weight_slices(design)
         self.cell_max = (1 << self.cell_bits) - 1
         self.x_levels = (1 << self.input_bits) - 1
-        self.w_levels = (1 << self.weight_bits) - 1
+        self.bias = design.array.weight_mapping == "bias"
+        if self.bias and self.kind != "digital":
+            raise PimtrainError(f"array.weight_mapping: 'bias' needs io accumulation 'digital' (got {self.kind!r})")
+        # 'bias': the weight's bits include its sign; stored as the code w + 2^(weight_bits-1) in one column set
+        self.w_levels = (1 << (self.weight_bits - 1)) - 1 if self.bias else (1 << self.weight_bits) - 1
+        self.w_bias = 1 << (self.weight_bits - 1) if self.bias else 0
         self.conversions = mapping.conversions_per_output(design, io)  # per output, input pass and row tile
 
     @property
@@ -105,14 +110,13 @@ def bit_planes(xq: torch.Tensor, bits: int, per_cycle: int) -> torch.Tensor:
     return torch.stack(digits, dim=-1).to(torch.float32)
 
 
-def weight_slices(wq: torch.Tensor, cell_bits: int, slices: int) -> torch.Tensor:
-    """(in, out) signed integers -> (in, slices, 2, out) cell values of W⁺ and W⁻, least significant first."""
+def weight_slices(wq: torch.Tensor, cell_bits: int, slices: int, bias: int = 0) -> torch.Tensor:
+    """(in, out) signed integers -> (in, slices, 2, out) cell values of W⁺ and W⁻, least significant first;
+    with ``bias`` > 0, (in, slices, 1, out) cells of the biased code ``w + bias`` (one column set)."""
     wi = wq.to(torch.int64)
-    pos, neg = wi.clamp(min=0), (-wi).clamp(min=0)
     m = (1 << cell_bits) - 1
-    out = []
-    for s in range(slices):
-        out.append(torch.stack([(pos >> (cell_bits * s)) & m, (neg >> (cell_bits * s)) & m], dim=1))
+    parts = [wi + bias] if bias else [wi.clamp(min=0), (-wi).clamp(min=0)]
+    out = [torch.stack([(v >> (cell_bits * s)) & m for v in parts], dim=1) for s in range(slices)]
     return torch.stack(out, dim=1).to(torch.float32)
 
 
@@ -169,6 +173,9 @@ def _isaac(p, active, ws_sum, xsum, fp: DataflowParams, gen):
     p = _bitline_noise(p, active[..., None, None, None], fp.read_noise * fp.cell_max, gen)
     q = sar_adc(p, fp.adc_bits, full / 2, fp.adc_noise, gen, unit_lsb=True)
     q = torch.where(flip, fp.cell_max * xsum[..., None, None, None] - q, q)
+    if fp.bias:  # one biased column set: the bias × Σx of each row tile subtracted digitally
+        k = torch.tensor([float(1 << (fp.bits_per_cycle * i)) for i in range(xsum.shape[2])], device=q.device)
+        return _shift_add(q[:, :, :, :, 0], fp) - fp.w_bias * torch.einsum("btk,k->bt", xsum, k)[..., None]
     return _shift_add(q[:, :, :, :, 0] - q[:, :, :, :, 1], fp)
 
 
@@ -253,7 +260,7 @@ def read(x: torch.Tensor, m: torch.Tensor, design, io, generator: torch.Generato
     rw = float(m.abs().amax()) or 1.0
     wq = torch.round(m * (fp.w_levels / rw))
     tile_rows = min(fp.rows, m.shape[0])  # rows a tile actually uses (full scales stay those of fp.rows)
-    ws = _tiles(weight_slices(wq, fp.cell_bits, fp.slices), tile_rows, 0)  # (T, R, S, 2, O)
+    ws = _tiles(weight_slices(wq, fp.cell_bits, fp.slices, fp.w_bias), tile_rows, 0)  # (T, R, S, 2 or 1, O)
     ws_sum = ws.sum(dim=1)  # (T, S, 2, O)
     out = torch.zeros(x.shape[0], m.shape[1], device=x.device)
     n_passes = 0

@@ -23,8 +23,9 @@ instance draws one variation sample per peripheral instance (:meth:`instance`).
   neurons over ``[−½, 3/2]`` (one bit of redundancy), and the digital output is
   ``2^b2·code1 + code2 − 2^(b2−1)`` (digital error correction). ``b1 + b2 = bits``.
 
-Cost (:mod:`pimtrain.cost.dataflow`) follows from :meth:`NNSA.size` / :meth:`NNADC.size`: crossbar
-cells and inverters of each network.
+Cost (the ``analog_accumulator`` and ``neural_adc`` components of :mod:`pimtrain.cost.periphery`) follows
+from the crossbar cells and inverters of each network, :func:`pimtrain.mapping.nn_shift_add_size` and
+:func:`pimtrain.mapping.nn_adc_size`.
 """
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ from pathlib import Path
 import torch
 
 from pimtrain.design import PimtrainError
+from pimtrain.mapping import nn_adc_size, nn_shift_add_size
 
 WEIGHT_BITS = 3          # papers.md §4.2 [S]: 3-bit RRAM weights
 VARIATION = 0.025        # papers.md §4.2 [S]: Gaussian weight variation σ = 0.025
@@ -164,7 +166,12 @@ class NNSA(torch.nn.Module):
         return self.gain * torch.einsum("...ch,cho->...co", h, w2)[..., 0]
 
     def size(self) -> dict:
-        return {"cells": self.l1.cells() + self.l2.cells(), "inverters": self.hidden, "tias": 1}
+        """Cells and inverters the cost charges (:func:`pimtrain.mapping.nn_shift_add_size`, the layers' own count)."""
+        return {**nn_shift_add_size(self.hidden), "tias": 1}
+
+    def built_cells(self) -> int:
+        """Cells of the layers as built (equal to ``size()['cells']``; a test)."""
+        return self.l1.cells() + self.l2.cells()
 
     def to_dict(self) -> dict:
         return {"base": self.base, "hidden": self.hidden, "out_gain": self.out_gain,
@@ -272,9 +279,13 @@ class NNADC(torch.nn.Module):
         return code.clamp(0, (1 << self.bits) - 1).reshape(shape)
 
     def size(self) -> dict:
-        """Crossbar cells (flash rails + residue unit cells) and inverters of one converter."""
-        return {"cells": self.s1.x.cells() + self.s2.x.cells() + self.s1.n, "inverters": self.s1.n + self.s2.n,
-                "tias": 1}
+        """Crossbar cells (flash rails + residue unit cells) and inverters of one converter, as the cost charges
+        them (:func:`pimtrain.mapping.nn_adc_size`)."""
+        return {**nn_adc_size(self.bits), "tias": 1}
+
+    def built_cells(self) -> tuple[int, int]:
+        """(cells, inverters) of the stages as built (equal to ``size()``; a test)."""
+        return self.s1.x.cells() + self.s2.x.cells() + self.s1.n, self.s1.n + self.s2.n
 
     def to_dict(self) -> dict:
         return {"bits": self.bits, "cells": {k: v.detach().tolist() for k, v in self.state_dict().items()}}
