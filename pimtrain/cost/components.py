@@ -809,9 +809,10 @@ from .pim_components import PimLogicBlock  # noqa: E402 - in-memory FP logic blo
 
 register(PimLogicBlock)
 
-from .puma import PumaMatrixUnit  # noqa: E402 - PUMA/PANTHER matrix unit, pimtrain/cost/puma.py
+from .puma import OffchipLink, PumaMatrixUnit  # noqa: E402 - PUMA/PANTHER matrix unit and off-chip link, pimtrain/cost/puma.py
 
 register(PumaMatrixUnit)
+register(OffchipLink)
 
 from .periphery import AnalogAccumulator, NeuralADC, PoweredBlock  # noqa: E402 - bit-serial periphery, pimtrain/cost/periphery.py
 

@@ -42,7 +42,12 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
   activation (forward, N per vector), derivative and product (backward, 2N), partial-sum reduction
   across row blocks (``(⌈K/rows⌉-1)·N``, backward ``(⌈N/cols⌉-1)·K``), learning-rate scaling (N);
   eDRAM (``buffer``) traffic of 16-bit activations and errors; router traffic of each layer's output.
-- leakage: every component of the cores and tiles a workload occupies, over the step latency.
+- leakage (``hierarchy.static_power``): ``occupied`` (the simulator's accounting, ``src/hw_stats.py``:
+  "tile/ima/noc is power-gated if unused") charges every component of the cores and tiles a workload
+  occupies, over the step latency, and gates the off-chip link (:class:`OffchipLink`; the simulator's
+  ``noc_inter_pow_leak = 0``); ``chip`` charges every block of the stated node (``tiles_per_chip`` tiles)
+  and the off-chip link held up, over the step latency (:func:`node_static_power`): the node as a board
+  that cannot gate its idle parts, the basis on which a GPU's board power (idle floor included) is charged.
 """
 from __future__ import annotations
 
@@ -54,6 +59,7 @@ from pimtrain.design import Design, PimtrainError
 from pimtrain.mapping import input_cycles, matrix_crossbars, matrix_plan
 
 from .components import Component, ComponentParams, Count, Q, action, adc_point
+from .scaling import area_scale, energy_scale
 from .pipeline import read_pipeline_time
 
 #: bits of one activation / error word (16-bit fixed point, PUMA config)
@@ -134,6 +140,31 @@ class PumaMatrixUnit(Component):
     def serial_write(self) -> tuple[float, float]:
         """Serial write of a whole crossbar, row by row."""
         return self.p["xbar_write_energy"], self.p["xbar_write_latency"]
+
+
+class OffchipLink(Component):
+    """The node's off-chip link (HyperTransport, 4 links at 1.6 GHz, 6.4 GB/s): 10.4 W and 22.88 mm² at
+    32 nm (ISAAC Table I, which counts it in the chip's 65.8 W; the PUMA/PANTHER simulator's constants
+    ``noc_inter_pow_dyn = 10400`` mW, ``noc_inter_area = 22.88`` mm², papers.md §2.3, §5 [C]).
+
+    The link draws its power while it is up, whether or not packets cross it (ISAAC's accounting), so its
+    ``leak_power`` is that power. Under ``hierarchy.static_power: occupied`` the PUMA engine gates it like
+    every block the workload leaves idle (the simulator: ``noc_inter_pow_leak = 0``; a benchmark that fits
+    one node sends nothing off-chip); under ``chip`` it is part of the node's static power.
+    """
+
+    model = "offchip_link"
+    ROLE = "static"
+
+    class Params(ComponentParams):
+        pass
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        if self.p["area"] is None:
+            self.p["area"] = 22.88e-6 * area_scale(self.tech.node_nm, 32.0)
+        if "leak_power" not in self.given:
+            self.p["leak_power"] = 10.4 * energy_scale(self.tech.node_nm, 32.0, self.tech.vdd)
 
 
 def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, first_layer_backward: bool,
@@ -238,22 +269,50 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
     return placement
 
 
+def static_counts(hw, placement=None) -> dict[str, int]:
+    """Instances of each component that leak: under ``static_power: chip`` every block of the stated node
+    (``placement`` unused); under ``occupied`` the MCUs, cores and tiles ``placement`` occupies, the
+    off-chip link gated."""
+    h = hw.design.hierarchy
+    chip = h.static_power == "chip"
+    if chip:  # every block of the stated node leaks
+        per = {"array": h.multiplicity("array"), "core": h.multiplicity("core"), "tile": h.multiplicity("tile"), "chip": 1}
+    else:
+        per = {"array": placement.arrays_needed, "core": placement.cores_used, "tile": placement.tiles_used,
+               "chip": 1 if placement.arrays_needed else 0}
+    out = {}
+    for name, comp in hw.components.items():
+        if comp.role == "matrix_unit":  # MCUs: all of the node's, or one per matrix in use
+            out[name] = comp.count * per["core"] if chip else placement.arrays_needed
+        elif isinstance(comp, OffchipLink) and not chip:
+            out[name] = 0  # gated: a benchmark that fits the node sends nothing off-chip (simulator: leak 0)
+        else:
+            out[name] = comp.count * per[comp.level]
+    return out
+
+
+def node_static_power(design: Design) -> float:
+    """Static power (W) of the whole stated node: every block of ``tiles_per_chip`` tiles and the off-chip
+    link, the figure ``static_power: chip`` charges over a step."""
+    from .hardware import build_hardware
+
+    d = design.model_copy(deep=True)
+    d.hierarchy.static_power = "chip"
+    hw = build_hardware(d)
+    counts = static_counts(hw)
+    return sum(comp.leak_power * counts[name] for name, comp in hw.components.items())
+
+
 def leakage(led, hw, placement) -> None:
-    """Static power of the occupied MCUs, cores and tiles over the step, shared by layer latency."""
+    """Static power of the leaking blocks (:func:`static_counts`) over the step, shared by layer latency."""
     from collections import defaultdict
 
-    per = {"array": placement.arrays_needed, "core": placement.cores_used, "tile": placement.tiles_used,
-           "chip": 1 if placement.arrays_needed else 0}
     layer_t = defaultdict(float)
     for (_kernel, layer), t in led.latency.items():
         layer_t[layer] += t
-    h = hw.design.hierarchy
-    if h.static_power == "chip":  # every block of the stated node leaks
-        per = {"array": h.multiplicity("array"), "core": h.multiplicity("core"), "tile": h.multiplicity("tile"), "chip": 1}
-    for comp in hw.components.values():
-        count = comp.count * per["core"] if comp.role == "matrix_unit" and h.static_power == "chip" else (
-            placement.arrays_needed if comp.role == "matrix_unit" else comp.count * per[comp.level])
-        p = comp.leak_power * count
+    counts = static_counts(hw, placement)
+    for name, comp in hw.components.items():
+        p = comp.leak_power * counts[name]
         if p:
             for layer, t in layer_t.items():
                 led.e("leakage", layer, comp, p * t)
@@ -266,4 +325,4 @@ def check_design(design: Design, hw) -> None:
         raise PimtrainError(f"design {design.name!r}: needs a component of model 'puma_mcu'")
 
 
-__all__ = ["PumaMatrixUnit", "puma_ledger", "leakage", "WORD_BITS"]
+__all__ = ["OffchipLink", "PumaMatrixUnit", "puma_ledger", "leakage", "static_counts", "node_static_power", "WORD_BITS"]
