@@ -51,6 +51,7 @@ Counting, per layer ``(out N, in K)`` used ``P`` times per example, batch ``B`` 
 """
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 from pydantic import Field
@@ -157,14 +158,25 @@ class OffchipLink(Component):
     ROLE = "static"
 
     class Params(ComponentParams):
-        pass
+        packet_bits: Count(ge=1.0, le=1e6) = Field(
+            default=256.0, description="bits of one packet (16 x 16-bit words): puma-simulator constants 'HT numbers from ISAAC = 6.4GB/s = 1packet(16*2 Bytes) = 5ns' (papers.md §2.3 [C])")
+        packet_time: Q("time", gt=0.0) = Field(
+            default=5e-9, description="one packet over the link (s): puma-simulator constants ht_lat 5 ns (papers.md §2.3 [C])")
+
+    UNSCALED = frozenset({"packet_time"})
 
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         if self.p["area"] is None:
             self.p["area"] = 22.88e-6 * area_scale(self.tech.node_nm, 32.0)
         if "leak_power" not in self.given:
-            self.p["leak_power"] = 10.4 * energy_scale(self.tech.node_nm, 32.0, self.tech.vdd)
+            self.p["leak_power"] = 10.4 * energy_scale(self.tech.node_nm, 32.0)
+
+    @action
+    def transfer(self, bits: float) -> tuple[float, float]:
+        """Move ``bits`` bits over the link: whole packets, one ``packet_time`` each, at the link's power."""
+        t = math.ceil(max(float(bits), 0.0) / self.p["packet_bits"]) * self.p["packet_time"]
+        return self.p["leak_power"] * t, t
 
 
 def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, first_layer_backward: bool,
@@ -303,6 +315,21 @@ def node_static_power(design: Design) -> float:
     return sum(comp.leak_power * counts[name] for name, comp in hw.components.items())
 
 
+def example_transfer(design: Design, bits: float) -> tuple[float, float]:
+    """``(energy J, latency s)`` of bringing ``bits`` onto the node over its off-chip link while the whole
+    node waits powered (``static_power: chip``): latency from :meth:`OffchipLink.transfer`, energy the
+    node's static power (:func:`node_static_power`, the link included) over that time. A design without
+    an ``offchip_link`` component is a one-line error."""
+    from .hardware import build_hardware
+
+    links = [c for c in build_hardware(design).components.values() if isinstance(c, OffchipLink)]
+    if not links:
+        raise PimtrainError(f"design {design.name!r}: circuits.components needs a component of model 'offchip_link' "
+                            "to bring examples onto the node")
+    t = links[0].transfer(bits)[1]
+    return node_static_power(design) * t, t
+
+
 def leakage(led, hw, placement) -> None:
     """Static power of the leaking blocks (:func:`static_counts`) over the step, shared by layer latency."""
     from collections import defaultdict
@@ -325,4 +352,4 @@ def check_design(design: Design, hw) -> None:
         raise PimtrainError(f"design {design.name!r}: needs a component of model 'puma_mcu'")
 
 
-__all__ = ["OffchipLink", "PumaMatrixUnit", "puma_ledger", "leakage", "static_counts", "node_static_power", "WORD_BITS"]
+__all__ = ["OffchipLink", "PumaMatrixUnit", "puma_ledger", "leakage", "static_counts", "node_static_power", "example_transfer", "WORD_BITS"]
