@@ -7,7 +7,7 @@ authors' simulator benchmarks, on the presets ``panther-sgd`` (PANTHER), ``panth
 "Up to" rows are the largest ratio over the workload set the paper states them for: the simulator's
 benchmark layers (mlpPanther, mlpPantherBig, convA–G; the fully-connected ones for the 54.21× row), or
 the full networks (4-layer SVHN MLP, VGG-16 on CIFAR-100) for the GPU. Conv rows: smallest and largest
-ratio over the conv layer sets (convA, B, C, G). Single-layer benchmarks include the MTVM.
+ratio over the conv layer sets (convA, B, C, G). The benchmark layers are mid-network: every layer has its MTVM.
 
 Readings of how the paper counted (sources: the authors' simulator, ``Aayush-Ankit/puma-simulator`` branch
 ``training``, and papers.md §2): timing per instruction as in ``src/ima.py`` (an MVM/MTVM takes
