@@ -62,3 +62,16 @@ def test_initialising_writes_are_per_step_not_per_gate():
     # beyond the column drivers (one driven column per initialised cell in both)
     assert batched.op_energy(c) == pytest.approx(per_nor.op_energy(c), rel=1e-12)
     assert batched.op_cycles({}) == 0
+
+
+def test_block_settings_outside_the_physics_are_refused():
+    from pimtrain.cost import evaluate
+    from pimtrain.design import PimtrainError, design_from_dict, design_to_dict, load_design
+
+    for key, value, match in (("output_one_fraction", 1.5, "output_one_fraction: must be <= 1"),
+                              ("init_columns", 200, "init_columns: must be <= processing_cols"),
+                              ("init_cycles_per_gate", 1, "unknown parameter")):
+        data = design_to_dict(load_design("floatpim"))
+        data["circuits"]["components"]["block"]["params"][key] = value
+        with pytest.raises(PimtrainError, match=match):
+            evaluate(design_from_dict(data, where="x"), "mlp:8-4")

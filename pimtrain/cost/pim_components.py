@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from pimtrain.design import PimtrainError
 from pimtrain.pimlogic.tech import TECHNOLOGIES, make_technology
 
 from .components import Component, ComponentParams, Count, Q
@@ -81,6 +82,9 @@ class PimLogicBlock(Component):
         given = {key: v for key, v in self.p.items() if key in _TECH_KEYS and v is not None}
         if "init_columns" not in given:
             given["init_columns"] = self.p["processing_cols"]
+        elif given["init_columns"] > self.p["processing_cols"]:
+            raise PimtrainError(f"circuits.components.{self.name}.params.init_columns: must be <= processing_cols "
+                                f"({self.p['processing_cols']:g}): only processing cells are initialised (got {given['init_columns']:g})")
         self.tech_model = make_technology(kind, given)
         if self.p["area"] is None:
             self.p["area"] = self.rows * self.p["cols"] * self.tech_model.cell_area + self.p["block_periphery_area"]
