@@ -120,3 +120,23 @@ def test_custom_widths_cost_between_bf16_and_fp32():
 
     with pytest.raises(PimtrainError, match="custom widths"):
         make_core(torch.zeros(2, 2), design_from_dict(dict(data), where="e8m23"))
+
+
+def test_chip_power_is_every_row_stepping_through_macs():
+    """The power row in isolation: 8.4 M rows, each through bf16 multiply, add and two copies back to back,
+    is rows x (MAC energy) / (MAC cycles x cycle time); per cycle that is about one NOR step's energy."""
+    from pimtrain.cost.digital_pim import op_costs
+    from pimtrain.cost.hardware import build_hardware
+    from pimtrain.pimlogic import FORMATS
+
+    d = load_design("floatpim")
+    blk = build_hardware(d).first("pim_block")
+    t = blk.tech_model
+    c = op_costs(blk, FORMATS["bf16"])
+    rows = 32 * 256 * 1024
+    e_mac = c["mul"][1] + c["add"][1] + 2 * c["copy"][1]
+    n_mac = c["mul"][0] + c["add"][0] + 2 * c["copy"][0]
+    p = design_summary(d)["peak_power_w"]
+    assert p == pytest.approx(rows * e_mac / (n_mac * t.cycle_time), rel=1e-4)
+    # the init cycles carry no cell energy of their own; drivers add ~1 %
+    assert rows * t.nor_step_energy() / t.cycle_time < p < 1.05 * rows * t.nor_step_energy() / t.cycle_time
