@@ -28,7 +28,9 @@ R_off it stays at R_on. Initialisation (a SET at V0): an output cell that holds 
 fraction ``output_one_fraction`` = 1/4 of NOR results, uniform inputs) conducts at R_on for the
 whole pulse; one that holds 0 switches R_off → R_on. Plus the column drivers:
 ``column_drive_energy`` per driven column per block per cycle, shared by the block's rows (three
-columns per NOR, one per initialised output cell).
+columns per NOR, one per initialised output cell). NOT, OR and the other gates are sequences of these
+steps and are charged the mean 2-input step (their own input statistics differ; a stated simplification).
+
 ``majority`` — SOT-MRAM cells with separate read (MTJ) and write (heavy-metal channel) paths; logic by
 sensing several cells of a row at once against a reference (reconfigurable sense amplifier) and
 writing the result through the SOT path. Gate → steps (assumed after majority-based SHE-MTJ adders,
