@@ -120,22 +120,3 @@ def check_fit(hw, maps, wl_name: str) -> None:
     if need > cap:
         raise PimtrainError(f"{wl_name}: needs {need:.0f} bits of weights on design {d.name!r}; limit: "
                             f"{blk.name} blocks x rows x (cols - processing_cols) = {cap:.0f} bits")
-
-
-def pim_summary(design, hw) -> dict:
-    """Area, peak power and peak FP ops/s of a digital-PIM chip (every row doing MACs back to back)."""
-    blk = block_of(hw)
-    fmt = design_format(design)
-    costs = op_costs(blk, fmt)
-    h = design.hierarchy
-    blocks = blk.count * h.multiplicity(blk.level)
-    area = sum(c.area * hw.multiplicity(c) for c in hw.components.values())
-    c_mac = costs["mul"][0] + costs["add"][0] + costs["copy"][0]
-    e_mac = costs["mul"][1] + costs["add"][1] + costs["copy"][1]
-    t = c_mac * blk.tech_model.cycle_time
-    rows = blk.rows * blocks
-    power = rows * e_mac / t
-    cap = blk.p["power_cap"]
-    if cap > 0 and power > cap:
-        rows, power = rows * cap / power, cap
-    return {"area_m2": area, "peak_power_w": power, "peak_ops_per_s": 2.0 * rows / t}

@@ -5,7 +5,9 @@ Parameters (SI; device physics and the design's own organisation, so none is nod
 the technology class (:class:`pimtrain.pimlogic.tech.MagicNorReram` / ``SotMram``, sources there; left
 unset they take that class's default), plus
 
-- ``cols``, ``processing_cols``: columns per block and those reserved for computing (FloatPIM: 93 of 1024)
+- ``cols``, ``processing_cols``: columns per block and those reserved for computing (FloatPIM: 93 of 1024);
+  the MAGIC NOR technology initialises up to ``init_columns`` (default: ``processing_cols``) output cells
+  of every row in one parallel write
 - ``block_periphery_area``: decoders, drivers, sense amplifiers and switches of one block (m²)
 - ``move_energy_per_bit``, ``bus_width_bits``: the inter-block interconnect that moves partial sums
   and operands between blocks (energy per bit; bits per cycle per tile)
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from pimtrain.design import PimtrainError
 from pimtrain.pimlogic.tech import TECHNOLOGIES, make_technology
 
 from .components import Component, ComponentParams, Count, Q
@@ -33,7 +36,8 @@ class PimLogicParams(ComponentParams):
     switch_time: Q("time", optional=True) = Field(default=None, description=f"cell switching time (s); {_TECH}")
     gate_voltage: Q("voltage", optional=True) = Field(default=None, description=f"MAGIC gate voltage V0 (V); {_TECH}")
     periphery_time: Q("time", optional=True) = Field(default=None, description=f"decoder/driver set-up per cycle (s); {_TECH}")
-    init_cycles_per_gate: Count(le=16.0, optional=True) = Field(default=None, description=f"output initialisation cycles per gate; {_TECH}")
+    init_columns: Count(ge=1.0, le=1e7, optional=True) = Field(default=None, description="output cells of a row initialised by one parallel write; default: processing_cols")
+    output_one_fraction: Count(le=1.0, optional=True) = Field(default=None, description=f"fraction of NOR outputs that hold 1 (R_on) when re-initialised; {_TECH}")
     # SOT-MRAM (sot_mram)
     mtj_p_resistance: Q("resistance", gt=0.0, optional=True) = Field(default=None, description=f"MTJ parallel resistance (Ω); {_TECH}")
     mtj_ap_resistance: Q("resistance", gt=0.0, optional=True) = Field(default=None, description=f"MTJ antiparallel resistance (Ω); {_TECH}")
@@ -76,6 +80,11 @@ class PimLogicBlock(Component):
         super().__init__(*a, **k)
         kind = getattr(getattr(self.design, "digital", None), "logic_family", None) or "nor"
         given = {key: v for key, v in self.p.items() if key in _TECH_KEYS and v is not None}
+        if "init_columns" not in given:
+            given["init_columns"] = self.p["processing_cols"]
+        elif given["init_columns"] > self.p["processing_cols"]:
+            raise PimtrainError(f"circuits.components.{self.name}.params.init_columns: must be <= processing_cols "
+                                f"({self.p['processing_cols']:g}): only processing cells are initialised (got {given['init_columns']:g})")
         self.tech_model = make_technology(kind, given)
         if self.p["area"] is None:
             self.p["area"] = self.rows * self.p["cols"] * self.tech_model.cell_area + self.p["block_periphery_area"]

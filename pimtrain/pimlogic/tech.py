@@ -9,13 +9,27 @@ via papers.md §8.2: R_on 10 kΩ, R_off 10 MΩ, 1 ns switching; MAGIC: Kvatinsky
 61(11) 2014). NOR is the only primitive (NOT is a one-input NOR). Gate → NOR steps (our derivation):
 NOT 1, NOR 1, OR 2, AND 3, XOR 5, MUX 4 (NOR(NOR(a, s̄), NOR(b, s)) + s̄), COPY 2, full adder 9
 (XNOR in 4 NORs, sum = XNOR(XNOR(a, b), c) in 4 more, carry = NOR(NOR(a, b), NOR(XNOR(a, b), c))
-in 1). Every MAGIC NOR first initialises its output cell to R_on: one init cycle per gate
-(``init_cycles_per_gate``, assumed: the init of a gate's output cells is one parallel write).
-Energy of one NOR on one row: the evaluation current V0/(R_in + R_out) through the parallel input
-cells and the output cell for the switching time, averaged over the four input states, halved
-because the output cell leaves R_on partway (assumed); the init write is V0²/R_on·t for the half
-of the output cells that switched (assumed). Plus the column drivers: ``column_drive_energy`` per
-driven column per block per cycle, shared by the block's rows.
+in 1).
+
+Initialisation. Every MAGIC NOR writes its output into a cell first set to R_on. The free
+processing cells of a row are set together by one parallel write (every row, every initialised
+column at once), so an algorithm step of ``s`` NOR steps needs ``ceil(s / init_columns)`` init
+cycles, not one per gate (``init_columns``: the block's processing columns, FloatPIM's 93 of 1024;
+an upper bound on the free ones: the cells that hold live operands are not re-initialised early).
+
+Energy of one NOR step on one row (closed forms; ``cell_switch_energy`` and ``nor_step_energy``):
+a cell that switches under a constant voltage V is taken with its resistance moving linearly in
+time from R_a to R_b over the switching time t (VTEAM's linear-resistance form at constant drift,
+Kvatinsky et al., IEEE TCAS-II 62(8) 2015; assumed), in series with R_s:
+E = V² t · ln((R_s + R_b)/(R_s + R_a)) / (R_b − R_a). A cell that does not switch conducts for the
+whole t: E = V² t / (R_s + R). Evaluation, each of the four input states equally likely: with an input
+at R_on the output switches R_on → R_off in series with the parallel inputs; with both inputs at
+R_off it stays at R_on. Initialisation (a SET at V0): an output cell that holds 1 (R_on, the
+fraction ``output_one_fraction`` = 1/4 of NOR results, uniform inputs) conducts at R_on for the
+whole pulse; one that holds 0 switches R_off → R_on. Plus the column drivers:
+``column_drive_energy`` per driven column per block per cycle, shared by the block's rows (three
+columns per NOR, one per initialised output cell). NOT, OR and the other gates are sequences of these
+steps and are charged the mean 2-input step (their own input statistics differ; a stated simplification).
 
 ``majority`` — SOT-MRAM cells with separate read (MTJ) and write (heavy-metal channel) paths; logic by
 sensing several cells of a row at once against a reference (reconfigurable sense amplifier) and
@@ -28,11 +42,13 @@ read time + ``sense_energy`` + write I²·R_hm·t_write.
 """
 from __future__ import annotations
 
+import math
+
 from pimtrain.design.errors import PimtrainError
 
 from .gates import GATES
 
-__all__ = ["TECHNOLOGIES", "make_technology", "MagicNorReram", "SotMram"]
+__all__ = ["TECHNOLOGIES", "make_technology", "MagicNorReram", "SotMram", "cell_switch_energy"]
 
 
 class _Tech:
@@ -70,6 +86,14 @@ class _Tech:
         return self.p["cell_area_f2"] * f * f
 
 
+def cell_switch_energy(v: float, t: float, r_from: float, r_to: float, r_series: float = 0.0) -> float:
+    """Energy (J) of a cell whose resistance moves linearly in time from ``r_from`` to ``r_to`` over ``t``
+    under a constant ``v`` across it and ``r_series``: V² t ln((R_s + R_to)/(R_s + R_from)) / (R_to − R_from)."""
+    if r_to == r_from:
+        return v * v * t / (r_series + r_to)
+    return v * v * t * math.log((r_series + r_to) / (r_series + r_from)) / (r_to - r_from)
+
+
 class MagicNorReram(_Tech):
     """FloatPIM-style MAGIC NOR in 1-bit ReRAM (see module docstring)."""
 
@@ -78,9 +102,10 @@ class MagicNorReram(_Tech):
         "r_on_resistance": 10e3,        # FloatPIM (papers.md §8.2)
         "r_off_resistance": 10e6,       # FloatPIM (papers.md §8.2)
         "switch_time": 1e-9,            # FloatPIM (papers.md §8.2)
-        "gate_voltage": 1.0,            # assumed MAGIC V0
+        "gate_voltage": 1.0,            # assumed MAGIC V0 (also the initialising SET)
         "periphery_time": 0.1e-9,       # assumed decoder/driver set-up per cycle
-        "init_cycles_per_gate": 1.0,    # assumed
+        "init_columns": 93.0,           # FloatPIM's processing columns per row (papers.md §8.2)
+        "output_one_fraction": 0.25,    # NOR of two uniform independent bits is 1 in 1 of 4 states
         "column_drive_energy": 0.2e-12, # assumed: 1024 cells x 0.2 fF x (1 V)^2 per driven column
         "rows": 1024.0,
         "feature_size": 28e-9,
@@ -93,25 +118,39 @@ class MagicNorReram(_Tech):
     def cycle_time(self) -> float:
         return self.p["switch_time"] + self.p["periphery_time"]
 
-    def cycles(self, gate: str) -> int:
-        return super().cycles(gate) + int(self.p["init_cycles_per_gate"])
+    def nor_steps(self, counts: dict[str, int]) -> int:
+        return sum(n * self.cycles(g) for g, n in counts.items())
+
+    def init_cycles(self, counts: dict[str, int]) -> int:
+        """Parallel initialising writes of an algorithm step: its NOR outputs over ``init_columns``."""
+        s = self.nor_steps(counts)
+        return math.ceil(s / max(self.p["init_columns"], 1.0)) if s > 0 else 0
+
+    def op_cycles(self, counts: dict[str, int]) -> int:
+        return self.nor_steps(counts) + self.init_cycles(counts)
 
     def nor_energy(self) -> float:
-        """Mean evaluation energy of one 2-input MAGIC NOR on one row (J)."""
+        """Mean evaluation energy of one 2-input MAGIC NOR on one row (J), four input states equally likely."""
         ron, roff, v, t = (self.p[k] for k in ("r_on_resistance", "r_off_resistance", "gate_voltage", "switch_time"))
         par = lambda r1, r2: r1 * r2 / (r1 + r2)
-        states = [par(roff, roff), par(ron, roff), par(roff, ron), par(ron, ron)]
-        return sum(0.5 * v * v / (r + ron) * t for r in states) / 4.0
+        e = [v * v * t / (par(roff, roff) + ron)]                     # both inputs 0: output stays at R_on
+        e += [cell_switch_energy(v, t, ron, roff, r) for r in (par(ron, roff), par(roff, ron), par(ron, ron))]
+        return sum(e) / 4.0
 
     def init_energy(self) -> float:
-        """Re-initialising an output cell to R_on (half the outputs switched), J."""
-        ron, v, t = self.p["r_on_resistance"], self.p["gate_voltage"], self.p["switch_time"]
-        return 0.5 * v * v / ron * t
+        """Mean energy of setting one output cell to R_on before its NOR (J)."""
+        ron, roff, v, t = (self.p[k] for k in ("r_on_resistance", "r_off_resistance", "gate_voltage", "switch_time"))
+        one = self.p["output_one_fraction"]
+        return one * v * v * t / ron + (1.0 - one) * cell_switch_energy(v, t, roff, ron)
+
+    def nor_step_energy(self) -> float:
+        """Cell energy of one NOR step on one row, its output's initialisation included (J)."""
+        return self.nor_energy() + self.init_energy()
 
     def gate_energy(self, gate: str) -> float:
         n = self.STEPS[gate]
-        drive = self.NOR_COLS[gate] * self.p["column_drive_energy"] / max(self.p["rows"], 1.0)
-        return n * (self.nor_energy() + self.init_energy()) + drive
+        drive = (self.NOR_COLS[gate] + n) * self.p["column_drive_energy"] / max(self.p["rows"], 1.0)
+        return n * self.nor_step_energy() + drive
 
 
 class SotMram(_Tech):
