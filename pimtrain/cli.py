@@ -254,7 +254,7 @@ def compare(
 ):
     """The same workload on several designs, with ratios to the first."""
     from pimtrain.outputs import check_outputs
-    from pimtrain.report import compare_table, console
+    from pimtrain.report import compare_component_table, compare_kernel_table, compare_table, console
     from pimtrain.runs import compare_designs
 
     check_outputs(output=output)
@@ -264,6 +264,8 @@ def compare(
     result = compare_designs(names, workload, batch_size=batch_size, inference=inference)
     def render():
         console.print(compare_table(result))
+        console.print(compare_kernel_table(result))
+        console.print(compare_component_table(result))
         for key, ratio in result["ratios"].items():
             console.print(f"  {key}: {ratio:.3g}×")
 
