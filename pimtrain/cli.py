@@ -272,6 +272,40 @@ def compare(
     emit_result(result, as_json, output, render)
 
 
+# ---------------------------------------------------------------------------------------------- device
+@app.command()
+@user_errors
+def device(
+    design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write the ΔG-vs-G figure to this file (.png, .svg, .pdf)"),
+    devices: int = typer.Option(64, "--devices", min=2, max=4096, help="simulated devices (device-to-device envelope)"),
+    cycles: int = typer.Option(64, "--cycles", min=2, max=4096, help="pulses per device and conductance (cycle-to-cycle spread)"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """The design's device response: ΔG of one up / down pulse against G, with its spreads."""
+    from pimtrain.outputs import atomic_batch, check_outputs
+    from pimtrain.report import console
+    from pimtrain.report.device import device_table, response_json
+
+    check_outputs(output=output, plot=plot)
+    if plot:
+        from pimtrain.report.figures import figure_format
+
+        figure_format(plot)
+    d = load_design(design)
+    from pimtrain.devices.response import pulse_response
+
+    resp = pulse_response(d.device, d.source_path, devices=devices, cycles=cycles, seed=seed)
+    with atomic_batch():  # --output and --plot: both or neither
+        emit_result(response_json(d.name, resp), as_json, output, lambda: console.print(device_table(d.name, resp)))
+        if plot:
+            from pimtrain.report.figures import device_response, save
+
+            save(device_response(resp, title=f"{d.name}: device response (seed {seed})"), plot)
+
+
 # ------------------------------------------------------------------------------------------- reproduce
 @app.command()
 @user_errors
