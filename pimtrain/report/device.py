@@ -22,9 +22,9 @@ def device_table(design: str, resp: dict, rows: int = 9) -> Table:
     gs, gp = si_scale(resp["g_s"])
     ds, dp = si_scale([abs(v) for k in ("up", "down") for key in ("d2d_lo", "d2d_hi") for v in resp[k][key]])
     t = Table(title=f"Device response of {design}: one pulse ({resp['model']})")
-    t.add_column(f"G ({gp}S)", justify="right")
+    t.add_column(f"G ({gp}S)", justify="right", no_wrap=True)
     for k in ("up", "down"):
-        for col in (f"ΔG {k} ({dp}S)", "c2c", "d2d"):
+        for col in (f"{k} ({dp}S)", "c2c", "d2d"):
             t.add_column(col, justify="right", no_wrap=True)
     n = len(resp["g_s"])
     idx = sorted({round(i * (n - 1) / (rows - 1)) for i in range(rows)})
@@ -32,8 +32,8 @@ def device_table(design: str, resp: dict, rows: int = 9) -> Table:
         cells = [f"{resp['g_s'][i] / gs:.4g}"]
         for k in ("up", "down"):
             r = resp[k]
-            cells += [f"{r['mean'][i] / ds:.3g}", f"{r['c2c_lo'][i] / ds:.3g}…{r['c2c_hi'][i] / ds:.3g}",
-                      f"{r['d2d_lo'][i] / ds:.3g}…{r['d2d_hi'][i] / ds:.3g}"]
+            cells += [f"{r['mean'][i] / ds:.3g}", f"{r['c2c_lo'][i] / ds:.2g}…{r['c2c_hi'][i] / ds:.2g}",
+                      f"{r['d2d_lo'][i] / ds:.2g}…{r['d2d_hi'][i] / ds:.2g}"]
         t.add_row(*cells)
     lo, hi = resp["quantiles"]
     t.caption = (f"c2c: {100 * lo:g}–{100 * hi:g} % of {resp['cycles']} pulses of the typical device; d2d: range of the "
