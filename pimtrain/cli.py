@@ -235,16 +235,30 @@ def cost(
     inference: bool = typer.Option(False, "--inference", help="one inference batch instead of a training step"),
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write the energy-by-kernel-and-component and area figure (.png, .svg, .pdf)"),
 ):
     """Energy, latency, area and power of one training step (or inference batch) of WORKLOAD on DESIGN."""
     from pimtrain.cost import evaluate
-    from pimtrain.outputs import check_outputs
+    from pimtrain.outputs import atomic_batch, check_outputs
     from pimtrain.report import console
 
-    check_outputs(output=output)
+    check_outputs(output=output, plot=plot)
+    _check_figure(plot)
     d = load_design(design)
     rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
-    emit_result(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
+    with atomic_batch():  # --output and --plot: both or neither
+        emit_result(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
+        if plot:
+            from pimtrain.report.figures import cost_breakdown, save
+
+            save(cost_breakdown([{"design": d.name, **rep.to_json()}]), plot)
+
+
+def _check_figure(plot: Optional[str]) -> None:
+    if plot:
+        from pimtrain.report.figures import figure_format
+
+        figure_format(plot)
 
 
 @app.command()
@@ -256,13 +270,15 @@ def compare(
     inference: bool = typer.Option(False, "--inference"),
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write the side-by-side cost figure (.png, .svg, .pdf)"),
 ):
     """The same workload on several designs, with ratios to the first."""
-    from pimtrain.outputs import check_outputs
+    from pimtrain.outputs import atomic_batch, check_outputs
     from pimtrain.report import compare_component_table, compare_kernel_table, compare_table, console
     from pimtrain.runs import compare_designs
 
-    check_outputs(output=output)
+    check_outputs(output=output, plot=plot)
+    _check_figure(plot)
     names = [n.strip() for n in designs_.split(",") if n.strip()]
     if len(names) < 2:
         raise PimtrainError("--designs: give at least two designs separated by commas")
@@ -274,7 +290,12 @@ def compare(
         for key, ratio in result["ratios"].items():
             console.print(f"  {key}: {ratio:.3g}×")
 
-    emit_result(result, as_json, output, render)
+    with atomic_batch():  # --output and --plot: both or neither
+        emit_result(result, as_json, output, render)
+        if plot:
+            from pimtrain.report.figures import cost_breakdown, save
+
+            save(cost_breakdown(result["rows"]), plot)
 
 
 # ---------------------------------------------------------------------------------------------- device
@@ -295,10 +316,7 @@ def device(
     from pimtrain.report.device import device_table, response_json
 
     check_outputs(output=output, plot=plot)
-    if plot:
-        from pimtrain.report.figures import figure_format
-
-        figure_format(plot)
+    _check_figure(plot)
     d = load_design(design)
     from pimtrain.devices.response import pulse_response
 
@@ -344,6 +362,7 @@ def report_cmd(
     train_json: Optional[str] = typer.Option(None, "--train-json", help="a training run's page from a `train --json` file"),
     workload: str = typer.Option("mlp:784-300-10", "--workload", "-w", help="workload of the design / comparison page"),
     batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
+    figures: Optional[str] = typer.Option(None, "--figures", help="also write each figure of the page as PNG into this folder"),
 ):
     """One self-contained HTML page (figures inline, nothing fetched) for a design, a comparison, a
     reproduction or a training run."""
@@ -357,6 +376,15 @@ def report_cmd(
     if not output.lower().endswith((".html", ".htm")):
         raise PimtrainError(f"--output: {output!r} is not an .html file; allowed: a path ending in .html")
     check_outputs(output=output)
+    from pimtrain.outputs import atomic_batch, check_output_folder
+
+    check_output_folder(figures, "--figures")
+    with atomic_batch(), pages.png_copies(figures):  # the page and its PNG copies: all or none
+        _report_page(pages, output, design, designs_, reproduce_, train_json, workload, batch_size)
+    print(f"wrote {output}", file=sys.stderr)
+
+
+def _report_page(pages, output, design, designs_, reproduce_, train_json, workload, batch_size) -> None:
     command = pages.command_line()
     if design:
         page = pages.design_page(design, workload, batch_size, command)
@@ -380,7 +408,6 @@ def report_cmd(
             d = None
         page = pages.training_page(result, command, reference=pages.float_reference(result), design=d)
     page.write(output)
-    print(f"wrote {output}", file=sys.stderr)
 
 
 # ----------------------------------------------------------------------------------------------- bench

@@ -4,6 +4,9 @@ its page shows from the models (cost engine, device response, float reference ru
 from __future__ import annotations
 
 import json
+import re
+from contextlib import contextmanager
+from pathlib import Path
 
 from pimtrain.cost.report import component_rows, kernel_rows
 from pimtrain.design import Design, design_to_dict, load_design
@@ -14,6 +17,33 @@ from .render import run_caption, si
 
 
 # ------------------------------------------------------------------------------------------ pieces
+_PNG_DIR: list[str] = []  # set by ``png_copies``: a folder that also gets each figure of a page as PNG
+
+
+@contextmanager
+def png_copies(folder: str | None):
+    """Inside, every figure drawn into a page is also written to ``folder/<name>.png`` (atomically)."""
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        _PNG_DIR.append(folder)
+    try:
+        yield
+    finally:
+        if folder:
+            _PNG_DIR.pop()
+
+
+def svg(fig, name: str) -> str:
+    """``fig`` as inline SVG (and as ``<name>.png`` inside :func:`png_copies`)."""
+    if _PNG_DIR:
+        from pimtrain.design import atomic_path
+
+        safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "figure"
+        with atomic_path(Path(_PNG_DIR[-1]) / f"{safe}.png", "--figures") as tmp:
+            fig.savefig(tmp, dpi=100, format="png", metadata={"Software": None})
+    return F.to_svg(fig)
+
+
 def cost_tables_html(cost: dict, top: int | None = 12) -> str:
     """The kernel table and the component table of one cost JSON (each share column sums to 100 %)."""
     k = kernel_rows(cost)
@@ -75,12 +105,13 @@ def device_html(design: Design, seed: int = 0) -> str:
 
     resp = pulse_response(design.device, design.source_path, seed=seed)
     fig = F.device_response(resp, title=f"{design.name}: device response (seed {seed})")
-    return figure(F.to_svg(fig), f"ΔG of one up / down pulse against G for the device model of {design.name} "
+    return figure(svg(fig, f"device_{design.name}"), f"ΔG of one up / down pulse against G for the device model of {design.name} "
                                  f"({resp['model']}), {resp['devices']} devices × {resp['cycles']} pulses per conductance.")
 
 
 def cost_figure_html(costs: list[dict], what: str, title: str = "") -> str:
-    return figure(F.to_svg(F.cost_breakdown(costs, title=title)), what)
+    name = "cost_" + "_".join(c.get("design", "") for c in costs)
+    return figure(svg(F.cost_breakdown(costs, title=title), name), what)
 
 
 # ------------------------------------------------------------------------------------------- pages
@@ -115,7 +146,7 @@ def training_page(result: dict, command: str, reference: dict | None = None, des
     body.append(table(["epoch", "training loss", "test accuracy", "float reference", "seconds"], rows,
                       caption="per epoch"))
     fig = F.training([(name, result)], reference, title=f"{name}: {caption}")
-    body.append(figure(F.to_svg(fig), f"test accuracy, training loss and energy per epoch ({kind}); dashed: the float "
+    body.append(figure(svg(fig, f"training_{name}"), f"test accuracy, training loss and energy per epoch ({kind}); dashed: the float "
                                       "reference (same network, data order, lr, batch size and seed, torch.optim.SGD)."))
     page.add("Training run", "\n".join(body))
     cost = result.get("cost") or {}
@@ -169,7 +200,7 @@ def reproduce_page(results: list[dict], command: str) -> Page:
                 for x in r["rows"]]
         body = [f"<p class=\"note\">designs: {esc(', '.join(r.get('designs', [])))}; workload: {esc(r.get('workload', ''))}</p>",
                 table(["quantity", "paper", "ours", "unit", "deviation", "basis", "source"], rows, numeric={1, 2, 4}),
-                figure(F.to_svg(F.reproduction(r)), f"{r['paper']}: ours / paper per row on a log axis; hollow squares "
+                figure(svg(F.reproduction(r), f"reproduce_{r['paper']}"), f"{r['paper']}: ours / paper per row on a log axis; hollow squares "
                                                     "are calibrations (a preset number was tuned to them).")]
         body += [f"<p class=\"note\">{esc(n)}</p>" for n in r.get("notes", [])]
         page.add(r["paper"], "\n".join(body))
