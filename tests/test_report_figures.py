@@ -208,3 +208,17 @@ def test_bad_input_is_one_line(args, needle, tmp_path, monkeypatch):
     lines = [ln for ln in res.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.output
     assert not list(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize("args", [
+    ["cost", "--design", "marinella2018-analog", "--workload", "mlp:64-10"],
+    ["compare", "--designs", "marinella2018-analog,marinella2018-sram", "--workload", "mlp:64-10"],
+])
+def test_cost_and_compare_plot(args, tmp_path):
+    out, js = tmp_path / "c.svg", tmp_path / "c.json"
+    res = runner.invoke(app, [*args, "--plot", str(out), "--output", str(js)])
+    assert res.exit_code == 0, res.output
+    assert out.read_text().lstrip().startswith("<?xml") and "<svg" in out.read_text()
+    assert js.exists()
+    res = runner.invoke(app, [*args, "--plot", str(tmp_path / "c.bmp")])
+    assert res.exit_code == 2 and "--plot" in res.stderr

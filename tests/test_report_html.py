@@ -30,7 +30,19 @@ def pages(tmp_path_factory):
     repro = d / "reproduce.html"
     res = runner.invoke(app, ["report", "--reproduce", "all", "-o", str(repro)])
     assert res.exit_code == 0, res.output
-    return {"train": train, "reproduce": repro, "train_json": d / "train.json"}
+    design = d / "design.html"
+    res = runner.invoke(app, ["report", "--design", "marinella2018-analog-taox", "-w", "mlp:64-36-10", "-o", str(design),
+                              "--figures", str(d / "figs")])
+    assert res.exit_code == 0, res.output
+    compare = d / "compare.html"
+    res = runner.invoke(app, ["report", "--designs", "marinella2018-analog,marinella2018-sram", "-w", "mlp:256-10",
+                              "-o", str(compare)])
+    assert res.exit_code == 0, res.output
+    return {"train": train, "reproduce": repro, "train_json": d / "train.json", "design": design, "compare": compare,
+            "figs": d / "figs"}
+
+
+MIN_FIGURES = {"train": 3, "reproduce": 4, "design": 2, "compare": 1}
 
 
 class _Tables(html.parser.HTMLParser):
@@ -65,7 +77,7 @@ def _svgs(text: str) -> list[str]:
     return re.findall(r"<svg\b.*?</svg>", text, flags=re.S)
 
 
-@pytest.mark.parametrize("kind", ["train", "reproduce"])
+@pytest.mark.parametrize("kind", ["train", "reproduce", "design", "compare"])
 def test_page_is_self_contained(pages, kind):
     text = pages[kind].read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>")
@@ -80,11 +92,11 @@ def test_page_is_self_contained(pages, kind):
     assert "pimtrain " in text and "torch" in text  # the command and the versions
 
 
-@pytest.mark.parametrize("kind", ["train", "reproduce"])
+@pytest.mark.parametrize("kind", ["train", "reproduce", "design", "compare"])
 def test_every_svg_parses(pages, kind):
     text = pages[kind].read_text(encoding="utf-8")
     svgs = _svgs(text)
-    assert len(svgs) == text.count('<figure class="fig">') >= (3 if kind == "train" else 4)
+    assert len(svgs) == text.count('<figure class="fig">') >= MIN_FIGURES[kind]
     for svg in svgs:
         root = ET.fromstring(svg)
         assert root.tag == "{http://www.w3.org/2000/svg}svg"
@@ -104,6 +116,22 @@ def test_share_columns_sum_to_100(pages):
                 assert sum(values) == pytest.approx(100.0, abs=1e-6), (header, values)
                 checked += 1
     assert checked == 4  # energy and latency by kernel, energy and area by component
+
+
+def test_design_page_shows_provenance_and_png_copies(pages):
+    text = pages["design"].read_text(encoding="utf-8")
+    assert "provenance" in text and "package:devices/taox_1" in text and "device response" in text.lower()
+    pngs = sorted(p.name for p in pages["figs"].iterdir())
+    assert pngs == ["cost_marinella2018-analog-taox.png", "device_marinella2018-analog-taox.png"]
+    assert all((pages["figs"] / n).read_bytes()[:4] == b"\x89PNG" for n in pngs)
+
+
+def test_train_json_that_is_not_a_run_is_one_line(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"epochs": []}')
+    res = runner.invoke(app, ["report", "--train-json", str(bad), "-o", str(tmp_path / "r.html")])
+    assert res.exit_code == 2 and "--train-json" in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r.html").exists()
 
 
 def test_train_report_matches_the_run(pages):
@@ -254,7 +282,7 @@ def test_browser_check_sees_a_network_request(browser, tmp_path):
     assert any(u.startswith("http://example.invalid/") for u in browser.requests(session))
 
 
-@pytest.mark.parametrize("kind", ["train", "reproduce"])
+@pytest.mark.parametrize("kind", ["train", "reproduce", "design", "compare"])
 def test_page_in_headless_chromium(pages, kind, browser, tmp_path):
     import base64
 
@@ -263,16 +291,16 @@ def test_page_in_headless_chromium(pages, kind, browser, tmp_path):
     url = pages[kind].resolve().as_uri()
     session = browser.open(url)
     probe = json.loads(browser.call("Runtime.evaluate", session, expression=_FIGURES, returnByValue=True)["result"]["value"])
-    assert probe["figures"] >= (3 if kind == "train" else 4)
+    assert probe["figures"] >= MIN_FIGURES[kind]
     assert probe["drawn"] == probe["figures"], probe  # every figure loaded and drawn at a real size
     assert probe["resources"] == [], probe["resources"]
-    assert probe["height"] > 2000
+    assert probe["height"] > 1500
     requests = [u for u in browser.requests(session) if u != url]
     assert requests == [], requests  # the page asks nothing of the network (nor of the disk)
     shot = browser.call("Page.captureScreenshot", session, format="png", captureBeyondViewport=True)["data"]
     path = tmp_path / f"{kind}.png"
     path.write_bytes(base64.b64decode(shot))
     img = matplotlib.image.imread(str(path))[..., :3]
-    assert img.shape[1] == 1000 and img.shape[0] >= 2000
+    assert img.shape[1] == 1000 and img.shape[0] >= 1500
     ink = (img.mean(axis=2) < 0.9).mean()
     assert ink > 0.03, f"page looks blank: {ink:.3%} of the pixels are not white"
