@@ -24,7 +24,7 @@ def pulse_response(spec: DeviceSpec, base_path: str | None = None, *, devices: i
     """ΔG (S) of one up and one down pulse at ``levels`` conductances (S) for ``devices`` cells.
 
     Returns ``{"g_s": (levels,), "g_min_s", "g_max_s", "dw_min", "devices", "cycles", "quantiles",
-    "model", "stuck_at": (at_gmin, at_gmax), "up"/"down": {"mean": (levels,) mean over devices and
+    "model", "stuck_at": (at_gmin, at_gmax), "levels", "up"/"down": {"mean": (levels,) mean over devices and
     cycles, "typical": (levels,) mean of the median device, "c2c_lo"/"c2c_hi": (levels,) quantiles over
     cycles of the median device, "d2d_lo"/"d2d_hi": (levels,) lowest / highest per-device mean}}``
     (numpy arrays). The same seed gives the same numbers.
@@ -35,13 +35,13 @@ def pulse_response(spec: DeviceSpec, base_path: str | None = None, *, devices: i
     g_min = float(getattr(model, "g_min", spec.g_min))
     g_max = float(getattr(model, "g_max", spec.g_max))
     grid = torch.linspace(-0.5, 0.5, levels)
-    if spec.levels is not None:
-        quantize_levels(grid, spec.levels)
+    if spec.levels is not None or spec.model == "binary":  # only the states a cell can hold
+        quantize_levels(grid, spec.levels or 2)
     c0 = grid.view(1, levels, 1).expand(devices, levels, cycles).contiguous()
     dw = float(model.dw_min)
     out = {"g_s": to_siemens(grid, g_min, g_max).numpy().astype(np.float64), "g_min_s": g_min, "g_max_s": g_max,
            "dw_min": dw, "devices": devices, "cycles": cycles, "quantiles": tuple(quantiles), "model": model.describe(),
-           "stuck_at": (spec.stuck_at.at_gmin, spec.stuck_at.at_gmax)}
+           "stuck_at": (spec.stuck_at.at_gmin, spec.stuck_at.at_gmax), "levels": spec.levels}
     for name, sign in (("up", 1.0), ("down", -1.0)):
         c = c0.clone()
         model.step(c, Request(r=torch.full_like(c0, sign * dw)))

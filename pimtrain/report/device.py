@@ -9,7 +9,7 @@ def response_json(design: str, resp: dict) -> dict:
     """JSON of :func:`pimtrain.devices.response.pulse_response` (arrays as lists, SI units)."""
     out = {"design": design, "model": resp["model"], "g_min_s": resp["g_min_s"], "g_max_s": resp["g_max_s"],
            "dw_min": resp["dw_min"], "devices": resp["devices"], "cycles": resp["cycles"],
-           "quantiles": list(resp["quantiles"]), "stuck_at": list(resp["stuck_at"]), "g_s": resp["g_s"].tolist()}
+           "quantiles": list(resp["quantiles"]), "stuck_at": list(resp["stuck_at"]), "levels": resp.get("levels"), "g_s": resp["g_s"].tolist()}
     for k in ("up", "down"):
         out[k] = {f"{key}_s": v.tolist() for key, v in resp[k].items()}
     return out

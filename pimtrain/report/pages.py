@@ -76,12 +76,18 @@ def _value_at(data, path: str):
     return node
 
 
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value if isinstance(value, str) else json.dumps(value, default=str)
+
+
 def design_html(design: Design) -> str:
     """The design's description, where it was read from, the provenance of its numbers and its YAML."""
     import yaml
 
     data = design_to_dict(design)
-    rows = [[path, json.dumps(_value_at(data, path), default=str), p.source, p.basis, p.note or ""]
+    rows = [[path, _fmt(_value_at(data, path)), p.source, p.basis, p.note or ""]
             for path, p in sorted(design.provenance.items())]
     out = [f"<p>{esc(design.description or '(no description)')}</p>",
            f"<p class=\"note\">read from <code>{esc(design.source_path or 'a Python object')}</code>; "
@@ -91,7 +97,8 @@ def design_html(design: Design) -> str:
         for r in rows:
             counts[r[3]] = counts.get(r[3], 0) + 1
         out.append("<p class=\"note\">basis: " + esc(", ".join(f"{n} {b}" for b, n in sorted(counts.items()))) + "</p>")
-        out.append(table(["field", "value", "source", "basis", "note"], rows, caption="provenance", numeric=set()))
+        out.append("<details><summary>provenance of every number (field, value, source, basis)</summary>"
+                   + table(["field", "value", "source", "basis", "note"], rows, numeric=set()) + "</details>")
     text = yaml.safe_dump({k: v for k, v in data.items() if k != "provenance"}, sort_keys=False, allow_unicode=True)
     out.append(f"<details><summary>the design as YAML</summary><pre>{esc(text)}</pre></details>")
     return "\n".join(out)
@@ -123,10 +130,10 @@ def design_page(design: str | Design, workload: str, batch_size: int, command: s
     cost = evaluate(d, workload, batch_size=batch_size).to_json()
     cost["design"] = d.name
     page = Page(f"pimtrain report: design {d.name}", command)
-    page.add("Design and provenance", design_html(d))
     page.add(f"Cost of one training step: {workload}, batch {batch_size}",
-             cost_tables_html(cost) + cost_figure_html([cost], f"energy by kernel and component, and area, of {d.name}"))
+             cost_figure_html([cost], f"energy by kernel and component, and area, of {d.name}") + cost_tables_html(cost))
     page.add("Device response", device_html(d))
+    page.add("Design and provenance", design_html(d))
     return page
 
 

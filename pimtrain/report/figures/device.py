@@ -30,8 +30,15 @@ def device_response(resp: dict, title: str = "", note: str = ""):
         ax.legend(fontsize=7, loc="best")
     axes[0].set_ylabel(f"conductance change ΔG per pulse ({d_prefix}S)")
     stuck = resp.get("stuck_at") or (0.0, 0.0)
-    extra = f"; stuck cells not drawn ({100 * stuck[0]:g} % at Gmin, {100 * stuck[1]:g} % at Gmax)" if any(stuck) else ""
+    if resp.get("levels"):
+        extra_levels = f"; {resp['levels']} levels (a pulse below one level step rounds back)"
+    else:
+        extra_levels = ""
+    extra = extra_levels + (f"; stuck cells not drawn ({100 * stuck[0]:g} % at Gmin, {100 * stuck[1]:g} % at Gmax)" if any(stuck) else "")
     line = note or (f"{resp['model']}\nmean step dw_min {resp['dw_min']:.3g} of the range "
                     f"[{resp['g_min_s'] / g_scale:.4g}, {resp['g_max_s'] / g_scale:.4g}] {g_prefix}S{extra}")
+    import textwrap
+
+    line = "\n".join(textwrap.fill(part, 120) for part in line.split("\n"))
     fig.suptitle(f"{title or 'Device response'}\n{line}", fontsize=9.5)
     return fig
