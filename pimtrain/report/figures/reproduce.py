@@ -40,9 +40,17 @@ def reproduction(result: dict, note: str = ""):
                            facecolors=colour if basis == "prediction" else "none", edgecolors=colour, linewidths=1.4,
                            label=f"{basis}, {'within' if ok else 'outside'} tolerance")
     ax.set_xscale("log")
-    lo = min(ratios + [1 - tol]) if ratios else 1 - tol
-    hi = max(ratios + [1 + tol]) if ratios else 1 + tol
-    ax.set_xlim(lo / 1.3, hi * 1.3)
+    reach = max([q for q in ratios] + [1 / q for q in ratios] + [1 + tol, 1 / (1 - tol) if tol < 1 else 2.0]) * 1.25
+    ax.set_xlim(1 / reach, reach)  # symmetric around 1 on the log axis
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    if reach < 4:  # less than a decade either side: label the minor ticks too, in plain numbers
+        ax.xaxis.set_minor_locator(LogLocator(subs=(0.6, 0.7, 0.8, 0.9, 1.2, 1.5, 2.0, 3.0)))
+        ax.xaxis.set_minor_formatter(plain)
+    else:
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(y, [f"{_short(r['quantity'])} ({r['unit']})" for r in rows], fontsize=7.5)
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.set_xlabel("pimtrain / paper (ratio, log scale; 1 = the paper's value)")
