@@ -157,6 +157,7 @@ def train(
     as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
     output: Optional[str] = typer.Option(None, "--output", "-o", help="write the JSON result to this file (atomically)"),
     plot: Optional[str] = typer.Option(None, "--plot", help="write accuracy and loss curves to this PNG"),
+    report: Optional[str] = typer.Option(None, "--report", help="write a self-contained HTML report of the run to this file"),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads (1 is fastest for small networks)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
 ):
@@ -169,7 +170,7 @@ def train(
     _set_threads(threads)
     if lr is not None and not (math.isfinite(lr) and lr > 0):
         raise PimtrainError(f"--lr: {lr} is not allowed; allowed: a finite positive number")
-    check_outputs(output=output, plot=plot)
+    check_outputs(output=output, plot=plot, report=report)
     d = load_design(design)
     _precheck_step_cost(d, dataset)
     result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json)
@@ -194,6 +195,10 @@ def train(
             from pimtrain.report.render import run_caption
 
             training_curves([(d.name, result)], plot, title=f"{d.name}: {run_caption(result)}")
+        if report:  # the HTML page, with the float reference of the same settings
+            from pimtrain.report.pages import command_line, write_training_report
+
+            write_training_report(result, report, command_line(), design=d)
 
 
 # --------------------------------------------------------------------------------------------- designs
@@ -230,16 +235,30 @@ def cost(
     inference: bool = typer.Option(False, "--inference", help="one inference batch instead of a training step"),
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write the energy-by-kernel-and-component and area figure (.png, .svg, .pdf)"),
 ):
     """Energy, latency, area and power of one training step (or inference batch) of WORKLOAD on DESIGN."""
     from pimtrain.cost import evaluate
-    from pimtrain.outputs import check_outputs
+    from pimtrain.outputs import atomic_batch, check_outputs
     from pimtrain.report import console
 
-    check_outputs(output=output)
+    check_outputs(output=output, plot=plot)
+    _check_figure(plot)
     d = load_design(design)
     rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
-    emit_result(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
+    with atomic_batch():  # --output and --plot: both or neither
+        emit_result(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
+        if plot:
+            from pimtrain.report.figures import cost_breakdown, save
+
+            save(cost_breakdown([{"design": d.name, **rep.to_json()}]), plot)
+
+
+def _check_figure(plot: Optional[str]) -> None:
+    if plot:
+        from pimtrain.report.figures import figure_format
+
+        figure_format(plot)
 
 
 @app.command()
@@ -251,23 +270,63 @@ def compare(
     inference: bool = typer.Option(False, "--inference"),
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write the side-by-side cost figure (.png, .svg, .pdf)"),
 ):
     """The same workload on several designs, with ratios to the first."""
-    from pimtrain.outputs import check_outputs
-    from pimtrain.report import compare_table, console
+    from pimtrain.outputs import atomic_batch, check_outputs
+    from pimtrain.report import compare_component_table, compare_kernel_table, compare_table, console
     from pimtrain.runs import compare_designs
 
-    check_outputs(output=output)
+    check_outputs(output=output, plot=plot)
+    _check_figure(plot)
     names = [n.strip() for n in designs_.split(",") if n.strip()]
     if len(names) < 2:
         raise PimtrainError("--designs: give at least two designs separated by commas")
     result = compare_designs(names, workload, batch_size=batch_size, inference=inference)
     def render():
         console.print(compare_table(result))
+        console.print(compare_kernel_table(result))
+        console.print(compare_component_table(result))
         for key, ratio in result["ratios"].items():
             console.print(f"  {key}: {ratio:.3g}×")
 
-    emit_result(result, as_json, output, render)
+    with atomic_batch():  # --output and --plot: both or neither
+        emit_result(result, as_json, output, render)
+        if plot:
+            from pimtrain.report.figures import cost_breakdown, save
+
+            save(cost_breakdown(result["rows"]), plot)
+
+
+# ---------------------------------------------------------------------------------------------- device
+@app.command()
+@user_errors
+def device(
+    design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path"),
+    plot: Optional[str] = typer.Option(None, "--plot", help="write the ΔG-vs-G figure to this file (.png, .svg, .pdf)"),
+    devices: int = typer.Option(64, "--devices", min=2, max=4096, help="simulated devices (device-to-device envelope)"),
+    cycles: int = typer.Option(64, "--cycles", min=2, max=4096, help="pulses per device and conductance (cycle-to-cycle spread)"),
+    seed: int = typer.Option(0, "--seed", min=0, max=SEED_MAX),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """The design's device response: ΔG of one up / down pulse against G, with its spreads."""
+    from pimtrain.outputs import atomic_batch, check_outputs
+    from pimtrain.report import console
+    from pimtrain.report.device import device_table, response_json
+
+    check_outputs(output=output, plot=plot)
+    _check_figure(plot)
+    d = load_design(design)
+    from pimtrain.devices.response import pulse_response
+
+    resp = pulse_response(d.device, d.source_path, devices=devices, cycles=cycles, seed=seed)
+    with atomic_batch():  # --output and --plot: both or neither
+        emit_result(response_json(d.name, resp), as_json, output, lambda: console.print(device_table(d.name, resp)))
+        if plot:
+            from pimtrain.report.figures import device_response, save
+
+            save(device_response(resp, title=f"{d.name}: device response (seed {seed})"), plot)
 
 
 # ------------------------------------------------------------------------------------------- reproduce
@@ -290,6 +349,65 @@ def reproduce(
         result = run_reproduce(paper, plots=plots)
         results = result if isinstance(result, list) else [result]
         emit_result(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
+
+
+# ---------------------------------------------------------------------------------------------- report
+@app.command("report")
+@user_errors
+def report_cmd(
+    output: str = typer.Option(..., "--output", "-o", help="the HTML file to write (atomically)"),
+    design: Optional[str] = typer.Option(None, "--design", "-d", help="a design's page: provenance, cost, device"),
+    designs_: Optional[str] = typer.Option(None, "--designs", help="a comparison's page: comma-separated designs"),
+    reproduce_: Optional[str] = typer.Option(None, "--reproduce", help="a reproduction's page: a paper id or 'all'"),
+    train_json: Optional[str] = typer.Option(None, "--train-json", help="a training run's page from a `train --json` file"),
+    workload: str = typer.Option("mlp:784-300-10", "--workload", "-w", help="workload of the design / comparison page"),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
+    figures: Optional[str] = typer.Option(None, "--figures", help="also write each figure of the page as PNG into this folder"),
+):
+    """One self-contained HTML page (figures inline, nothing fetched) for a design, a comparison, a
+    reproduction or a training run."""
+    from pimtrain.outputs import check_outputs
+    from pimtrain.report import pages
+
+    given = [n for n, v in (("--design", design), ("--designs", designs_), ("--reproduce", reproduce_),
+                            ("--train-json", train_json)) if v]
+    if len(given) != 1:
+        raise PimtrainError(f"report: give exactly one of --design, --designs, --reproduce, --train-json (got {len(given)})")
+    if not output.lower().endswith((".html", ".htm")):
+        raise PimtrainError(f"--output: {output!r} is not an .html file; allowed: a path ending in .html")
+    check_outputs(output=output)
+    from pimtrain.outputs import atomic_batch, check_output_folder
+
+    check_output_folder(figures, "--figures")
+    with atomic_batch(), pages.png_copies(figures):  # the page and its PNG copies: all or none
+        _report_page(pages, output, design, designs_, reproduce_, train_json, workload, batch_size)
+    print(f"wrote {output}", file=sys.stderr)
+
+
+def _report_page(pages, output, design, designs_, reproduce_, train_json, workload, batch_size) -> None:
+    command = pages.command_line()
+    if design:
+        page = pages.design_page(design, workload, batch_size, command)
+    elif designs_:
+        from pimtrain.runs import compare_designs
+
+        names = [n.strip() for n in designs_.split(",") if n.strip()]
+        if len(names) < 2:
+            raise PimtrainError("--designs: give at least two designs separated by commas")
+        page = pages.compare_page(compare_designs(names, workload, batch_size=batch_size), command)
+    elif reproduce_:
+        from pimtrain.papers import reproduce as run_reproduce
+
+        result = run_reproduce(reproduce_)
+        page = pages.reproduce_page(result if isinstance(result, list) else [result], command)
+    else:
+        result = pages.read_train_json(train_json)
+        try:
+            d = load_design(result["design"])
+        except PimtrainError:  # a design file that has moved: the page shows the run without its design
+            d = None
+        page = pages.training_page(result, command, reference=pages.float_reference(result), design=d)
+    page.write(output)
 
 
 # ----------------------------------------------------------------------------------------------- bench

@@ -131,6 +131,42 @@ def bench_table(cases: list[dict]) -> Table:
     return t
 
 
+def compare_kernel_table(result: dict) -> Table:
+    """Per design, each kernel's share of the step's energy (%); every row sums to 100 %."""
+    from pimtrain.cost.report import kernel_rows
+
+    kernels: list[str] = []
+    for r in result["rows"]:
+        kernels += [k for k in r["breakdown"]["kernel"] if k not in kernels]
+    t = Table(title=f"Energy by kernel on {result['workload']} (share of each design's step)")
+    t.add_column("design", overflow="fold", max_width=24)
+    for k in kernels:
+        t.add_column(k, justify="right")
+    t.add_column("total", justify="right")
+    for r in result["rows"]:
+        shares = {row["kernel"]: row["energy_share"] for row in kernel_rows(r)}
+        t.add_row(r["design"], *[f"{shares[k]:.1f} %" if k in shares else "—" for k in kernels], "100 %")
+    return t
+
+
+def compare_component_table(result: dict, top: int = 6) -> Table:
+    """Per design, its largest components (+ the rest) with energy and area shares; each design's
+    share columns sum to 100 %."""
+    from pimtrain.cost.report import component_rows
+
+    t = Table(title=f"Energy and area by component on {result['workload']} (share of each design)")
+    for col, j in (("design", "left"), ("component", "left"), ("energy", "right"), ("share", "right"),
+                   ("area", "right"), ("share ", "right")):
+        t.add_column(col, justify=j, no_wrap=col != "design", overflow="fold" if col == "design" else "ellipsis",
+                     max_width=24 if col == "design" else None)
+    for i, r in enumerate(result["rows"]):
+        for n, row in enumerate(component_rows(r, top=top)):
+            t.add_row(r["design"] if n == 0 else "", row["component"], si(row["energy_j"], "J"), f"{row['energy_share']:.1f} %",
+                      f"{row['area_m2'] * 1e6:.4g} mm²", f"{row['area_share']:.1f} %",
+                      end_section=n == len(component_rows(r, top=top)) - 1 and i < len(result["rows"]) - 1)
+    return t
+
+
 def compare_table(result: dict) -> Table:
     t = Table(title=f"Training-step cost on {result['workload']}")
     for col in ["design", "energy", "latency", "area", "power"]:
