@@ -1,7 +1,9 @@
 """Paper reproductions: one module per seed paper with ``reproduce() -> dict`` in the contract of
 DESIGN.md (``{"paper", "rows": [{"quantity", "paper", "ours", "unit", "deviation", "basis", "source"}]}``).
 
-``reproduce(name)`` runs one; ``reproduce("all")`` returns the list of all registered papers.
+``reproduce(name)`` runs one; ``reproduce("all")`` returns the list of all registered papers. Each result
+carries ``"tolerance"``: the paper module's ``TOLERANCE`` (relative deviation a row may have and count as
+reproduced), the one place the tolerance of a paper is written.
 """
 from __future__ import annotations
 
@@ -43,12 +45,22 @@ def reproduce(name: str, plots: str | None = None):
     if module is None:
         planned = " (not reproduced yet)" if key in PAPERS else ""
         raise PimtrainError(f"paper: {name!r}{planned} is not available; allowed: {', '.join(paper_names())}, all")
+    result = None
     if plots is not None:
         import inspect
 
         if "plots" in inspect.signature(module.reproduce).parameters:
-            return module.reproduce(plots=plots)
-    return module.reproduce()
+            result = module.reproduce(plots=plots)
+    if result is None:
+        result = module.reproduce()
+    result.setdefault("tolerance", module.TOLERANCE)
+    return result
 
 
-__all__ = ["reproduce", "paper_names", "PAPERS"]
+def within(result: dict) -> list[bool]:
+    """Which rows of a reproduction lie within its tolerance."""
+    tol = result["tolerance"]
+    return [abs(r["deviation"]) <= tol + 1e-12 for r in result["rows"]]
+
+
+__all__ = ["reproduce", "paper_names", "within", "PAPERS"]

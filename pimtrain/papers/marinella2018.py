@@ -16,6 +16,8 @@ from pimtrain.design import Design, load_design
 from .basis import calibration_dependence, table_rows
 
 PAPER = "marinella2018"
+#: relative deviation a row may have and count as reproduced
+TOLERANCE = 0.10
 DESIGNS = {"analog": "marinella2018-analog", "reram": "marinella2018-digital-reram", "sram": "marinella2018-sram"}
 N = 1024
 SRC_LAT = "Marinella 2018 Table V via papers.md §1.3 [S]"

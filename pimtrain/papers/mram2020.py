@@ -30,6 +30,8 @@ from pimtrain.design import Design, PimtrainError, load_design
 from .basis import calibration_dependence, table_rows
 
 PAPER = "mram2020"
+#: relative deviation a row may have and count as reproduced
+TOLERANCE = 0.25
 DESIGNS = {"sot": "sot-mram-fp", "floatpim": "floatpim"}
 PIPELAYER = "panther-base-opa-mvm"  # the PipeLayer-like ReRAM baseline (papers.md §2.1, §8.1)
 GPU = "gtx1080"

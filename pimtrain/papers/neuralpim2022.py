@@ -37,6 +37,8 @@ from pimtrain.design import design_from_dict, design_to_dict, load_design
 from .basis import calibration_dependence, calibrated_parameters, scale_path
 
 PAPER = "neuralpim2022"
+#: relative deviation a row may have and count as reproduced
+TOLERANCE = 0.15
 DESIGNS = {"isaac": "isaac", "cascade": "cascade", "neuralpim": "neuralpim"}
 WORKLOADS = ("alexnet", "vgg16", "vgg19", "resnet50", "resnet101", "googlenet", "inception-v3", "mobilenet",
              "neuraltalk-lstm")

@@ -49,6 +49,8 @@ from pimtrain.workloads import get_workload
 from .basis import calibration_dependence, table_rows
 
 PAPER = "panther2020"
+#: relative deviation a row may have and count as reproduced
+TOLERANCE = 0.15
 DESIGNS = {
     "panther": "panther-sgd",
     "digital": "panther-base-digital",

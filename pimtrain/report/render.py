@@ -87,12 +87,17 @@ def train_table(results: Iterable[tuple[str, dict]], title: str = "Training accu
 
 
 def reproduce_table(result: dict) -> Table:
-    t = Table(title=f"{result['paper']}: paper vs pimtrain")
+    tol = float(result.get("tolerance") or 0.10)
+    rows = result["rows"]
+    n_in = sum(1 for r in rows if r["deviation"] is not None and abs(r["deviation"]) <= tol + 1e-12)
+    n_cal = sum(1 for r in rows if r["basis"] == "calibration")
+    t = Table(title=f"{result['paper']}: paper vs pimtrain — {n_in} of {len(rows)} rows within ±{100 * tol:g} %, "
+                    f"{n_cal} resting on a calibration")
     for col, j in [("quantity", "left"), ("paper", "right"), ("ours", "right"), ("unit", "left"), ("deviation", "right"), ("basis", "left")]:
         t.add_column(col, justify=j)
     for r in result["rows"]:
         dev = r["deviation"]
-        style = "green" if dev is not None and abs(dev) <= 0.10 else "yellow"
+        style = "green" if dev is not None and abs(dev) <= tol + 1e-12 else "yellow"
         t.add_row(r["quantity"], f"{r['paper']:.4g}", f"{r['ours']:.4g}", r["unit"],
                   f"[{style}]{100 * dev:+.1f} %[/]" if dev is not None else "—", r["basis"])
     if result.get("notes"):  # optional extra lines a paper module adds (e.g. figures without a paper value)

@@ -6,14 +6,11 @@ import math
 
 from .common import WIDTH_IN, pyplot
 
-#: tolerance of each paper's reproduction (the "within tolerance" column of the README's table of the
-#: four papers); a result may carry its own ``tolerance`` (a fraction), which wins
-TOLERANCE = {"marinella2018": 0.10, "panther2020": 0.15, "neuralpim2022": 0.15, "mram2020": 0.25}
-DEFAULT_TOLERANCE = 0.10  # assumption for a paper not in the table
+DEFAULT_TOLERANCE = 0.10  # assumption for a result that states no tolerance (every pimtrain.papers result does)
 
 
 def tolerance(result: dict) -> float:
-    return float(result.get("tolerance") or TOLERANCE.get(result.get("paper", ""), DEFAULT_TOLERANCE))
+    return float(result.get("tolerance") or DEFAULT_TOLERANCE)
 
 
 def _short(text: str, n: int = 48) -> str:
