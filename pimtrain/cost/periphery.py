@@ -96,8 +96,9 @@ class AnalogAccumulator(Component):
 
 
 class NeuralADC(Component):
-    """Neural-PIM's NNADC: ``nn_adc_size(bits)`` inverters and cells; one conversion = every inverter
-    switching once (``inverter_energy``) + every cell read for one read cycle; it takes one read cycle."""
+    """Neural-PIM's NNADC: ``nn_adc_size(bits)`` inverters and cells, the cells ``copies`` times (each weight
+    built of ``copies`` parallel cell pairs, :mod:`pimtrain.xbar.nn_peripherals`); one conversion = every
+    inverter switching once (``inverter_energy``) + every cell read for one read cycle; it takes one read cycle."""
 
     model = "neural_adc"
     ROLE = "readout"
@@ -107,9 +108,11 @@ class NeuralADC(Component):
         cell_read_power: Q("power") = Field(default=0.0, description="read power of one cell while read (W)")
         inverter_area: Q("area") = Field(default=0.0, description="area of one inverter neuron (m²)")
         cell_area: Q("area") = Field(default=0.0, description="area of one cell (m²)")
+        copies: Count(ge=1.0, le=64.0) = Field(default=1.0, description="parallel cell pairs per weight (variation / sqrt(copies))")
 
     def size(self, bits: int) -> dict:
-        return nn_adc_size(int(bits))
+        s = nn_adc_size(int(bits))
+        return {"cells": s["cells"] * int(self.p["copies"]), "inverters": s["inverters"]}
 
     @property
     def area(self) -> float:
