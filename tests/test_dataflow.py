@@ -69,7 +69,7 @@ def test_sinad_ordering_of_the_presets():
     """Computed orderings (paper §4.2: Neural-PIM highest, CASCADE lowest), both ways of measuring.
 
     Measured (seed 0): full-scale sine, sine fit — Neural-PIM ideal peripherals 48.2 dB > Neural-PIM trained
-    peripherals 43.3 > ISAAC 40.9 > CASCADE 30.6; realistic activations vs exact — ideal 36.0 > trained 29.6 >
+    peripherals 43.3 > ISAAC 40.9 > CASCADE 30.6; realistic activations vs exact — ideal 36.0 > trained 27.9 >
     ISAAC 17.9 > CASCADE 7.6. The Neural-PIM dataflow is the highest and CASCADE the lowest, with the trained
     σ=0.025 peripherals too (24-neuron NNS+A, NNADC weights of 4 parallel cell pairs; the earlier 16-neuron,
     single-copy set scored 37.3 dB, below ISAAC).

@@ -150,3 +150,15 @@ def test_amplifier_power_carries_its_full_scale_current():
     assert amplifier_power(1e-6, 3.0, 1.0) == pytest.approx(3 * amplifier_power(1e-6, 1.0, 1.0))
     with pytest.raises(ValueError):
         amplifier_power(-1.0)
+
+
+def test_amplifier_settle_time_is_its_closed_form():
+    """τ = C / (β · gm/ID · I): twice the bias settles twice as fast."""
+    from pimtrain.cost.periphery import CMOS_32NM as T
+    from pimtrain.cost.periphery import amplifier_settle_time
+
+    t = amplifier_settle_time(10e-15, 10e-6, 6)
+    assert t == pytest.approx(10e-15 / (T.feedback * T.gm_over_id * 10e-6) * 7 * math.log(2))
+    assert amplifier_settle_time(10e-15, 20e-6, 6) == pytest.approx(t / 2)
+    with pytest.raises(ValueError):
+        amplifier_settle_time(10e-15, 0.0, 6)

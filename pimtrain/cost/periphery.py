@@ -19,7 +19,8 @@ Timing and power from loads (functions at the bottom, used to derive preset numb
 isolation): :func:`settle_time` (a single-pole node within half an LSB), :func:`rc_tau` (a node driven
 through array cells), :func:`inverter_input_capacitance` (gate + Miller), :func:`neural_stage_timing`
 (one input-bit cycle of a bit line into an inverter-neuron shift-and-add stage: bit line, neuron,
-output amplifier) and :func:`amplifier_power` (an integrator / TIA biased to carry its full-scale load
+output amplifier), :func:`amplifier_settle_time` (a node held by an amplifier with feedback) and
+:func:`amplifier_power` (an integrator / TIA biased to carry its full-scale load
 current). Their CMOS constants are one stated set of assumptions, :class:`AnalogCMOS`.
 """
 from __future__ import annotations
@@ -209,6 +210,14 @@ def neural_stage_timing(rows: int, g_cell: float, hidden: int, bits: int, fan_in
     return {"bit_line": t_bl, "neuron": t_n, "output": t_o, "cycle": t_bl + t_n + t_o}
 
 
+def amplifier_settle_time(c_load: float, i_bias: float, bits: float, tech: AnalogCMOS = CMOS_32NM) -> float:
+    """Settling (s) of a node of ``c_load`` held by an amplifier with feedback: ``g_m = gm_over_id · i_bias``,
+    ``τ = C / (β · g_m)``, within half an LSB of ``bits``."""
+    if not i_bias > 0:
+        raise ValueError(f"amplifier_settle_time: i_bias must be > 0 (got {i_bias!r})")
+    return settle_time(c_load / (tech.feedback * tech.gm_over_id * i_bias), bits)
+
+
 def amplifier_power(full_scale_current: float, branches: float = 2.0, vdd: float = CMOS_32NM.vdd) -> float:
     """Static power (W) of an integrator or TIA that holds a line at virtual ground while sinking its
     full-scale current: a class-A amplifier biased at that current in each of ``branches`` current branches
@@ -219,4 +228,4 @@ def amplifier_power(full_scale_current: float, branches: float = 2.0, vdd: float
 
 
 __all__ = ["PoweredBlock", "AnalogAccumulator", "NeuralADC", "AnalogCMOS", "CMOS_32NM", "settle_time", "rc_tau",
-           "inverter_input_capacitance", "neural_stage_timing", "amplifier_power"]
+           "inverter_input_capacitance", "neural_stage_timing", "amplifier_settle_time", "amplifier_power"]
