@@ -112,7 +112,7 @@ def test_training_under_each_dataflow():
     update): every dataflow trains to within 1 point of float, and training under a dataflow does at
     least as well as running the float-trained network under it. Measured (10 epochs, batch 32, lr 0.5,
     seed 0; ~4 min on one core): float 0.938; trained under / inference only: ISAAC 0.931 / 0.924,
-    CASCADE 0.932 / 0.918, Neural-PIM (trained peripherals) 0.935 / 0.927. The dataflows are not
+    CASCADE 0.932 / 0.918, Neural-PIM (trained peripherals: 24-neuron NNS+A, 4-copy NNADC) 0.932 / 0.925. The dataflows are not
     ordered by this test: their differences (< 0.5 point) are below the run-to-run noise of one seed."""
     from pimtrain.papers.neuralpim2022 import train_accuracy
 

@@ -141,7 +141,10 @@ def reproduce() -> dict:
         f"CASCADE's cycle stays calibrated ({designs['cascade'].array.read_time * 1e9:.2f} ns): its bit-line TIA and "
         f"buffer row settle in {cb['tia'] * 1e9:.2f} ns by the same circuit model, while its 7 ADCs shared by 80 arrays "
         f"(papers.md §6) keep up only with a cycle of {cb['adc_sharing'] * 1e9:.1f} ns or more; the sources give "
-        "neither the buffer's write timing nor the ADC rate the paper used, so the CASCADE rows remain calibrations",
+        "neither the buffer's write timing nor the ADC rate the paper used, so the CASCADE rows remain calibrations; "
+        f"a TIA biased class-A at the bit line's full-scale current would spend {cb['tia_load_energy'] * 1e15:.0f} fJ per "
+        f"transfer, {cb['tia_load_energy'] / cb['tia_step_energy']:.0f}x the preset's {cb['tia_step_energy'] * 1e15:.1f} fJ "
+        "(CASCADE's own 77.5x below an ADC conversion, scaled), so its TIA power is not derived from its load either",
         "NN peripherals: a 24-neuron NNS+A and an NNADC whose weights are 4 parallel cell pairs (variation sigma/2), "
         "trained keeping the best validated iterate; the earlier 16-neuron, single-copy set gave 37.3 dB on the sine test",
         "calibrated preset numbers: " + ", ".join(calibrated),
@@ -184,10 +187,13 @@ def cascade_cycle_bounds(design) -> dict:
       current (``rows`` cells of ``g_mean_conductance`` at ``array.read_voltage``), its input node the bit line
       (``rows`` cells) and an analog inverter's input, its output the buffer row (30 cells, papers.md §6 [S]);
     - ``adc_sharing``: the cycle at which the core's shared ADCs (7 per 80 arrays) keep up with every array's
-      conversions (the busiest array's per vector) at their own conversion time, a lower bound on the cycle.
+      conversions (the busiest array's per vector) at their own conversion time, a lower bound on the cycle;
+    - ``tia_load_energy``: the energy (J) per transfer of that TIA biased class-A at the full-scale current
+      (:func:`pimtrain.cost.periphery.amplifier_power`, 2 branches) over one calibrated cycle, beside
+      ``tia_step_energy``, the preset's (CASCADE's own figure: an ISAAC conversion / 77.5, scaled).
     """
     from pimtrain.cost.hardware import build_hardware
-    from pimtrain.cost.periphery import CMOS_32NM, amplifier_settle_time, inverter_input_capacitance
+    from pimtrain.cost.periphery import CMOS_32NM, amplifier_power, amplifier_settle_time, inverter_input_capacitance
     from pimtrain.mapping import LayerMapping
 
     hw = build_hardware(design)
@@ -201,7 +207,10 @@ def cascade_cycle_bounds(design) -> dict:
     adc = next(iter(hw.by_role("readout")))
     _, t_conv = adc.convert(io.adc_bits or 8, 0.0)
     per_core = design.hierarchy.arrays_per_core * m.busiest_array_conversions("forward")
-    return {"tia": t_tia, "adc_sharing": per_core / max(adc.count, 1) * t_conv / m.input_cycles("forward")}
+    tia = next(iter(hw.by_role("accumulator")))
+    return {"tia": t_tia, "adc_sharing": per_core / max(adc.count, 1) * t_conv / m.input_cycles("forward"),
+            "tia_load_energy": amplifier_power(i_fs, 2.0, CMOS_32NM.vdd) * design.array.read_time,
+            "tia_step_energy": tia.accumulate(bits, 0.0)[0]}
 
 
 # ---------------------------------------------------------------------------------------------- calibration
