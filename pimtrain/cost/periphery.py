@@ -146,10 +146,9 @@ class AnalogCMOS:
     0.8 µm); ``inverter_gain`` its small-signal gain at the trip point (≈ the intrinsic gain g_m·r_o of a
     32 nm device); ``line_c_per_cell`` capacitance one cell adds to an array line (cell + wire segment, F);
     ``gm_over_id`` transconductance efficiency of an amplifier in moderate inversion (1/V);
-    ``inverter_current`` bias current of a neural stage's output amplifier (A): 5 µA keeps it inside the
-    stage's energy budget (Neural-PIM's 0.0505 pJ per NNS+A step over a ~8 ns cycle at 0.9 V is 7 µA for
-    the whole stage); ``feedback`` the
-    feedback factor β of an amplifier with resistive feedback of about unit gain.
+    ``inverter_current`` bias current of a neural stage's output amplifier (A): 5 µA, inside a stage's
+    energy budget (Neural-PIM's 0.0505 pJ per 16-neuron NNS+A step over a ~8 ns cycle at 0.9 V is 7 µA);
+    ``feedback`` the feedback factor β of an amplifier with resistive feedback of about unit gain.
     """
 
     vdd: float = 0.9
