@@ -126,3 +126,13 @@ def test_missing_peripheral_is_one_line_error(stored):
     assert "\n" not in str(e.value) and "allowed" in str(e.value)
     with pytest.raises(PimtrainError):
         nnp.NNADC(1)
+
+
+@pytest.mark.slow
+def test_stored_peripherals_are_what_seeded_training_gives():
+    """``python -m pimtrain.xbar.nn_peripherals --train`` (seed 0) reproduces the stored cells exactly (~6 s)."""
+    fresh, stored = nnp.train_peripherals(), nnp.load()
+    for kind in ("nnsa", "nnadc"):
+        for key, d in stored[kind].items():
+            for name, cells in d["cells"].items():
+                assert torch.allclose(torch.tensor(fresh[kind][key]["cells"][name]), torch.tensor(cells), atol=1e-6), (kind, name)
