@@ -96,3 +96,69 @@ def test_neural_adc_cost_follows_its_resolution():
          .component["nnadc"]["energy_j"] for b in (6, 8)}
     assert e[8] > e[6] > 0
     assert nn_adc_size(8) == {"cells": 291, "inverters": 46}
+
+
+# ---------------------------------------------------------------------------- timing and power from loads
+def test_settle_time_leaves_half_an_lsb_of_a_single_pole_step():
+    """A node 1 − exp(−t/τ) after a full-scale step, at settle_time(τ, b), is off by exactly 2^−(b+1)."""
+    from pimtrain.cost.periphery import settle_time
+
+    for tau, bits in ((1e-9, 8), (3.3e-10, 6), (2e-12, 12)):
+        t = settle_time(tau, bits)
+        assert math.exp(-t / tau) == pytest.approx(2.0 ** -(bits + 1), rel=1e-12)
+    assert settle_time(1e-9, 9) > settle_time(1e-9, 8)
+
+
+def test_rc_node_from_its_cells_integrates_to_the_closed_form():
+    """A node of capacitance C charged through n cells of conductance g (forward Euler) reaches 63.2 % at C/(n g)."""
+    from pimtrain.cost.periphery import rc_tau
+
+    c, g, n = 5e-15, 0.9155e-6, 6
+    tau = rc_tau(c, n * g)
+    v, dt, t = 0.0, tau / 20000, 0.0
+    while t < tau:
+        v += dt * n * g * (1.0 - v) / c
+        t += dt
+    assert v == pytest.approx(1 - math.exp(-1), rel=1e-3)
+    with pytest.raises(ValueError):
+        rc_tau(c, 0.0)
+
+
+def test_neural_stage_timing_parts():
+    """Each part of the cycle is its closed form; more cells on the bit line settle it faster, a larger
+    stage (more hidden neurons on the output row) settles its output slower, a finer target takes longer."""
+    from pimtrain.cost.periphery import CMOS_32NM as T
+    from pimtrain.cost.periphery import inverter_input_capacitance, neural_stage_timing
+
+    g, ln = 0.9155e-6, 9 * math.log(2)
+    c_in = T.inverter_width_um * (T.c_gate_per_um + (1 + T.inverter_gain) * T.c_gd_per_um)
+    assert inverter_input_capacitance() == pytest.approx(c_in)
+    t = neural_stage_timing(128, g, 16, 8)
+    assert t["neuron"] == pytest.approx((c_in + 6 * T.line_c_per_cell) / (6 * g) * ln)
+    assert t["bit_line"] == pytest.approx(160 * T.line_c_per_cell / (128 * g) * ln)
+    assert t["output"] == pytest.approx(32 * T.line_c_per_cell / (T.feedback * T.gm_over_id * T.inverter_current) * ln)
+    assert t["cycle"] == pytest.approx(t["bit_line"] + t["neuron"] + t["output"])
+    assert neural_stage_timing(256, g, 16, 8)["bit_line"] < t["bit_line"]
+    assert neural_stage_timing(128, g, 64, 8)["output"] > t["output"]
+    assert neural_stage_timing(128, g, 16, 10)["cycle"] > t["cycle"]
+
+
+def test_amplifier_power_carries_its_full_scale_current():
+    from pimtrain.cost.periphery import amplifier_power
+
+    assert amplifier_power(10.24e-6, 2.0, 0.8) == pytest.approx(16.384e-6)
+    assert amplifier_power(1e-6, 3.0, 1.0) == pytest.approx(3 * amplifier_power(1e-6, 1.0, 1.0))
+    with pytest.raises(ValueError):
+        amplifier_power(-1.0)
+
+
+def test_amplifier_settle_time_is_its_closed_form():
+    """τ = C / (β · gm/ID · I): twice the bias settles twice as fast."""
+    from pimtrain.cost.periphery import CMOS_32NM as T
+    from pimtrain.cost.periphery import amplifier_settle_time
+
+    t = amplifier_settle_time(10e-15, 10e-6, 6)
+    assert t == pytest.approx(10e-15 / (T.feedback * T.gm_over_id * 10e-6) * 7 * math.log(2))
+    assert amplifier_settle_time(10e-15, 20e-6, 6) == pytest.approx(t / 2)
+    with pytest.raises(ValueError):
+        amplifier_settle_time(10e-15, 0.0, 6)

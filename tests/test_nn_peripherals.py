@@ -71,14 +71,53 @@ def test_training_reduces_the_error_and_is_seeded():
 
 
 def test_sizes_for_cost_match_the_networks(stored):
-    """The cost charges the cells and inverters of the networks the numerics run."""
+    """The cost charges the cells and inverters of the networks the numerics run (NNADC cells x copies)."""
+    from pimtrain.cost.hardware import build_hardware
     from pimtrain.design import load_design
 
     sa, adc = stored.sa(2), stored._adc[8]
     assert sa.built_cells() == nn_shift_add_size(sa.hidden)["cells"]
-    assert adc.built_cells() == (nn_adc_size(8)["cells"], nn_adc_size(8)["inverters"])
-    comps = load_design("neuralpim").circuits.components
-    assert comps["nn_shift_add"].params["hidden"] == sa.hidden
+    assert adc.built_cells() == (nn_adc_size(8)["cells"] * adc.copies, nn_adc_size(8)["inverters"])
+    d = load_design("neuralpim")
+    comps = d.circuits.components
+    assert comps["nn_shift_add"].params["hidden"] == sa.hidden == nnp.SA_HIDDEN
+    assert comps["nnadc"].params["copies"] == adc.copies == nnp.ADC_COPIES
+    hw = build_hardware(d)
+    assert hw.components["nnadc"].size(8)["cells"] == adc.built_cells()[0]
+    assert hw.components["nn_shift_add"].size["cells"] == sa.built_cells()
+
+
+def test_parallel_copies_average_the_variation():
+    """A weight of k parallel cell pairs, each off by its own relative variation, is off by sigma/sqrt(k):
+    the spread of an NNADC instance's weights around the nominal ones shrinks as 1/sqrt(copies)."""
+    spread = {}
+    for k in (1, 4, 16):
+        adc = nnp.NNADC(8, seed=0, copies=k)
+        with torch.no_grad():
+            nominal = adc.s2.x.weight()
+        devs = []
+        for s in range(40):
+            with torch.no_grad():
+                w = adc.instance(s).inst_w[1]
+            m = nominal.abs() > 0.05
+            devs.append(((w - nominal)[m] / nominal[m]))
+        spread[k] = float(torch.cat(devs).std())
+    assert spread[1] == pytest.approx(nnp.VARIATION, rel=0.15)
+    assert spread[4] == pytest.approx(spread[1] / 2, rel=0.15)
+    assert spread[16] == pytest.approx(spread[1] / 4, rel=0.15)
+    with pytest.raises(PimtrainError):
+        nnp.NNADC(8, copies=0)
+
+
+def test_stored_chain_reaches_the_sinad_of_the_larger_peripherals():
+    """The stored 24-neuron NNS+A and 4-copy NNADC: the full-scale sine through the Neural-PIM chain (trained
+    peripherals with variation) scores > 42.5 dB (measured 43.3 dB; the 16-neuron, 1-copy set: 37.3 dB)."""
+    from pimtrain.design import load_design
+    from pimtrain.papers.neuralpim2022 import sinad_per_dataflow
+
+    s = sinad_per_dataflow({"neuralpim": load_design("neuralpim")})
+    assert s["neuralpim_sine"] > 42.5
+    assert s["neuralpim_ideal_peripherals_sine"] > s["neuralpim_sine"]
 
 
 def test_missing_peripheral_is_one_line_error(stored):
@@ -87,3 +126,13 @@ def test_missing_peripheral_is_one_line_error(stored):
     assert "\n" not in str(e.value) and "allowed" in str(e.value)
     with pytest.raises(PimtrainError):
         nnp.NNADC(1)
+
+
+@pytest.mark.slow
+def test_stored_peripherals_are_what_seeded_training_gives():
+    """``python -m pimtrain.xbar.nn_peripherals --train`` (seed 0) reproduces the stored cells exactly (~6 s)."""
+    fresh, stored = nnp.train_peripherals(), nnp.load()
+    for kind in ("nnsa", "nnadc"):
+        for key, d in stored[kind].items():
+            for name, cells in d["cells"].items():
+                assert torch.allclose(torch.tensor(fresh[kind][key]["cells"][name]), torch.tensor(cells), atol=1e-6), (kind, name)
