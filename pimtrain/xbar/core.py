@@ -35,7 +35,6 @@ unless a weight clips mid-batch).
 """
 from __future__ import annotations
 
-import logging
 import math
 
 import torch
@@ -45,38 +44,12 @@ from pimtrain.design.models import Design
 from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping
 
-from .quantizers import AdcQuantizer, DacQuantizer, levels_for
+from .base import CoreBase, log_once, update_pair
+from .carry import CarrySchedule
+from .quantizers import AdcQuantizer, DacQuantizer, absmax
 from .slicing import periodic_carry, significances
 
-log = logging.getLogger("pimtrain")
-_LOGGED: set[str] = set()
-
-
-def log_once(message: str) -> None:
-    """Log ``message`` at INFO the first time it is seen in this process."""
-    if message not in _LOGGED:
-        _LOGGED.add(message)
-        log.info(message)
-
-
-def make_generator(seed: int, layer_index: int, device, salt: int = 0) -> torch.Generator:
-    """The core's generator, seeded ``seed*1000003 + layer_index`` (plus ``salt`` after a device move)."""
-    g = torch.Generator(device=device)
-    g.manual_seed((int(seed) * 1000003 + int(layer_index) + int(salt) * 7919) % (2 ** 63 - 1))
-    return g
-
-
-def _scalar(t: torch.Tensor):
-    """A 0-d tensor as a Python float on CPU (cheaper than more tensor ops); unchanged elsewhere."""
-    return float(t) if t.device.type == "cpu" else t
-
-
-def _absmax(x: torch.Tensor):
-    """max |x|: a Python float on CPU (one fused min/max pass), a 0-d tensor elsewhere."""
-    if x.device.type == "cpu":
-        mn, mx = torch.aminmax(x)
-        return max(-float(mn), float(mx))
-    return x.abs().amax()
+_absmax = absmax
 
 
 def _sign_and_absmax(x: torch.Tensor):
@@ -88,64 +61,19 @@ def _sign_and_absmax(x: torch.Tensor):
     return 0, x.abs().amax()
 
 
-class _Counters:
-    """Plain-int counters plus tensor accumulators (converted only when read)."""
-
-    INT = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "dac_conversions", "carries", "cells_reprogrammed",
-           "cells_written")
-    TENSOR = ("pulses", "cells_updated")
-
-    def __init__(self):
-        self.ints = {k: 0 for k in self.INT}
-        self.tensors: dict[str, object] = {k: 0 for k in self.TENSOR}
-
-    def add(self, key: str, value) -> None:
-        if key in self.ints and not isinstance(value, torch.Tensor):
-            self.ints[key] += int(value)
-        else:
-            self.tensors[key] = self.tensors.get(key, 0) + value
-
-    def read(self) -> dict:
-        out = dict(self.ints)
-        for k, v in self.tensors.items():
-            out[k] = int(round(float(v)))
-        return out
-
-    def load(self, sd: dict) -> None:
-        for k in self.INT:
-            self.ints[k] = int(sd.get(k, 0))
-        for k in self.TENSOR:
-            self.tensors[k] = int(sd.get(k, 0))
-
-
-def set_identity(core, weight: torch.Tensor, design: Design, layer_index: int, seed: int | None) -> None:
-    """What every core records about itself: design, layer index, seed, device and (out, in) shape."""
-    core.design = design
-    core.layer_index = int(layer_index)
-    core.seed = design.seed if seed is None else int(seed)
-    core.device = weight.device
-    core.out_features, core.in_features = (int(s) for s in weight.shape)
-
-
-def update_pair(x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """An update's inputs as detached float32 ``(B, in)`` and ``(B, out)`` (one sample may be 1-D)."""
-    x = x.detach().to(torch.float32)
-    d = d.detach().to(torch.float32)
-    if x.dim() == 1:
-        x, d = x.unsqueeze(0), d.unsqueeze(0)
-    return x, d
-
-
-class AnalogCore:
+class AnalogCore(CoreBase):
     """One logical (out, in) matrix on analog arrays. See the module docstring."""
 
+    kind = "analog"
+
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
-        if weight.dim() != 2:
-            raise ValueError(f"weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
-        set_identity(self, weight, design, layer_index, seed)
+        self._identity(weight, design, layer_index, seed)
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
-        self._moves = 0
-        self.generator = make_generator(self.seed, self.layer_index, self.device)
+        self._read_counts = {k: self.mapping.read_counts(k) for k in ("forward", "backward")}
+        self._update_counts = self.mapping.update_counts()
+        p = design.update.pulse
+        self._pulse_slots = {"deterministic": ((1 << p.row_bits) - 1) * ((1 << p.col_bits) - 1),
+                             "stochastic": p.bl}.get(p.scheme, 0)  # the most pulses one weight can get per rank-1 update
         cells = self.out_features * self.in_features * (2 if design.array.weight_mapping == "differential" else 1)
         self._pool_size = int(min(max(4 * cells, 1 << 16), 1 << 22))
         self.noise = NoiseSource(self.generator, self.device, pool_size=self._pool_size)
@@ -156,7 +84,9 @@ class AnalogCore:
             from .nn_peripherals import check_design  # refuse what the trained peripherals cannot do, before any read
 
             check_design(design)
-        self.counters = _Counters()
+        # reads: a strategy per kernel, selected by io.<kernel>.accumulation
+        self._reads = {k: (self._read_single if getattr(io, k).accumulation == "single_read" else self._read_bitserial)
+                       for k in ("forward", "backward")}
         self.ideal = design.is_ideal
         w = weight.detach().to(torch.float32)
         if self.ideal:
@@ -203,7 +133,7 @@ class AnalogCore:
         coef = math.sqrt(2.0) if self.pairs == 2 else 2.0
         self.read_sigma = rn * coef  # std of one weight read, normalised slice units
         self.read_sigma_w = self.read_sigma * self.wscale[0]  # the same in weight units (slice 0)
-        self._since_carry = 0
+        self.carry = None if self.slices == 1 else CarrySchedule(sl.carry_interval, lambda: periodic_carry(self), "periodic")
         self._since_refresh = 0
         self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
         self.set_weight(w.to(dev))
@@ -290,85 +220,43 @@ class AnalogCore:
     # ------------------------------------------------------------------------------------------ kernels
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
         """Forward: (B, in) -> (B, out) ≈ x @ Wᵀ."""
-        self.counters.ints["vmm_calls"] += 1
+        self.counters.add("vmm_calls", 1)
         if self.ideal:
+            self._count_read("forward", x, "max", self._read_counts["forward"])
             return x @ self.w.t()
-        return self._read(x, forward=True)
+        return self._reads["forward"](x, True)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
         """Backward: (B, out) -> (B, in) ≈ d @ W."""
-        self.counters.ints["mvm_calls"] += 1
+        self.counters.add("mvm_calls", 1)
         if self.ideal:
+            self._count_read("backward", d, "max", self._read_counts["backward"])
             return d @ self.w
-        return self._read(d, forward=False)
+        return self._reads["backward"](d, False)
 
-    def _encode(self, dac: DacQuantizer, x: torch.Tensor) -> torch.Tensor:
-        """DAC: the quantised input (real units)."""
-        dac.conversions += x.numel()
-        self.counters.ints["dac_conversions"] += x.numel()
-        if dac.n is None:
-            return x
-        n = dac.n
-        if dac.range.policy == "batch_max":
-            r = _absmax(x)
-            if isinstance(r, float):  # CPU: host scale; the range is the max, so no clamp is needed
-                if r == 0.0:
-                    return torch.zeros_like(x)
-                # (torch.fake_quantize_per_tensor_affine is ~10x slower than this above ~10^4 values)
-                return torch.mul(x, n / r).round_().mul_(r / n)
-            r = r.clamp_min(1e-30)
-            return torch.mul(x, n / r).round_().mul_(r / n)
-        r = dac.range.range(x)
-        if dac.range.may_clip:
-            over = (x.abs() > r).sum()
-            dac.clipped = over if dac.clipped is None else dac.clipped + over
-        return torch.mul(x, n / r).round_().clamp_(-n, n).mul_(r / n)
+    def _read_bitserial(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
+        """Read strategy of the bit-serial accumulation kinds (ISAAC / CASCADE / Neural-PIM): :mod:`.dataflow`."""
+        from . import dataflow
 
-    def _convert(self, adc: AdcQuantizer, y: torch.Tensor, dims=None) -> torch.Tensor:
-        """ADC of ``y`` (real units; may be modified in place)."""
-        adc.conversions += y.numel()
-        if adc.n is None:
-            return y
-        n = adc.n
-        if adc.range.policy == "batch_max":
-            if dims is None:
-                r = _absmax(y)
-                if isinstance(r, float):
-                    if r == 0.0:
-                        return y.zero_()
-                    return y.mul_(n / r).round_().mul_(r / n)
-                r = r.clamp_min(1e-30)
-            else:
-                r = y.abs().amax(dim=dims, keepdim=True).clamp_min_(1e-30)
-            return y.mul_(n / r).round_().mul_(r / n)
-        r = adc.range.range(y, dims)
-        if adc.range.may_clip:
-            over = (y.abs() > r).sum()
-            adc.clipped = over if adc.clipped is None else adc.clipped + over
-        return y.mul_(n / r).round_().clamp_(-n, n).mul_(r / n)
-
-    def _output_noise(self, io, y: torch.Tensor, dims=None) -> None:
-        if io.output_noise > 0:
-            if io.output_range.policy == "batch_max" or io.adc_bits is None:
-                r = y.abs().amax() if dims is None else y.abs().amax(dim=dims, keepdim=True)
-            else:
-                r = io.output_range.value if io.output_range.policy == "fixed" else y.abs().amax()
-            y.add_(torch.randn(y.shape, generator=self.generator, device=y.device).mul_(r * io.output_noise))
-
-    def _read(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
-        io = self.design.io.forward if forward else self.design.io.backward
+        kernel = "forward" if forward else "backward"
+        io = getattr(self.design.io, kernel)
         dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
-        if io.accumulation != "single_read":  # bit-serial dataflows (ISAAC / CASCADE / Neural-PIM): pimtrain.xbar.dataflow
-            from . import dataflow
+        m = self._weight_m()
+        st: dict = {}
+        y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
+                          adc.range.range, stats=st)
+        self.counters.add("dac_conversions", x.numel())
+        adc.conversions += st.get("adc_conversions", 0)
+        self._count_read(kernel, x, "max", self._read_counts[kernel], conversions=st.get("adc_conversions", 0))
+        return y
 
-            m = self._weight_m()
-            st: dict = {}
-            y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
-                              adc.range.range, stats=st)
-            self.counters.ints["dac_conversions"] += x.numel()
-            adc.conversions += st.get("adc_conversions", 0)
-            return y
-        xi = self._encode(dac, x.to(torch.float32))
+    def _read_single(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
+        """Read strategy of ``single_read``: DAC → matmul per array and slice → noise → ADC → digital sum."""
+        dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
+        kernel = "forward" if forward else "backward"
+        self.counters.add("dac_conversions", x.numel())
+        xi = dac(x.to(torch.float32))
+        conv0 = adc.conversions
         tiles = self.n_row_tiles if forward else self.n_col_tiles
         rs = self.read_sigma
         if self.slices == 1 and tiles == 1:
@@ -377,8 +265,10 @@ class AnalogCore:
             if rs > 0:
                 z = self.noise.normal(y.shape)
                 y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=self.read_sigma_w)
-            self._output_noise(io, y)
-            return self._convert(adc, y)
+            adc.noise(y, None, self.generator)
+            y = adc(y, inplace=True)
+            self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=adc.conversions - conv0)
+            return y
         # general: per slice and per physical array partial sums, each converted, then summed digitally
         b = xi.shape[0]
         S = self.slices
@@ -403,8 +293,9 @@ class AnalogCore:
             nrm = torch.linalg.vector_norm(xp, dim=2).view(b, 1, t, 1)
             ws = torch.tensor(self.wscale, device=part.device).view(1, S, 1, 1)
             part.addcmul_(torch.randn(part.shape, generator=self.generator, device=part.device), nrm * ws, value=rs)
-        self._output_noise(io, part, dims=(0, 3))
-        part = self._convert(adc, part, dims=(0, 3))
+        adc.noise(part, (0, 3), self.generator)
+        part = adc(part, dims=(0, 3), inplace=True)
+        self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=adc.conversions - conv0)
         return part.sum(dim=(1, 2))
 
     # ------------------------------------------------------------------------------------------ update
@@ -412,19 +303,23 @@ class AnalogCore:
         """W ← W − lr dᵀx through ``design.update`` (x: (B, in), d: (B, out))."""
         x, d = update_pair(x, d)
         b = x.shape[0]
-        cnt = self.counters.ints
-        cnt["opu_calls"] += 1
-        cnt["samples_updated"] += b
+        cnt = self.counters
+        cnt.add("opu_calls", 1)
+        cnt.add("samples_updated", b)
         lr = float(lr)
+        rule = self.design.update.rule
+        self._count_events(b if rule == "outer_product" else 1)
         if self.ideal:
             self.w.add_(d.t() @ x, alpha=-lr)
             if self._clip:
                 self.w.clamp_(-self.design.array.w_max, self.design.array.w_max)
+            if rule != "outer_product":
+                self._count_written(self.in_features)
             return
-        rule = self.design.update.rule
         scheme = self.design.update.pulse.scheme
         if rule == "exact":
             self._program_m((self._weight_m() - lr * (x.t() @ d)).clamp_(-self.w_max, self.w_max), noisy=False)
+            self._count_written(self.in_features)
             events = 1
         elif rule in ("accumulate", "serial"):
             self._write_dense(x, d, lr)
@@ -440,13 +335,30 @@ class AnalogCore:
         self._tick(events)
 
     def _tick(self, events: int) -> None:
-        if self.slices == 1:
-            return
-        self._since_carry += events
-        if self._since_carry >= self.design.update.slicing.carry_interval:
-            self._since_carry = 0
-            self.counters.ints["carries"] += 1
-            self.counters.ints["cells_reprogrammed"] += periodic_carry(self)
+        if self.carry is not None:
+            self.carry.tick(events, self.counters)
+
+    def _count_events(self, events: int) -> None:
+        """Update events (rank-1 updates or batch writes) under the Mapping's per-event counts: the cells a
+        rank-1 pulse spans and its pulse capacity (the most pulses the scheme can fire on them); the drivers
+        actually fired are counted where the pulses are (data-dependent)."""
+        c = self.counters
+        c.add("update_events", events)
+        u = self._update_counts
+        if self.design.update.rule == "outer_product":
+            c.add("update.pulsed_cells", events * u.pulsed_cells)
+            if self._pulse_slots:
+                c.add("update.pulse_capacity", events * self._pulse_slots * self.in_features * self.out_features)
+            if self.ideal or self.design.update.pulse.scheme == "none":  # an analog step drives every row and column
+                c.add("update.row_drives", events * u.row_drives)
+                c.add("update.col_drives", events * u.col_drives)
+
+    def _count_written(self, rows: int) -> None:
+        """A batch write of ``rows`` active rows: every cell of those rows in every weight copy, row by row."""
+        copies = self.design.update.weight_copies
+        pairs = self.mapping.cells_per_weight
+        self.counters.add("update.cells_written", rows * self.out_features * pairs * copies)
+        self.counters.add("update.rows_written", self._update_counts.rows_written)
 
     def _apply(self, rows: torch.Tensor | None, req: Request) -> None:
         """Send a request to the pulsed rows of the least significant slice and refresh the cache."""
@@ -513,8 +425,11 @@ class AnalogCore:
         a = torch.stack([t[0] for t in self._pending_stats])
         b = torch.stack([t[1] for t in self._pending_stats])
         self._pending_stats = []
-        self.counters.add("pulses", (a.abs().sum(1) * b.abs().sum(1)).sum())
-        self.counters.add("cells_updated", ((a != 0).sum(1) * (b != 0).sum(1)).sum() * self.pairs)
+        self.counters.add("update.pulses", (a.abs().sum(1) * b.abs().sum(1)).sum())
+        na, nb = (a != 0).sum(1), (b != 0).sum(1)
+        self.counters.add("cells_updated", (na * nb).sum() * self.pairs)
+        self.counters.add("update.row_drives", na.sum() * self.mapping.col_tiles)  # each pulsed row on every column tile
+        self.counters.add("update.col_drives", nb.sum() * self.mapping.row_tiles)
 
     def _write_stochastic(self, xb: torch.Tensor, db: torch.Tensor, lr: float) -> None:
         p = self.design.update.pulse
@@ -532,7 +447,9 @@ class AnalogCore:
         bx = (torch.rand(bl, xb.numel(), generator=self.generator, device=xb.device) < px).to(torch.float32)
         bd = (torch.rand(bl, db.numel(), generator=self.generator, device=db.device) < pd).to(torch.float32)
         n = bx.t() @ bd  # (in, out) coincidences
-        self.counters.add("pulses", n.sum())
+        self.counters.add("update.pulses", n.sum())
+        self.counters.add("update.row_drives", bx.sum() * self.mapping.col_tiles)
+        self.counters.add("update.col_drives", bd.sum() * self.mapping.row_tiles)
         sgn = -math.copysign(1.0, lr)
         r = n.mul_(torch.outer(xb.sign(), db.sign())).mul_(dw * sgn)
         rows = self._rows(bx.amax(0))
@@ -557,7 +474,7 @@ class AnalogCore:
             dw = self.dw_min
             n = rc.abs().div_(dw)
             n.add_(torch.rand(n.shape, generator=self.generator, device=n.device)).floor_()
-            self.counters.add("pulses", n.sum())
+            self.counters.add("update.pulses", n.sum())
             rc = n.mul_(rc.sign()).mul_(dw)
         elif scheme == "deterministic":
             p = self.design.update.pulse
@@ -566,11 +483,11 @@ class AnalogCore:
             if isinstance(m, float) and m == 0.0:
                 return
             rc = rc.mul_(levels / m).round_()
-            self.counters.add("pulses", rc.abs().sum())
+            self.counters.add("update.pulses", rc.abs().sum())
             rc = rc.mul_(m / levels)
         # A batch write addresses every cell of the active rows (row-wise write circuit); counting the
         # exact nonzero requests would cost a full pass (count_nonzero is slow on CPU) for a statistic.
-        self.counters.ints["cells_written"] += rc.numel() * self.pairs
+        self._count_written(rc.shape[0])
         self._apply(rows, Request(a=rc.unsqueeze(1), b=self.pm2, b_unit=True))
 
     # --------------------------------------------------------------------------------------- bookkeeping
@@ -579,6 +496,9 @@ class AnalogCore:
         if not self.ideal:
             self._flush_stats()
         s = self.counters.read()
+        s["pulses"] = s.get("update.pulses", 0)
+        s["carries"] = s.get("update.carries", 0)
+        s["cells_written"] = s.get("update.cells_written", 0)
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
         s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
@@ -600,7 +520,7 @@ class AnalogCore:
             sd["w"] = self.w.clone()
         else:
             sd["c"] = self.c.clone()
-            sd["since_carry"] = self._since_carry
+            sd["since_carry"] = self.carry.since if self.carry is not None else 0
             sd["devices"] = [dv.tensors() for dv in self.devices]
         return sd
 
@@ -618,7 +538,8 @@ class AnalogCore:
             self.w.copy_(sd["w"].to(self.device))
             return
         self.c.copy_(sd["c"].to(self.device))
-        self._since_carry = int(sd.get("since_carry", 0))
+        if self.carry is not None:
+            self.carry.since = int(sd.get("since_carry", 0))
         for dv, t in zip(self.devices, sd.get("devices", [])):
             dv.load_tensors(t)
         self.refresh_weights()
@@ -629,8 +550,8 @@ class AnalogCore:
         if device == self.device:
             return self
         self.device = device
-        self._moves += 1
-        self.generator = make_generator(self.seed, self.layer_index, device, salt=self._moves)
+        self._reseed(device)
+        self.counters.to(device)
         self.noise = NoiseSource(self.generator, device, pool_size=self._pool_size)
         for q in self._quantizers().values():
             q.to(device)
@@ -651,26 +572,4 @@ class AnalogCore:
         return f"AnalogCore(shape={self.shape}, design={self.design.name!r}, path={self.fast_path!r})"
 
 
-def make_core(weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
-    """The core of ``design``: ``AnalogCore`` for ``compute: analog`` (``BitSlicedCore`` when
-    ``update.slicing.slice_bits`` is set), :class:`~pimtrain.xbar.digital.DigitalCore` for ``compute:
-    digital`` (``PimFPCore`` when ``digital.arithmetic`` is ``in_memory_logic``)."""
-    if design.compute == "digital":
-        if design.digital.in_memory:
-            from .digital_pim import PimFPCore
-
-            return PimFPCore(weight, design, layer_index=layer_index, seed=seed)
-        from .digital import DigitalCore
-
-        return DigitalCore(weight, design, layer_index=layer_index, seed=seed)
-    a = design.array
-    digital_weight = (a.weight_bits is not None and a.bits_per_cell is not None
-                      and design.io.forward.accumulation == "single_read" and design.io.backward.accumulation == "single_read")
-    if design.update.slicing.slice_bits is not None or digital_weight:
-        from .bitslice import BitSlicedCore
-
-        return BitSlicedCore(weight, design, layer_index=layer_index, seed=seed)
-    return AnalogCore(weight, design, layer_index=layer_index, seed=seed)
-
-
-__all__ = ["AnalogCore", "make_core", "make_generator", "log_once", "levels_for"]
+__all__ = ["AnalogCore"]

@@ -51,6 +51,8 @@ from pimtrain.design import PimtrainError
 from pimtrain import mapping
 from pimtrain.mapping import cascade_groups
 
+from .quantizers import quantize
+
 #: accumulation kinds read bit-serially here (``single_read`` is the core's one analog read)
 DATAFLOWS = ("digital", "analog_buffered", "analog")
 _CHUNK = 2048  # rows of x per chunk (bounds the (B, T, K, S, 2, O) partial-sum tensor)
@@ -150,7 +152,7 @@ def sar_adc(v: torch.Tensor, bits: int | None, full_scale, noise: float, gen: to
     fs = lsb * codes
     if noise > 0:
         v = v + torch.randn(v.shape, generator=gen, device=v.device) * (noise * fs)
-    return torch.clamp(torch.round(v / lsb), 0, codes) * lsb
+    return quantize(v, codes, None, lower=0, step=lsb)
 
 
 def _bitline_noise(p: torch.Tensor, active: torch.Tensor, sigma_cell: float, gen) -> torch.Tensor:

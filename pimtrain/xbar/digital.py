@@ -17,8 +17,8 @@ import torch
 
 from pimtrain.design.models import Design
 
-from .core import _Counters, log_once, make_generator, set_identity
-from .quantizers import levels_for
+from .base import CoreBase, log_once, update_pair
+from .quantizers import levels_for, quantize
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -29,13 +29,15 @@ def round_to_format(t: torch.Tensor, fmt: str) -> torch.Tensor:
     return t.to(dt).to(torch.float32) if dt is not None else t
 
 
-class DigitalCore:
+class DigitalCore(CoreBase):
     """Same interface as :class:`~pimtrain.xbar.core.AnalogCore` for digital designs."""
 
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
-        set_identity(self, weight, design, layer_index, seed)
-        self.generator = make_generator(self.seed, self.layer_index, self.device)
-        self.counters = _Counters()
+        self._identity(weight, design, layer_index, seed)
+        from pimtrain.mapping import LayerMapping
+
+        self.mapping = LayerMapping(self.out_features, self.in_features, design)
+        self._read_counts = {k: self.mapping.read_counts(k) for k in ("forward", "backward")}
         dg = design.digital
         self.fmt = dg.format
         self.w_levels = levels_for(dg.weight_bits) if dg.format == "fixed" else None
@@ -59,37 +61,41 @@ class DigitalCore:
             return f"digital fixed point: weights {dg.weight_bits or 32} b, activations {dg.activation_bits or 32} b"
         return f"digital {self.fmt}: rounded weights and activations, fp32 accumulation"
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.out_features, self.in_features)
+    kind = "digital"
 
     def _store(self, w: torch.Tensor) -> torch.Tensor:
         if self.w_levels is not None:
-            n = self.w_levels
-            return w.clamp_(-self.w_max, self.w_max).mul_(n / self.w_max).round_().mul_(self.w_max / n)
+            return quantize(w.clamp_(-self.w_max, self.w_max), self.w_levels, self.w_max, clamp=False, inplace=True)
         return round_to_format(w, self.fmt)
 
     def _act(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(torch.float32)
         if self.a_levels is not None:
-            n = self.a_levels
-            r = x.abs().amax().clamp_min(1e-30)
-            return torch.mul(x, n / r).round_().mul_(r / n)
+            return quantize(x, self.a_levels, x.abs().amax().clamp_min(1e-30), clamp=False)
         return round_to_format(x, self.fmt)
 
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
-        self.counters.ints["vmm_calls"] += 1
+        self.counters.add("vmm_calls", 1)
+        self._count_read("forward", x, "max", self._read_counts["forward"])
         return self._act(x) @ self.w.t()
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
-        self.counters.ints["mvm_calls"] += 1
+        self.counters.add("mvm_calls", 1)
+        self._count_read("backward", d, "max", self._read_counts["backward"])
         return self._act(d) @ self.w
 
+    def _count_update(self, b: int) -> None:
+        """One batch update: every stored weight rewritten (``W ← round(W − lr dᵀx)``), row by row."""
+        c = self.counters
+        c.add("opu_calls", 1)
+        c.add("samples_updated", b)
+        c.add("update_events", 1)
+        c.add("update.cells_written", self.w.numel())
+        c.add("update.rows_written", self.mapping.update_counts().rows_written)
+
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
-        if x.dim() == 1:
-            x, d = x.unsqueeze(0), d.unsqueeze(0)
-        self.counters.ints["opu_calls"] += 1
-        self.counters.ints["samples_updated"] += x.shape[0]
+        x, d = update_pair(x, d)
+        self._count_update(x.shape[0])
         if self.exact:
             self.w.add_(d.t() @ x, alpha=-float(lr))
             return
@@ -117,7 +123,12 @@ class DigitalCore:
         self.counters.load(sd.get("counters", {}))
 
     def to(self, device) -> "DigitalCore":
-        self.device = torch.device(device)
+        device = torch.device(device)
+        if device == self.device:
+            return self
+        self.device = device
+        self._reseed(device)
+        self.counters.to(device)
         self.w = self.w.to(self.device)
         return self
 

@@ -25,6 +25,7 @@ _CHUNK = 1 << 22  # elements of one (rows, out, K) product block
 
 
 class PimFPCore(DigitalCore):
+    kind = "digital_pim"
     """Same interface as :class:`DigitalCore`; kernels are in-memory FP MACs."""
 
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None,
@@ -88,18 +89,19 @@ class PimFPCore(DigitalCore):
         return torch.cat(out, 0).to(torch.float32)
 
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
-        self.counters.ints["vmm_calls"] += 1
+        self.counters.add("vmm_calls", 1)
+        self._count_read("forward", x, "max", self._read_counts["forward"])
         return self.dot(self._act(x), self.w)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
-        self.counters.ints["mvm_calls"] += 1
+        self.counters.add("mvm_calls", 1)
+        self._count_read("backward", d, "max", self._read_counts["backward"])
         return self.dot(self._act(d), self.w.t().contiguous())
 
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         if x.dim() == 1:
             x, d = x.unsqueeze(0), d.unsqueeze(0)
-        self.counters.ints["opu_calls"] += 1
-        self.counters.ints["samples_updated"] += x.shape[0]
+        self._count_update(x.shape[0])
         g = self.dot(self._act(d).t().contiguous(), self._act(x).t().contiguous())  # (out, in), summed over the batch
         step = self._mul(torch.tensor(float(lr), dtype=self.dtype), g.to(self.dtype))
         self.w = self._add(self.w.to(self.dtype), -step).to(torch.float32)

@@ -1,0 +1,176 @@
+"""What every core is made of: identity, generator, counters, device moves. Nothing here imports a core.
+
+A core (:mod:`pimtrain.xbar.registry` lists the kinds) subclasses :class:`CoreBase` and gets
+
+- its identity (design, layer index, seed, torch device, ``(out, in)`` shape: :meth:`CoreBase._identity`);
+- one ``torch.Generator`` seeded ``seed*1000003 + layer_index`` (:func:`make_generator`); a move to another
+  torch device re-seeds it there with a salt that counts the moves (:meth:`CoreBase._reseed`), the one
+  way of re-seeding for every core (a generator's state cannot travel between device types);
+- :class:`Counters`, whose names are the Mapping's action names (:mod:`pimtrain.mapping`, ``ReadCounts`` /
+  ``UpdateCounts``) per kernel plus the core's own bookkeeping (calls, samples, clipping).
+"""
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from pimtrain.design.models import Design
+
+from .quantizers import absmax
+
+log = logging.getLogger("pimtrain")
+_LOGGED: set[str] = set()
+
+#: action names of one read kernel, as :class:`pimtrain.mapping.ReadCounts` (``cells_read`` summed per vector)
+READ_ACTIONS = ("drives", "cells_read", "conversions", "samples", "shift_adds", "outputs", "accumulations")
+#: action names of the update, as :class:`pimtrain.mapping.UpdateCounts` (plus ``pulses``: coincidences fired)
+UPDATE_ACTIONS = ("pulsed_cells", "row_drives", "col_drives", "cells_written", "rows_written", "carries", "carry_cells",
+                  "pulses")
+#: the core's bookkeeping (not actions the cost charges)
+BOOK = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "vectors_forward", "vectors_backward",
+        "update_events", "input_sum_forward", "input_sum_backward", "dac_conversions", "cells_updated",
+        "saturated_writes", "cells_reprogrammed")
+
+
+def log_once(message: str) -> None:
+    """Log ``message`` at INFO the first time it is seen in this process."""
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        log.info(message)
+
+
+def make_generator(seed: int, layer_index: int, device, salt: int = 0) -> torch.Generator:
+    """The core's generator, seeded ``seed*1000003 + layer_index`` (plus ``salt`` after a device move)."""
+    g = torch.Generator(device=device)
+    g.manual_seed((int(seed) * 1000003 + int(layer_index) + int(salt) * 7919) % (2 ** 63 - 1))
+    return g
+
+
+def update_pair(x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """An update's inputs as detached float32 ``(B, in)`` and ``(B, out)`` (one sample may be 1-D)."""
+    x = x.detach().to(torch.float32)
+    d = d.detach().to(torch.float32)
+    if x.dim() == 1:
+        x, d = x.unsqueeze(0), d.unsqueeze(0)
+    return x, d
+
+
+class Counters:
+    """Counts of one core: plain numbers, or tensor accumulators (no host sync per call) read on demand.
+
+    Keys: ``<kernel>.<action>`` for the Mapping's actions (kernel ``forward`` / ``backward`` / ``update``)
+    and the bookkeeping names of :data:`BOOK`.
+    """
+
+    def __init__(self):
+        self.values: dict[str, object] = {}
+
+    def add(self, key: str, value) -> None:
+        self.values[key] = self.values.get(key, 0) + value
+
+    def get(self, key: str) -> float:
+        v = self.values.get(key, 0)
+        return float(v) if isinstance(v, torch.Tensor) else v
+
+    def read(self) -> dict:
+        out = {}
+        for k, v in self.values.items():
+            if isinstance(v, torch.Tensor):
+                v = float(v)
+            out[k] = int(v) if float(v).is_integer() else float(v)
+        return out
+
+    def load(self, sd: dict) -> None:
+        self.values = {k: v for k, v in (sd or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+    def to(self, device) -> None:
+        self.values = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.values.items()}
+
+
+class CoreBase:
+    """Identity, generator, counters and device moves shared by every core kind."""
+
+    kind = "base"
+
+    def _identity(self, weight: torch.Tensor, design: Design, layer_index: int, seed: int | None) -> None:
+        """Record design, layer index, seed, torch device and ``(out, in)`` shape; seed the generator."""
+        from pimtrain.design import PimtrainError
+
+        if weight.dim() != 2:
+            raise PimtrainError(f"weight: must be 2-D (out, in), got shape {tuple(weight.shape)}")
+        self.design = design
+        self.layer_index = int(layer_index)
+        self.seed = design.seed if seed is None else int(seed)
+        self.device = weight.device
+        self.out_features, self.in_features = (int(s) for s in weight.shape)
+        self._moves = 0
+        self.generator = make_generator(self.seed, self.layer_index, self.device)
+        self.counters = Counters()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.out_features, self.in_features)
+
+    def _reseed(self, device: torch.device) -> None:
+        """The one way a core re-seeds after moving to ``device``: salt = number of moves so far."""
+        self._moves += 1
+        self.generator = make_generator(self.seed, self.layer_index, device, salt=self._moves)
+
+    # --- counting under the Mapping's names --------------------------------------------------------------
+    def _count_read(self, kernel: str, xq: torch.Tensor, full_scale, counts, conversions=None, drives=None) -> None:
+        """Count one read of the (quantised) inputs ``xq`` (B, n) under ``kernel``.
+
+        ``conversions`` / ``drives``: what the numerics actually converted / drove (counted by the core's
+        converters and tiles); the actions the numerics do not model one by one (cells read, samples,
+        shift-and-adds, outputs, accumulations) are the Mapping's per-vector counts (``counts``:
+        :class:`~pimtrain.mapping.ReadCounts`) times the vectors read. ``full_scale``: the DAC's range
+        (float or tensor), ``"max"`` for the batch's max |x| (an ideal DAC), None when it was zero; the
+        input activity Σ|x| / full scale is accumulated as a tensor (no host sync)."""
+        c = self.counters
+        b = xq.shape[0]
+        c.add(f"vectors_{kernel}", b)
+        for name in READ_ACTIONS:
+            if name == "conversions" and conversions is not None:
+                v = conversions
+            elif name == "drives" and drives is not None:
+                v = drives
+            else:
+                v = b * getattr(counts, name)
+            if v:
+                c.add(f"{kernel}.{name}", v)
+        if isinstance(full_scale, str):
+            full_scale = absmax(xq)
+            if not isinstance(full_scale, float):
+                full_scale = full_scale.clamp_min(1e-30)
+        if isinstance(full_scale, float) and full_scale <= 0.0:
+            return
+        if full_scale is not None:  # Σ|x| / full scale: two tensor ops, accumulated in place (no host sync)
+            s = torch.linalg.vector_norm(xq, ord=1)
+            key = f"input_sum_{kernel}"
+            acc = c.values.get(key)
+            if not isinstance(acc, torch.Tensor):
+                c.values[key] = s / full_scale if isinstance(full_scale, float) else (s / full_scale).sum()
+            elif isinstance(full_scale, float):
+                acc.add_(s, alpha=1.0 / full_scale)
+            elif full_scale.numel() == 1:
+                acc.addcdiv_(s, full_scale.reshape(()))
+            else:
+                acc.add_((s / full_scale).sum())
+
+    def activity(self) -> dict:
+        """Measured activity of the counted work: ``input_activity`` (mean |input| / full scale over every
+        driven input of both read kernels) and ``update_activity`` (pulses fired / the most the pulse
+        scheme could fire on the cells pulsed), each None when nothing was counted."""
+        c = self.counters
+        n = sum(c.get(f"vectors_{k}") * (self.in_features if k == "forward" else self.out_features)
+                for k in ("forward", "backward"))
+        s = c.get("input_sum_forward") + c.get("input_sum_backward")
+        out = {"input_activity": (min(s / n, 1.0) if n else None), "update_activity": None}
+        full = c.get("update.pulse_capacity")
+        if full:
+            out["update_activity"] = min(c.get("update.pulses") / full, 1.0)
+        return out
+
+
+__all__ = ["CoreBase", "Counters", "make_generator", "update_pair", "log_once", "READ_ACTIONS", "UPDATE_ACTIONS", "BOOK"]
