@@ -130,7 +130,7 @@ class CoreBase:
         c = self.counters
         b = xq.shape[0]
         c.add(f"vectors_{kernel}", b)
-        for name in READ_ACTIONS:
+        for name in READ_ACTIONS if counts is not None else ():
             if name == "conversions" and conversions is not None:
                 v = conversions
             elif name == "drives" and drives is not None:
@@ -149,8 +149,8 @@ class CoreBase:
             s = torch.linalg.vector_norm(xq, ord=1)
             key = f"input_sum_{kernel}"
             acc = c.values.get(key)
-            if not isinstance(acc, torch.Tensor):
-                c.values[key] = s / full_scale if isinstance(full_scale, float) else (s / full_scale).sum()
+            if not isinstance(acc, torch.Tensor):  # first read (or a number loaded from a state_dict)
+                c.values[key] = (acc or 0) + (s / full_scale if isinstance(full_scale, float) else (s / full_scale).sum())
             elif isinstance(full_scale, float):
                 acc.add_(s, alpha=1.0 / full_scale)
             elif full_scale.numel() == 1:

@@ -320,6 +320,7 @@ class BitSlicedCore(CoreBase):
         s["carries"] = s.get("update.carries", 0)
         s["pulses"] = s.get("update.pulses", 0)
         s["cells_written"] = s.get("update.cells_written", 0)
+        s.update(self.activity())
         return s
 
     def _quantizers(self):

@@ -502,6 +502,7 @@ class AnalogCore(CoreBase):
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
         s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
+        s.update(self.activity())
         return s
 
     def _quantizers(self):

@@ -37,7 +37,8 @@ class DigitalCore(CoreBase):
         from pimtrain.mapping import LayerMapping
 
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
-        self._read_counts = {k: self.mapping.read_counts(k) for k in ("forward", "backward")}
+        self._read_counts = {k: None for k in ("forward", "backward")}  # no analog read: the digital kernels are costed apart
+        self._rows_written = self.mapping.update_counts().rows_written
         dg = design.digital
         self.fmt = dg.format
         self.w_levels = levels_for(dg.weight_bits) if dg.format == "fixed" else None
@@ -91,7 +92,7 @@ class DigitalCore(CoreBase):
         c.add("samples_updated", b)
         c.add("update_events", 1)
         c.add("update.cells_written", self.w.numel())
-        c.add("update.rows_written", self.mapping.update_counts().rows_written)
+        c.add("update.rows_written", self._rows_written)
 
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         x, d = update_pair(x, d)
@@ -112,7 +113,8 @@ class DigitalCore(CoreBase):
     @property
     def stats(self) -> dict:
         s = self.counters.read()
-        s.update(adc_conversions=0, adc_clipped=0, dac_clipped=0)
+        s.update(adc_conversions=0, adc_clipped=0, dac_clipped=0, cells_written=s.get("update.cells_written", 0))
+        s.update(self.activity())
         return s
 
     def state_dict(self) -> dict:
