@@ -89,6 +89,13 @@ class BitSlicedCore(CoreBase):
             if getattr(design.io, k).accumulation != "single_read":
                 raise PimtrainError(f"io.{k}.accumulation: {getattr(design.io, k).accumulation!r} is not read by the bit-sliced "
                                     "core (PANTHER reads every slice once); allowed: single_read")
+        if design.update.pulse.scheme != "none":
+            raise PimtrainError(f"update.pulse.scheme: {design.update.pulse.scheme!r}; the bit-sliced core writes each slice's "
+                                "digit as that many level steps; allowed: none")
+        default_threshold = type(design.update.slicing).model_fields["carry_threshold"].default
+        if design.update.slicing.carry_threshold != default_threshold:
+            raise PimtrainError("update.slicing.carry_threshold: the carry-resolution step rewrites every slice, no threshold "
+                                f"applies; allowed: {default_threshold}")
         sl = design.update.slicing
         a = design.array
         # a digital weight stored in bit slices with no headroom (array.weight_bits over array.bits_per_cell, no
@@ -111,6 +118,9 @@ class BitSlicedCore(CoreBase):
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
         self._read_counts = {k: self.mapping.read_counts(k) for k in ("forward", "backward")}
         self._update_counts = self.mapping.update_counts()
+        # the bit-serial input stream is read as one value (exact for a dac_bits input); each simulated conversion
+        # stands for one per input cycle, as the hardware converts
+        self._cycles = {k: self.mapping.input_cycles(k) for k in ("forward", "backward")}
         self.base = int(base)
         self.S = sl.slices
         self.cap_bits = list(reversed(sl.slice_bits))  # least significant first
@@ -212,7 +222,7 @@ class BitSlicedCore(CoreBase):
             adc.noise(part, (0, 2), self.generator)
             out = out + adc(part, dims=(0, 2))
         kernel = "forward" if forward else "backward"
-        self._count_read(kernel, xi, scale, self._read_counts[kernel], conversions=adc.conversions - conv0)
+        self._count_read(kernel, xi, scale, self._read_counts[kernel], conversions=(adc.conversions - conv0) * self._cycles[kernel])
         return (out * self.pows.view(1, -1, 1)).sum(1) * self.lsb
 
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:

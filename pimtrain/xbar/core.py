@@ -67,10 +67,17 @@ class AnalogCore(CoreBase):
     kind = "analog"
 
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
+        if design.update.rule == "exact" and design.update.pulse.scheme != "none":
+            from pimtrain.design import PimtrainError
+
+            raise PimtrainError(f"update.pulse.scheme: {design.update.pulse.scheme!r} with rule 'exact' (a floating-point "
+                                "write, no pulses); allowed: none, or a pulsed rule (outer_product, accumulate, serial)")
         self._identity(weight, design, layer_index, seed)
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
         self._read_counts = {k: self.mapping.read_counts(k) for k in ("forward", "backward")}
         self._update_counts = self.mapping.update_counts()
+        # one simulated conversion of a single read stands for one per input cycle of a bit-serial input stream
+        self._cycles = {k: self.mapping.input_cycles(k) for k in ("forward", "backward")}
         p = design.update.pulse
         self._pulse_slots = {"deterministic": ((1 << p.row_bits) - 1) * ((1 << p.col_bits) - 1),
                              "stochastic": p.bl}.get(p.scheme, 0)  # the most pulses one weight can get per rank-1 update
@@ -84,6 +91,17 @@ class AnalogCore(CoreBase):
             from .nn_peripherals import check_design  # refuse what the trained peripherals cannot do, before any read
 
             check_design(design)
+        for k in ("forward", "backward"):  # what a bit-serial dataflow cannot honour is refused before any read
+            kio = getattr(io, k)
+            if kio.accumulation in ("digital", "analog_buffered") and kio.output_range.policy != "batch_max":
+                from pimtrain.design import PimtrainError
+
+                raise PimtrainError(f"io.{k}.output_range: accumulation {kio.accumulation!r} converts each partial sum over "
+                                    "its bit line's full scale; allowed: batch_max")
+            if kio.converter == "learned" and kio.input_bits_per_cycle != 1:
+                from pimtrain.design import PimtrainError
+
+                raise PimtrainError(f"io.{k}.input_bits_per_cycle: the learned NNS+A combines one input bit per stage; allowed: 1")
         # reads: a strategy per kernel, selected by io.<kernel>.accumulation
         self._reads = {k: (self._read_single if getattr(io, k).accumulation == "single_read" else self._read_bitserial)
                        for k in ("forward", "backward")}
@@ -267,7 +285,7 @@ class AnalogCore(CoreBase):
                 y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=self.read_sigma_w)
             adc.noise(y, None, self.generator)
             y = adc(y, inplace=True)
-            self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=adc.conversions - conv0)
+            self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=(adc.conversions - conv0) * self._cycles[kernel])
             return y
         # general: per slice and per physical array partial sums, each converted, then summed digitally
         b = xi.shape[0]
@@ -295,7 +313,7 @@ class AnalogCore(CoreBase):
             part.addcmul_(torch.randn(part.shape, generator=self.generator, device=part.device), nrm * ws, value=rs)
         adc.noise(part, (0, 3), self.generator)
         part = adc(part, dims=(0, 3), inplace=True)
-        self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=adc.conversions - conv0)
+        self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=(adc.conversions - conv0) * self._cycles[kernel])
         return part.sum(dim=(1, 2))
 
     # ------------------------------------------------------------------------------------------ update

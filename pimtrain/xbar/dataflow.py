@@ -231,6 +231,9 @@ def _neuralpim(p, active, fp: DataflowParams, gen, peripherals, out_range):
     for s in range(v.shape[3]):  # then over bit lines: acc2 <- (acc2 + (sb-1) acc_s)/sb
         acc2 = sa_s(acc2, acc[:, :, s]) if sa_s is not None else (acc2 + (sb - 1) * acc[:, :, s]) / sb
     scale = full * float(kb ** v.shape[2]) / (kb - 1) * float(sb ** v.shape[3]) / (sb - 1) / gain
+    if fp.adc_noise > 0:  # the converter's input noise (io.output_noise x its full scale), as the other dataflows
+        fs = acc2.abs().amax().clamp_min(1e-30)
+        acc2 = acc2 + torch.randn(acc2.shape, generator=gen, device=acc2.device) * (fp.adc_noise * fs)
     if fp.adc_bits is not None:
         r = out_range(acc2) if out_range is not None else acc2.abs().amax().clamp_min(1e-30)
         u = ((acc2 / r).clamp(-1, 1) + 1) / 2  # NNADC input in [0, 1]

@@ -91,18 +91,15 @@ class PimFPCore(DigitalCore):
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
         self.counters.add("vmm_calls", 1)
         self._count_read("forward", x, "max", self._read_counts["forward"])
-        return self.dot(self._act(x), self.w)
+        return self.dot(self._act(x, "forward"), self.w)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
         self.counters.add("mvm_calls", 1)
         self._count_read("backward", d, "max", self._read_counts["backward"])
-        return self.dot(self._act(d), self.w.t().contiguous())
+        return self.dot(self._act(d, "backward"), self.w.t().contiguous())
 
-    def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
-        if x.dim() == 1:
-            x, d = x.unsqueeze(0), d.unsqueeze(0)
-        self._count_update(x.shape[0])
-        g = self.dot(self._act(d).t().contiguous(), self._act(x).t().contiguous())  # (out, in), summed over the batch
+    def _write(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        g = self.dot(self._act(d, "backward").t().contiguous(), self._act(x, "forward").t().contiguous())  # (out, in), summed over the batch
         step = self._mul(torch.tensor(float(lr), dtype=self.dtype), g.to(self.dtype))
         self.w = self._add(self.w.to(self.dtype), -step).to(torch.float32)
         self.counters.add("cells_updated", self.w.numel())
