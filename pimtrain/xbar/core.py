@@ -151,6 +151,7 @@ class AnalogCore(CoreBase):
         coef = math.sqrt(2.0) if self.pairs == 2 else 2.0
         self.read_sigma = rn * coef  # std of one weight read, normalised slice units
         self.read_sigma_w = self.read_sigma * self.wscale[0]  # the same in weight units (slice 0)
+        self._update = self._select_update()
         self.carry = None if self.slices == 1 else CarrySchedule(sl.carry_interval, lambda: periodic_carry(self), "periodic")
         self._since_refresh = 0
         self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
@@ -334,23 +335,40 @@ class AnalogCore(CoreBase):
             if rule != "outer_product":
                 self._count_written(self.in_features)
             return
-        scheme = self.design.update.pulse.scheme
+        self._update(x, d, lr)
+
+    # update strategies, one per update.rule (selected once, in _select_update)
+    def _select_update(self):
+        rule = self.design.update.rule
         if rule == "exact":
-            self._program_m((self._weight_m() - lr * (x.t() @ d)).clamp_(-self.w_max, self.w_max), noisy=False)
-            self._count_written(self.in_features)
-            events = 1
-        elif rule in ("accumulate", "serial"):
-            self._write_dense(x, d, lr)
-            events = 1
-        elif not self.devices[0].state_dependent and scheme == "none":
-            self._write_dense(x, d, lr)
-            events = b
-        else:
-            for i in range(b):
-                self._write_rank1(x[i], d[i], lr)
-                self._tick(1)
-            return
-        self._tick(events)
+            return self._update_exact
+        if rule in ("accumulate", "serial"):  # the same values; serial differs in cost (row by row)
+            return self._update_batch
+        if not self.devices[0].state_dependent and self.design.update.pulse.scheme == "none":
+            return self._update_summed_rank1
+        return self._update_rank1
+
+    def _update_exact(self, x, d, lr: float) -> None:
+        """``exact``: the float update, programmed directly (no pulses, no programming noise)."""
+        self._program_m((self._weight_m() - lr * (x.t() @ d)).clamp_(-self.w_max, self.w_max), noisy=False)
+        self._count_written(self.in_features)
+        self._tick(1)
+
+    def _update_batch(self, x, d, lr: float) -> None:
+        """``accumulate`` / ``serial``: dᵀx summed digitally, written once through the device."""
+        self._write_dense(x, d, lr)
+        self._tick(1)
+
+    def _update_summed_rank1(self, x, d, lr: float) -> None:
+        """``outer_product`` on a state-independent device without pulses: the B rank-1 steps written as one sum."""
+        self._write_dense(x, d, lr, batch_write=False)
+        self._tick(x.shape[0])
+
+    def _update_rank1(self, x, d, lr: float) -> None:
+        """``outer_product``: one rank-1 pulse update per example, in order."""
+        for i in range(x.shape[0]):
+            self._write_rank1(x[i], d[i], lr)
+            self._tick(1)
 
     def _tick(self, events: int) -> None:
         if self.carry is not None:
@@ -478,7 +496,7 @@ class AnalogCore(CoreBase):
         self.counters.add("cells_updated", torch.count_nonzero(r) * self.pairs)
         self._apply(rows, Request(a=r.unsqueeze(1), b=self.pm2, b_unit=True))
 
-    def _write_dense(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+    def _write_dense(self, x: torch.Tensor, d: torch.Tensor, lr: float, batch_write: bool = True) -> None:
         """Digitally summed gradient, written once (accumulate / serial)."""
         k_hat = self.k_hat
         rows = self._rows(x.abs().amax(0))
@@ -505,7 +523,8 @@ class AnalogCore(CoreBase):
             rc = rc.mul_(m / levels)
         # A batch write addresses every cell of the active rows (row-wise write circuit); counting the
         # exact nonzero requests would cost a full pass (count_nonzero is slow on CPU) for a statistic.
-        self._count_written(rc.shape[0])
+        if batch_write:
+            self._count_written(rc.shape[0])
         self._apply(rows, Request(a=rc.unsqueeze(1), b=self.pm2, b_unit=True))
 
     # --------------------------------------------------------------------------------------- bookkeeping
