@@ -36,7 +36,7 @@ def evaluate(design, workload, batch_size: int = 1, inference: bool = False, sta
     (:func:`pimtrain.mapping.measured_counts` of a core's ``stats``; ``pimtrain train`` passes them): the A/D
     conversions and drives of each read per input vector, the drivers fired, cells written, carries and cells
     per carry of the update per update event, and the measured activities; they replace the Mapping's
-    fixed-activity counts (analog designs on the generic engine; the PUMA node model takes activities only).
+    fixed-activity counts (analog designs on the generic engine; the PUMA node model of matrix-unit designs takes neither).
     Raises :class:`PimtrainError` when the weights do not fit the chip.
     """
     led, hw, placement, wl, names = run_ledger(design, workload, batch_size, inference, stats,
