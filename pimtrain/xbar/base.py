@@ -17,7 +17,6 @@ import torch
 
 from pimtrain.design.models import Design
 
-from .quantizers import absmax
 
 log = logging.getLogger("pimtrain")
 _LOGGED: set[str] = set()
@@ -31,6 +30,10 @@ UPDATE_ACTIONS = ("pulsed_cells", "row_drives", "col_drives", "cells_written", "
 BOOK = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "vectors_forward", "vectors_backward",
         "update_events", "input_sum_forward", "input_sum_backward", "dac_conversions", "cells_updated",
         "saturated_writes", "cells_reprogrammed")
+
+
+_VECTORS = {"forward": "vectors_forward", "backward": "vectors_backward"}
+_CONVERSIONS = {"forward": "forward.conversions", "backward": "backward.conversions"}
 
 
 def log_once(message: str) -> None:
@@ -114,51 +117,85 @@ class CoreBase:
 
     def _reseed(self, device: torch.device) -> None:
         """The one way a core re-seeds after moving to ``device``: salt = number of moves so far."""
+        self._flush_inputs()  # deferred input statistics live on the old device
         self._moves += 1
         self.generator = make_generator(self.seed, self.layer_index, device, salt=self._moves)
 
     # --- counting under the Mapping's names --------------------------------------------------------------
-    def _count_read(self, kernel: str, xq: torch.Tensor, full_scale, counts, conversions=None, drives=None) -> None:
+    def _count_read(self, kernel: str, xq: torch.Tensor, full_scale, counts=None, conversions=None) -> None:
         """Count one read of the (quantised) inputs ``xq`` (B, n) under ``kernel``.
 
-        ``conversions`` / ``drives``: what the numerics actually converted / drove (counted by the core's
-        converters and tiles); the actions the numerics do not model one by one (cells read, samples,
-        shift-and-adds, outputs, accumulations) are the Mapping's per-vector counts (``counts``:
-        :class:`~pimtrain.mapping.ReadCounts`) times the vectors read. ``full_scale``: the DAC's range
-        (float or tensor), ``"max"`` for the batch's max |x| (an ideal DAC), None when it was zero; the
-        input activity Σ|x| / full scale is accumulated as a tensor (no host sync)."""
-        c = self.counters
-        b = xq.shape[0]
-        c.add(f"vectors_{kernel}", b)
-        for name in READ_ACTIONS if counts is not None else ():
-            if name == "conversions" and conversions is not None:
-                v = conversions
-            elif name == "drives" and drives is not None:
-                v = drives
-            else:
-                v = b * getattr(counts, name)
-            if v:
-                c.add(f"{kernel}.{name}", v)
-        if isinstance(full_scale, str):
-            full_scale = absmax(xq)
-            if not isinstance(full_scale, float):
-                full_scale = full_scale.clamp_min(1e-30)
+        ``conversions``: the A/D conversions the numerics made (counted by the core's converters). The actions the
+        numerics do not model one by one (drives, cells read, samples, shift-and-adds, outputs, accumulations)
+        are the Mapping's per-vector counts (``self._read_counts[kernel]``) times the vectors read, formed when
+        the counters are read (:meth:`_read_stats`). ``full_scale``: the DAC's range (float or tensor),
+        ``"max"`` for the batch's max |x| (an ideal DAC), None when it was zero. The input activity
+        Σ|x| / full scale is folded in batches (one tensor op per 256 reads; no host sync per read)."""
+        v = self.counters.values
+        key = _VECTORS[kernel]
+        v[key] = v.get(key, 0) + xq.shape[0]
+        if conversions is not None:
+            key = _CONVERSIONS[kernel]
+            v[key] = v.get(key, 0) + conversions
+        if full_scale is None:
+            return
         if isinstance(full_scale, float) and full_scale <= 0.0:
             return
-        if full_scale is not None:  # Σ|x| / full scale: two tensor ops, accumulated in place (no host sync)
-            s = torch.linalg.vector_norm(xq, ord=1)
-            key = f"input_sum_{kernel}"
-            acc = c.values.get(key)
-            if not isinstance(acc, torch.Tensor):  # first read (or a number loaded from a state_dict)
-                c.values[key] = (acc or 0) + (s / full_scale if isinstance(full_scale, float) else (s / full_scale).sum())
-            elif isinstance(full_scale, float):
-                acc.add_(s, alpha=1.0 / full_scale)
-            elif full_scale.numel() == 1:
-                acc.addcdiv_(s, full_scale.reshape(()))
+        pend = self.__dict__.setdefault("_pending_inputs", [])
+        pend.append((kernel, xq.detach() if xq.requires_grad else xq, full_scale))  # never hold an autograd graph
+        self._pending_numel = getattr(self, "_pending_numel", 0) + xq.numel()
+        if len(pend) >= 256 or self._pending_numel > (1 << 22):
+            self._flush_inputs()
+
+    def _flush_inputs(self) -> None:
+        """Fold the deferred Σ|x| / full scale of the reads into ``input_sum_<kernel>`` (tensor accumulators)."""
+        pend = self.__dict__.get("_pending_inputs")
+        if not pend:
+            return
+        self._pending_inputs, self._pending_numel = [], 0
+        groups: dict = {}
+        for kernel, xq, fs in pend:
+            form = "max" if isinstance(fs, str) else ("host" if isinstance(fs, float) else "tensor")
+            groups.setdefault((kernel, tuple(xq.shape), form), []).append((xq, fs))
+        c = self.counters.values
+        for (kernel, _shape, form), items in groups.items():
+            if form == "max":  # the read's own max |x| as its full scale (an ideal DAC)
+                flat = torch.stack([x for x, _ in items]).reshape(len(items), -1).abs()
+                add = (flat.sum(1) / flat.amax(1).clamp_min(1e-30)).sum()
+            elif form == "host":  # host scales: one stacked norm and one division per group
+                t = torch.stack([x for x, _ in items])
+                norms = torch.linalg.vector_norm(t.reshape(len(items), -1), ord=1, dim=1)
+                scales = torch.tensor([f for _, f in items], dtype=norms.dtype, device=norms.device)
+                add = (norms / scales).sum()
             else:
-                acc.add_((s / full_scale).sum())
+                add = sum((torch.linalg.vector_norm(x, ord=1) / f).sum() for x, f in items)
+            key = f"input_sum_{kernel}"
+            prev = c.get(key, 0)
+            c[key] = add + (prev.to(add.device) if isinstance(prev, torch.Tensor) else prev)
+
+    def _read_stats(self) -> dict:
+        """The counters as a plain dict, with the read actions the Mapping derives per vector and the activities."""
+        self._flush_inputs()
+        s = self.counters.read()
+        for kernel, counts in (getattr(self, "_read_counts", None) or {}).items():
+            n = s.get(_VECTORS[kernel], 0)
+            if counts is None or not n:
+                continue
+            for name in READ_ACTIONS:
+                key = f"{kernel}.{name}"
+                if key in s and name == "conversions":
+                    continue  # counted by the converters
+                val = n * getattr(counts, name)
+                if val:
+                    s[key] = val
+        s.update(self.activity())
+        return s
 
     def activity(self) -> dict:
+        self._flush_inputs()
+        return self._activity()
+
+    def _activity(self) -> dict:
         """Measured activity of the counted work: ``input_activity`` (mean |input| / full scale over every
         driven input of both read kernels) and ``update_activity`` (pulses fired / the most the pulse
         scheme could fire on the cells pulsed), each None when nothing was counted."""

@@ -322,7 +322,7 @@ class BitSlicedCore(CoreBase):
             self.counters.add("update.pulses", self._upd)  # a digit d is |d| level steps of its slice
             self.counters.add("cells_updated", self._cells)
             self._sat = self._upd = self._cells = 0
-        s = self.counters.read()
+        s = self._read_stats()
         s.setdefault("saturated_writes", 0)
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
@@ -330,7 +330,6 @@ class BitSlicedCore(CoreBase):
         s["carries"] = s.get("update.carries", 0)
         s["pulses"] = s.get("update.pulses", 0)
         s["cells_written"] = s.get("update.cells_written", 0)
-        s.update(self.activity())
         return s
 
     def _quantizers(self):
@@ -360,6 +359,7 @@ class BitSlicedCore(CoreBase):
         self.device = device
         for name in ("v", "levels", "v_hi", "v_lo", "pows"):
             setattr(self, name, getattr(self, name).to(device))
+        _ = self.stats  # fold the tensor accumulators (on the old device) into the counters
         self._reseed(device)
         self.counters.to(device)
         for q in self._quantizers().values():

@@ -532,14 +532,13 @@ class AnalogCore(CoreBase):
     def stats(self) -> dict:
         if not self.ideal:
             self._flush_stats()
-        s = self.counters.read()
+        s = self._read_stats()
         s["pulses"] = s.get("update.pulses", 0)
         s["carries"] = s.get("update.carries", 0)
         s["cells_written"] = s.get("update.cells_written", 0)
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
         s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
-        s.update(self.activity())
         return s
 
     def _quantizers(self):
@@ -588,6 +587,8 @@ class AnalogCore(CoreBase):
         if device == self.device:
             return self
         self.device = device
+        if not self.ideal:
+            self._flush_stats()  # deferred pulse statistics live on the old device
         self._reseed(device)
         self.counters.to(device)
         self.noise = NoiseSource(self.generator, device, pool_size=self._pool_size)

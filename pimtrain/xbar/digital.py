@@ -157,9 +157,8 @@ class DigitalCore(CoreBase):
 
     @property
     def stats(self) -> dict:
-        s = self.counters.read()
+        s = self._read_stats()
         s.update(adc_conversions=0, adc_clipped=0, dac_clipped=0, cells_written=s.get("update.cells_written", 0))
-        s.update(self.activity())
         return s
 
     def state_dict(self) -> dict:
@@ -176,6 +175,8 @@ class DigitalCore(CoreBase):
         self.device = device
         self._reseed(device)
         self.counters.to(device)
+        for q in getattr(self, "_acts", {}).values():
+            q.to(device)
         self.w = self.w.to(self.device)
         return self
 
