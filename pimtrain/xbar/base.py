@@ -34,6 +34,10 @@ BOOK = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "vectors_forwa
 
 _VECTORS = {"forward": "vectors_forward", "backward": "vectors_backward"}
 _CONVERSIONS = {"forward": "forward.conversions", "backward": "backward.conversions"}
+_MEASURED = {"forward": "activity_vectors_forward", "backward": "activity_vectors_backward"}
+#: the input activity of reads of more than 4096 values is taken on every ACTIVITY_SAMPLE-th of them (a systematic
+#: sample over shuffled data: the epoch mean, without a pass over every large input); smaller reads are all measured
+ACTIVITY_SAMPLE = 8
 
 
 def log_once(message: str) -> None:
@@ -110,6 +114,8 @@ class CoreBase:
         self._moves = 0
         self.generator = make_generator(self.seed, self.layer_index, self.device)
         self.counters = Counters()
+        self._pending_inputs: list = []  # deferred read statistics (see _count_read)
+        self._large_reads = 0
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -122,42 +128,63 @@ class CoreBase:
         self.generator = make_generator(self.seed, self.layer_index, device, salt=self._moves)
 
     # --- counting under the Mapping's names --------------------------------------------------------------
-    def _count_read(self, kernel: str, xq: torch.Tensor, full_scale, counts=None, conversions=None) -> None:
-        """Count one read of the (quantised) inputs ``xq`` (B, n) under ``kernel``.
+    def _count_read(self, kernel: str, xq: torch.Tensor, full_scale, conversions=None) -> None:
+        """Count one read of the (quantised) inputs ``xq`` (B, n) under ``kernel`` (deferred: one list append).
 
         ``conversions``: the A/D conversions the numerics made (counted by the core's converters). The actions the
         numerics do not model one by one (drives, cells read, samples, shift-and-adds, outputs, accumulations)
         are the Mapping's per-vector counts (``self._read_counts[kernel]``) times the vectors read, formed when
         the counters are read (:meth:`_read_stats`). ``full_scale``: the DAC's range (float or tensor),
-        ``"max"`` for the batch's max |x| (an ideal DAC), None when it was zero. The input activity
-        Σ|x| / full scale is folded in batches (one tensor op per 256 reads; no host sync per read)."""
-        v = self.counters.values
-        key = _VECTORS[kernel]
-        v[key] = v.get(key, 0) + xq.shape[0]
-        if conversions is not None:
-            key = _CONVERSIONS[kernel]
-            v[key] = v.get(key, 0) + conversions
-        if full_scale is None:
-            return
-        if isinstance(full_scale, float) and full_scale <= 0.0:
-            return
-        pend = self.__dict__.setdefault("_pending_inputs", [])
-        pend.append((kernel, xq.detach() if xq.requires_grad else xq, full_scale))  # never hold an autograd graph
-        self._pending_numel = getattr(self, "_pending_numel", 0) + xq.numel()
-        if len(pend) >= 256 or self._pending_numel > (1 << 22):
+        ``"max"`` for the read's max |x| (an ideal DAC), None when unknown. The input activity Σ|x| / full
+        scale is folded in batches (:meth:`_flush_inputs`: one tensor op per group of reads, no host sync)."""
+        pend = self._pending_inputs
+        x = xq.detach() if xq.requires_grad else xq  # never hold an autograd graph
+        if x.numel() > 4096:  # a large read: never held (its buffer is reused); every ACTIVITY_SAMPLE-th measured now
+            self._large_reads += 1
+            if full_scale is None or self._large_reads % ACTIVITY_SAMPLE:
+                pend.append((kernel, x.shape[0], None, None, conversions))
+            elif isinstance(full_scale, str):
+                a = x.abs()
+                pend.append((kernel, x.shape[0], a.sum() / a.amax().clamp_min(1e-30), 1.0, conversions))
+            else:
+                pend.append((kernel, x.shape[0], torch.linalg.vector_norm(x, ord=1), full_scale, conversions))
+        else:
+            pend.append((kernel, x.shape[0], x, full_scale, conversions))
+        if len(pend) >= 64:
             self._flush_inputs()
 
     def _flush_inputs(self) -> None:
-        """Fold the deferred Σ|x| / full scale of the reads into ``input_sum_<kernel>`` (tensor accumulators)."""
-        pend = self.__dict__.get("_pending_inputs")
+        """Fold the deferred reads into the counters: vectors, conversions and ``input_sum_<kernel>`` (Σ|x| / full
+        scale, a tensor accumulator). Reads of more than 4096 values have their activity taken on every
+        ``ACTIVITY_SAMPLE``-th of them (a systematic sample over shuffled data: the epoch mean)."""
+        pend = self._pending_inputs
         if not pend:
             return
-        self._pending_inputs, self._pending_numel = [], 0
+        self._pending_inputs = []
+        v = self.counters.values
         groups: dict = {}
-        for kernel, xq, fs in pend:
-            form = "max" if isinstance(fs, str) else ("host" if isinstance(fs, float) else "tensor")
-            groups.setdefault((kernel, tuple(xq.shape), form), []).append((xq, fs))
-        c = self.counters.values
+        tally: dict = {}  # local sums, written to the counters once per flush
+        for kernel, b, x, fs, conv in pend:
+            t = tally.get(kernel)
+            if t is None:
+                t = tally[kernel] = [0, 0, 0]  # vectors, conversions, vectors measured
+            t[0] += b
+            if conv is not None:
+                t[1] += conv
+            if x is None or fs is None:
+                continue
+            t[2] += b
+            if fs.__class__ is float and fs <= 0.0:  # an all-zero input: measured, no activity
+                continue
+            if x.dim() == 0:
+                form = "norm"
+            else:
+                form = "max" if fs.__class__ is str else ("host" if fs.__class__ is float else "tensor")
+            groups.setdefault((kernel, x.shape, form), []).append((x, fs))
+        for kernel, (nv, nc, nm) in tally.items():
+            for key, n in ((_VECTORS[kernel], nv), (_CONVERSIONS[kernel], nc), (_MEASURED[kernel], nm)):
+                if n:
+                    v[key] = v.get(key, 0) + n
         for (kernel, _shape, form), items in groups.items():
             if form == "max":  # the read's own max |x| as its full scale (an ideal DAC)
                 flat = torch.stack([x for x, _ in items]).reshape(len(items), -1).abs()
@@ -167,11 +194,16 @@ class CoreBase:
                 norms = torch.linalg.vector_norm(t.reshape(len(items), -1), ord=1, dim=1)
                 scales = torch.tensor([f for _, f in items], dtype=norms.dtype, device=norms.device)
                 add = (norms / scales).sum()
-            else:
-                add = sum((torch.linalg.vector_norm(x, ord=1) / f).sum() for x, f in items)
+            else:  # a tensor scale, or a large read's norm: one each
+                add = 0
+                for x, f in items:
+                    n = x if x.dim() == 0 else torch.linalg.vector_norm(x, ord=1)
+                    if isinstance(f, str):
+                        f = x.abs().amax().clamp_min(1e-30)
+                    add = add + (n / f).sum()
             key = f"input_sum_{kernel}"
-            prev = c.get(key, 0)
-            c[key] = add + (prev.to(add.device) if isinstance(prev, torch.Tensor) else prev)
+            prev = v.get(key, 0)
+            v[key] = add + (prev.to(add.device) if isinstance(prev, torch.Tensor) and isinstance(add, torch.Tensor) else prev)
 
     def _read_stats(self) -> dict:
         """The counters as a plain dict, with the read actions the Mapping derives per vector and the activities."""
@@ -188,26 +220,30 @@ class CoreBase:
                 val = n * getattr(counts, name)
                 if val:
                     s[key] = val
-        s.update(self.activity())
+        self._event_counts(s)
+        s.update(activity_of(s, self.in_features, self.out_features))
         return s
 
-    def activity(self) -> dict:
-        self._flush_inputs()
-        return self._activity()
+    def _event_counts(self, s: dict) -> None:
+        """Hook: add the update counts that follow from the events alone to the stats dict ``s``."""
 
-    def _activity(self) -> dict:
-        """Measured activity of the counted work: ``input_activity`` (mean |input| / full scale over every
-        driven input of both read kernels) and ``update_activity`` (pulses fired / the most the pulse
-        scheme could fire on the cells pulsed), each None when nothing was counted."""
-        c = self.counters
-        n = sum(c.get(f"vectors_{k}") * (self.in_features if k == "forward" else self.out_features)
-                for k in ("forward", "backward"))
-        s = c.get("input_sum_forward") + c.get("input_sum_backward")
-        out = {"input_activity": (min(s / n, 1.0) if n else None), "update_activity": None}
-        full = c.get("update.pulse_capacity")
-        if full:
-            out["update_activity"] = min(c.get("update.pulses") / full, 1.0)
-        return out
+    def activity(self) -> dict:
+        """``input_activity`` and ``update_activity`` of the counted work (see :func:`activity_of`)."""
+        s = self.stats
+        return {k: s.get(k) for k in ("input_activity", "update_activity")}
+
+
+def activity_of(s: dict, in_features: int, out_features: int) -> dict:
+    """Measured activity from a core's stats ``s``: ``input_activity`` (mean |input| / full scale over the driven
+    inputs measured, both read kernels) and ``update_activity`` (pulses fired / the most the pulse scheme could fire
+    on the cells pulsed), each None when nothing was counted."""
+    n = sum((s.get(_MEASURED[k]) or 0) * (in_features if k == "forward" else out_features) for k in ("forward", "backward"))
+    tot = (s.get("input_sum_forward") or 0) + (s.get("input_sum_backward") or 0)
+    out = {"input_activity": (min(tot / n, 1.0) if n else None), "update_activity": None}
+    full = s.get("update.pulse_capacity")
+    if full:
+        out["update_activity"] = min((s.get("update.pulses") or 0) / full, 1.0)
+    return out
 
 
 __all__ = ["CoreBase", "Counters", "make_generator", "update_pair", "log_once", "READ_ACTIONS", "UPDATE_ACTIONS", "BOOK"]

@@ -201,7 +201,6 @@ class BitSlicedCore(CoreBase):
 
     def _read(self, x: torch.Tensor, dac: DacQuantizer, adc: AdcQuantizer, forward: bool) -> torch.Tensor:
         x = x.to(torch.float32)
-        self.counters.add("dac_conversions", x.numel())
         xi = dac(x)
         scale = dac.last_scale if dac.n is not None else "max"
         conv0 = adc.conversions
@@ -219,10 +218,11 @@ class BitSlicedCore(CoreBase):
             parts = [torch.einsum("bo,sio->bsi", xi[:, lo:lo + c], v[:, :, lo:lo + c]) for lo in range(0, self.out_features, c)]
         out = 0.0
         for part in parts:
-            adc.noise(part, (0, 2), self.generator)
+            if adc.output_noise:
+                adc.noise(part, (0, 2), self.generator)
             out = out + adc(part, dims=(0, 2))
         kernel = "forward" if forward else "backward"
-        self._count_read(kernel, xi, scale, self._read_counts[kernel], conversions=(adc.conversions - conv0) * self._cycles[kernel])
+        self._count_read(kernel, xi, scale, conversions=(adc.conversions - conv0) * self._cycles[kernel])
         return (out * self.pows.view(1, -1, 1)).sum(1) * self.lsb
 
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
@@ -325,6 +325,7 @@ class BitSlicedCore(CoreBase):
         s = self._read_stats()
         s.setdefault("saturated_writes", 0)
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
+        s["dac_conversions"] = self.fwd_dac.conversions + self.bwd_dac.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
         s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
         s["carries"] = s.get("update.carries", 0)

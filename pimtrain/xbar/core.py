@@ -241,7 +241,7 @@ class AnalogCore(CoreBase):
         """Forward: (B, in) -> (B, out) ≈ x @ Wᵀ."""
         self.counters.add("vmm_calls", 1)
         if self.ideal:
-            self._count_read("forward", x, "max", self._read_counts["forward"])
+            self._count_read("forward", x, "max")
             return x @ self.w.t()
         return self._reads["forward"](x, True)
 
@@ -249,7 +249,7 @@ class AnalogCore(CoreBase):
         """Backward: (B, out) -> (B, in) ≈ d @ W."""
         self.counters.add("mvm_calls", 1)
         if self.ideal:
-            self._count_read("backward", d, "max", self._read_counts["backward"])
+            self._count_read("backward", d, "max")
             return d @ self.w
         return self._reads["backward"](d, False)
 
@@ -264,16 +264,15 @@ class AnalogCore(CoreBase):
         st: dict = {}
         y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
                           adc.range.range, stats=st)
-        self.counters.add("dac_conversions", x.numel())
+        dac.conversions += x.numel()
         adc.conversions += st.get("adc_conversions", 0)
-        self._count_read(kernel, x, "max", self._read_counts[kernel], conversions=st.get("adc_conversions", 0))
+        self._count_read(kernel, x, "max", conversions=st.get("adc_conversions", 0))
         return y
 
     def _read_single(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
         """Read strategy of ``single_read``: DAC → matmul per array and slice → noise → ADC → digital sum."""
         dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
         kernel = "forward" if forward else "backward"
-        self.counters.add("dac_conversions", x.numel())
         xi = dac(x.to(torch.float32))
         conv0 = adc.conversions
         tiles = self.n_row_tiles if forward else self.n_col_tiles
@@ -284,9 +283,10 @@ class AnalogCore(CoreBase):
             if rs > 0:
                 z = self.noise.normal(y.shape)
                 y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=self.read_sigma_w)
-            adc.noise(y, None, self.generator)
+            if adc.output_noise:
+                adc.noise(y, None, self.generator)
             y = adc(y, inplace=True)
-            self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=(adc.conversions - conv0) * self._cycles[kernel])
+            self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", conversions=(adc.conversions - conv0) * self._cycles[kernel])
             return y
         # general: per slice and per physical array partial sums, each converted, then summed digitally
         b = xi.shape[0]
@@ -312,9 +312,10 @@ class AnalogCore(CoreBase):
             nrm = torch.linalg.vector_norm(xp, dim=2).view(b, 1, t, 1)
             ws = torch.tensor(self.wscale, device=part.device).view(1, S, 1, 1)
             part.addcmul_(torch.randn(part.shape, generator=self.generator, device=part.device), nrm * ws, value=rs)
-        adc.noise(part, (0, 3), self.generator)
+        if adc.output_noise:
+            adc.noise(part, (0, 3), self.generator)
         part = adc(part, dims=(0, 3), inplace=True)
-        self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", self._read_counts[kernel], conversions=(adc.conversions - conv0) * self._cycles[kernel])
+        self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", conversions=(adc.conversions - conv0) * self._cycles[kernel])
         return part.sum(dim=(1, 2))
 
     # ------------------------------------------------------------------------------------------ update
@@ -375,19 +376,24 @@ class AnalogCore(CoreBase):
             self.carry.tick(events, self.counters)
 
     def _count_events(self, events: int) -> None:
-        """Update events (rank-1 updates or batch writes) under the Mapping's per-event counts: the cells a
-        rank-1 pulse spans and its pulse capacity (the most pulses the scheme can fire on them); the drivers
-        actually fired are counted where the pulses are (data-dependent)."""
-        c = self.counters
-        c.add("update_events", events)
+        """Update events (rank-1 updates or batch writes); what follows from them alone is formed in ``stats``."""
+        v = self.counters.values
+        v["update_events"] = v.get("update_events", 0) + events
+
+    def _event_counts(self, s: dict) -> None:
+        """The Mapping's per-event counts times the events: the cells a rank-1 pulse spans and its pulse capacity
+        (the most pulses the scheme can fire on them); without pulses, every row and column driver. The drivers
+        fired by pulses are counted where the pulses are (data-dependent)."""
+        events = s.get("update_events", 0)
+        if not events or self.design.update.rule != "outer_product":
+            return
         u = self._update_counts
-        if self.design.update.rule == "outer_product":
-            c.add("update.pulsed_cells", events * u.pulsed_cells)
-            if self._pulse_slots:
-                c.add("update.pulse_capacity", events * self._pulse_slots * self.in_features * self.out_features)
-            if self.ideal or self.design.update.pulse.scheme == "none":  # an analog step drives every row and column
-                c.add("update.row_drives", events * u.row_drives)
-                c.add("update.col_drives", events * u.col_drives)
+        s["update.pulsed_cells"] = events * u.pulsed_cells
+        if self._pulse_slots and not self.ideal:
+            s["update.pulse_capacity"] = events * self._pulse_slots * self.in_features * self.out_features
+        if self.ideal or self.design.update.pulse.scheme == "none":  # an analog step drives every row and column
+            s["update.row_drives"] = events * u.row_drives
+            s["update.col_drives"] = events * u.col_drives
 
     def _count_written(self, rows: int) -> None:
         """A batch write of ``rows`` active rows: every cell of those rows in every weight copy, row by row."""
@@ -537,6 +543,7 @@ class AnalogCore(CoreBase):
         s["carries"] = s.get("update.carries", 0)
         s["cells_written"] = s.get("update.cells_written", 0)
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
+        s["dac_conversions"] = self.fwd_dac.conversions + self.bwd_dac.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
         s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
         return s

@@ -110,12 +110,12 @@ class DigitalCore(CoreBase):
 
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
         self.counters.add("vmm_calls", 1)
-        self._count_read("forward", x, "max", self._read_counts["forward"])
+        self._count_read("forward", x, "max")
         return self._act(x, "forward") @ self.w.t()
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
         self.counters.add("mvm_calls", 1)
-        self._count_read("backward", d, "max", self._read_counts["backward"])
+        self._count_read("backward", d, "max")
         return self._act(d, "backward") @ self.w
 
     def _steps(self, x: torch.Tensor, d: torch.Tensor):

@@ -90,12 +90,12 @@ class PimFPCore(DigitalCore):
 
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
         self.counters.add("vmm_calls", 1)
-        self._count_read("forward", x, "max", self._read_counts["forward"])
+        self._count_read("forward", x, "max")
         return self.dot(self._act(x, "forward"), self.w)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
         self.counters.add("mvm_calls", 1)
-        self._count_read("backward", d, "max", self._read_counts["backward"])
+        self._count_read("backward", d, "max")
         return self.dot(self._act(d, "backward"), self.w.t().contiguous())
 
     def _write(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
