@@ -34,6 +34,7 @@ BOOK = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "vectors_forwa
 
 _VECTORS = {"forward": "vectors_forward", "backward": "vectors_backward"}
 _CONVERSIONS = {"forward": "forward.conversions", "backward": "backward.conversions"}
+_CALLS = {"forward": "vmm_calls", "backward": "mvm_calls"}
 _MEASURED = {"forward": "activity_vectors_forward", "backward": "activity_vectors_backward"}
 #: the input activity of reads of more than 4096 values is taken on every ACTIVITY_SAMPLE-th of them (a systematic
 #: sample over shuffled data: the epoch mean, without a pass over every large input); smaller reads are all measured
@@ -129,7 +130,8 @@ class CoreBase:
 
     # --- counting under the Mapping's names --------------------------------------------------------------
     def _count_read(self, kernel: str, xq: torch.Tensor, full_scale, conversions=None) -> None:
-        """Count one read of the (quantised) inputs ``xq`` (B, n) under ``kernel`` (deferred: one list append).
+        """Count one read (a ``vmm`` / ``mvm`` call) of the (quantised) inputs ``xq`` (B, n) under ``kernel``
+        (deferred: one list append; folded every 256 reads).
 
         ``conversions``: the A/D conversions the numerics made (counted by the core's converters). The actions the
         numerics do not model one by one (drives, cells read, samples, shift-and-adds, outputs, accumulations)
@@ -150,7 +152,7 @@ class CoreBase:
                 pend.append((kernel, x.shape[0], torch.linalg.vector_norm(x, ord=1), full_scale, conversions))
         else:
             pend.append((kernel, x.shape[0], x, full_scale, conversions))
-        if len(pend) >= 64:
+        if len(pend) >= 256:
             self._flush_inputs()
 
     def _flush_inputs(self) -> None:
@@ -167,8 +169,9 @@ class CoreBase:
         for kernel, b, x, fs, conv in pend:
             t = tally.get(kernel)
             if t is None:
-                t = tally[kernel] = [0, 0, 0]  # vectors, conversions, vectors measured
+                t = tally[kernel] = [0, 0, 0, 0]  # vectors, conversions, vectors measured, calls
             t[0] += b
+            t[3] += 1
             if conv is not None:
                 t[1] += conv
             if x is None or fs is None:
@@ -181,8 +184,8 @@ class CoreBase:
             else:
                 form = "max" if fs.__class__ is str else ("host" if fs.__class__ is float else "tensor")
             groups.setdefault((kernel, x.shape, form), []).append((x, fs))
-        for kernel, (nv, nc, nm) in tally.items():
-            for key, n in ((_VECTORS[kernel], nv), (_CONVERSIONS[kernel], nc), (_MEASURED[kernel], nm)):
+        for kernel, (nv, nc, nm, calls) in tally.items():
+            for key, n in ((_VECTORS[kernel], nv), (_CONVERSIONS[kernel], nc), (_MEASURED[kernel], nm), (_CALLS[kernel], calls)):
                 if n:
                     v[key] = v.get(key, 0) + n
         for (kernel, _shape, form), items in groups.items():
@@ -209,6 +212,8 @@ class CoreBase:
         """The counters as a plain dict, with the read actions the Mapping derives per vector and the activities."""
         self._flush_inputs()
         s = self.counters.read()
+        for key in ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated"):
+            s.setdefault(key, 0)
         for kernel, counts in (getattr(self, "_read_counts", None) or {}).items():
             n = s.get(_VECTORS[kernel], 0)
             if counts is None or not n:

@@ -192,11 +192,9 @@ class BitSlicedCore(CoreBase):
 
     # ------------------------------------------------------------------------------------------ kernels
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
-        self.counters.add("vmm_calls", 1)
         return self._read(x, self.fwd_dac, self.fwd_adc, forward=True)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
-        self.counters.add("mvm_calls", 1)
         return self._read(d, self.bwd_dac, self.bwd_adc, forward=False)
 
     def _read(self, x: torch.Tensor, dac: DacQuantizer, adc: AdcQuantizer, forward: bool) -> torch.Tensor:

@@ -105,6 +105,7 @@ class AnalogCore(CoreBase):
         # reads: a strategy per kernel, selected by io.<kernel>.accumulation
         self._reads = {k: (self._read_single if getattr(io, k).accumulation == "single_read" else self._read_bitserial)
                        for k in ("forward", "backward")}
+        self._read_fwd, self._read_bwd = self._reads["forward"], self._reads["backward"]
         self.ideal = design.is_ideal
         w = weight.detach().to(torch.float32)
         if self.ideal:
@@ -239,19 +240,17 @@ class AnalogCore(CoreBase):
     # ------------------------------------------------------------------------------------------ kernels
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
         """Forward: (B, in) -> (B, out) ≈ x @ Wᵀ."""
-        self.counters.add("vmm_calls", 1)
         if self.ideal:
             self._count_read("forward", x, "max")
             return x @ self.w.t()
-        return self._reads["forward"](x, True)
+        return self._read_fwd(x, True)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
         """Backward: (B, out) -> (B, in) ≈ d @ W."""
-        self.counters.add("mvm_calls", 1)
         if self.ideal:
             self._count_read("backward", d, "max")
             return d @ self.w
-        return self._reads["backward"](d, False)
+        return self._read_bwd(d, False)
 
     def _read_bitserial(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
         """Read strategy of the bit-serial accumulation kinds (ISAAC / CASCADE / Neural-PIM): :mod:`.dataflow`."""

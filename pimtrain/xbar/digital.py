@@ -109,12 +109,10 @@ class DigitalCore(CoreBase):
         return round_to_format(x, self.fmt)
 
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
-        self.counters.add("vmm_calls", 1)
         self._count_read("forward", x, "max")
         return self._act(x, "forward") @ self.w.t()
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
-        self.counters.add("mvm_calls", 1)
         self._count_read("backward", d, "max")
         return self._act(d, "backward") @ self.w
 
