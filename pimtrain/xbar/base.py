@@ -212,7 +212,7 @@ class CoreBase:
         """The counters as a plain dict, with the read actions the Mapping derives per vector and the activities."""
         self._flush_inputs()
         s = self.counters.read()
-        for key in ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated"):
+        for key in ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "cells_updated", "cells_reprogrammed"):
             s.setdefault(key, 0)
         for kernel, counts in (getattr(self, "_read_counts", None) or {}).items():
             n = s.get(_VECTORS[kernel], 0)

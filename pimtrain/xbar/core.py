@@ -322,12 +322,12 @@ class AnalogCore(CoreBase):
         """W ← W − lr dᵀx through ``design.update`` (x: (B, in), d: (B, out))."""
         x, d = update_pair(x, d)
         b = x.shape[0]
-        cnt = self.counters
-        cnt.add("opu_calls", 1)
-        cnt.add("samples_updated", b)
+        v = self.counters.values
+        v["opu_calls"] = v.get("opu_calls", 0) + 1
+        v["samples_updated"] = v.get("samples_updated", 0) + b
         lr = float(lr)
         rule = self.design.update.rule
-        self._count_events(b if rule == "outer_product" else 1)
+        v["update_events"] = v.get("update_events", 0) + (b if rule == "outer_product" else 1)
         if self.ideal:
             self.w.add_(d.t() @ x, alpha=-lr)
             if self._clip:
@@ -373,11 +373,6 @@ class AnalogCore(CoreBase):
     def _tick(self, events: int) -> None:
         if self.carry is not None:
             self.carry.tick(events, self.counters)
-
-    def _count_events(self, events: int) -> None:
-        """Update events (rank-1 updates or batch writes); what follows from them alone is formed in ``stats``."""
-        v = self.counters.values
-        v["update_events"] = v.get("update_events", 0) + events
 
     def _event_counts(self, s: dict) -> None:
         """The Mapping's per-event counts times the events: the cells a rank-1 pulse spans and its pulse capacity
