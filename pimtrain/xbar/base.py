@@ -28,6 +28,7 @@ UPDATE_ACTIONS = ("pulsed_cells", "row_drives", "col_drives", "cells_written", "
                   "pulses")
 #: the core's bookkeeping (not actions the cost charges)
 BOOK = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "vectors_forward", "vectors_backward",
+        "activity_vectors_forward", "activity_vectors_backward",
         "update_events", "input_sum_forward", "input_sum_backward", "dac_conversions", "cells_updated",
         "saturated_writes", "cells_reprogrammed")
 

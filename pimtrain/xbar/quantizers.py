@@ -135,13 +135,6 @@ class Converter:
     def ideal(self) -> bool:
         return self.bits is None
 
-    def full_scale(self, x: torch.Tensor, dims=None):
-        """The range a conversion of ``x`` uses (batch max |x| for an ideal converter; never below 1e-30)."""
-        if self.n is None or self.range.policy == "batch_max":
-            r = absmax(x) if dims is None else x.abs().amax(dim=dims, keepdim=True)
-            return max(r, _TINY) if isinstance(r, float) else r.clamp_min(_TINY)
-        return self.range.range(x, dims)
-
     def __call__(self, x: torch.Tensor, dims=None, inplace: bool = False) -> torch.Tensor:
         self.conversions += x.numel()
         n = self.n
