@@ -187,6 +187,10 @@ def train(
                 f"cost of one epoch ({cost['steps_per_epoch']} steps of batch {batch_size}): "
                 f"energy {si(cost['energy_j_per_epoch'], 'J')}, latency {si(cost['latency_s_per_epoch'], 's')}"
             )
+            if cost.get("measured"):
+                from pimtrain.report.epoch_cost import epoch_cost_table
+
+                console.print(epoch_cost_table(cost))
 
     with atomic_batch():  # --output and --plot: both or neither
         emit_result(result, as_json, output, render)

@@ -16,7 +16,7 @@ read them, so they cannot disagree on how many bit lines a weight takes or how o
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 from pimtrain.design import Design, PimtrainError
 
@@ -208,6 +208,9 @@ class LayerMapping:
     in_features: int
     design: Design = field(repr=False, compare=False)
     reuse: int = 1  # times each weight is used per sample (conv: output positions)
+    #: counts measured by the numerics that replace the derived ones: ``{"forward" | "backward": {ReadCounts field:
+    #: per input vector}, "update": {UpdateCounts field: per update event}}`` (see :func:`measured_counts`)
+    measured: dict | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self):
         if self.out_features < 0 or self.in_features < 0:
@@ -312,9 +315,18 @@ class LayerMapping:
             accumulations = cyc * n_conv + n_conv
         else:
             accumulations = 0.0
-        return ReadCounts(cycles=cyc, drives=cyc * n_drive, cells_read=self.cells, conversions=self.conversions(kernel),
-                          samples=cyc * n_conv, shift_adds=cyc * n_conv if combine else 0.0, outputs=outputs,
-                          accumulations=accumulations)
+        c = ReadCounts(cycles=cyc, drives=cyc * n_drive, cells_read=self.cells, conversions=self.conversions(kernel),
+                       samples=cyc * n_conv, shift_adds=cyc * n_conv if combine else 0.0, outputs=outputs,
+                       accumulations=accumulations)
+        return self._measured(kernel, c)
+
+    def _measured(self, kernel: str, counts):
+        """``counts`` with the fields the numerics measured for ``kernel`` (if any) put in their place."""
+        m = (self.measured or {}).get(kernel)
+        if not m:
+            return counts
+        known = {f.name for f in fields(counts)}
+        return replace(counts, **{k: float(v) for k, v in m.items() if k in known and v is not None})
 
     def update_counts(self) -> UpdateCounts:
         """The actions of one update event under ``design.update.rule`` (see :class:`UpdateCounts`)."""
@@ -330,15 +342,48 @@ class LayerMapping:
             pulsed = 1 if d.update.delta_arrays else copies  # the arrays the rank-1 pulses land on
             if d.update.delta_arrays:
                 extra.update(fold_read_cells=lsb_cells, fold_write_cells=self.cells * copies, fold_rows=rows)
-            return UpdateCounts(pulsed_cells=lsb_cells * pulsed, row_drives=self.in_features * self.col_tiles * pulsed,
-                                col_drives=self.out_features * self.row_tiles * pulsed, **extra)
-        return UpdateCounts(cells_written=lsb_cells * copies, rows_written=rows, **extra)
+            return self._measured("update", UpdateCounts(
+                pulsed_cells=lsb_cells * pulsed, row_drives=self.in_features * self.col_tiles * pulsed,
+                col_drives=self.out_features * self.row_tiles * pulsed, **extra))
+        return self._measured("update", UpdateCounts(cells_written=lsb_cells * copies, rows_written=rows, **extra))
 
     # --- work -----------------------------------------------------------------------------------------
     @property
     def macs(self) -> int:
         """Multiply-accumulates of one kernel (VMM, MVM or OPU) for one sample."""
         return self.in_features * self.out_features * self.reuse
+
+
+#: per-event fields of the numerics' counters (``<kernel>.<action>``) that replace the Mapping's derived counts
+MEASURED_READ = ("drives", "conversions")
+MEASURED_UPDATE = ("row_drives", "col_drives", "cells_written", "carries", "carry_cells")
+
+
+def measured_counts(counted: dict) -> dict:
+    """Per-event action counts from a core's totals (its ``stats``): ``{"forward" | "backward": {action: per
+    input vector}, "update": {action: per update event}, "input_activity", "update_activity"}``.
+
+    Only what the numerics do one by one is taken (A/D conversions and input drives of the reads; drivers
+    fired, cells written and carries of the update, and the cells a carry actually reprogrammed); the rest
+    stays the Mapping's. ``carry_cells`` is per carry step, as in :class:`UpdateCounts`."""
+    out: dict = {}
+    for kernel in ("forward", "backward"):
+        n = counted.get(f"vectors_{kernel}") or 0
+        if n:
+            out[kernel] = {a: counted[f"{kernel}.{a}"] / n for a in MEASURED_READ if f"{kernel}.{a}" in counted}
+    events = counted.get("update_events") or 0
+    if events:
+        up = {a: counted[f"update.{a}"] / events for a in MEASURED_UPDATE if f"update.{a}" in counted and a != "carry_cells"}
+        carries = counted.get("update.carries") or 0
+        if carries:
+            up["carry_cells"] = counted.get("update.carry_cells", 0) / carries
+        elif "update.carries" in counted or counted.get("carries") == 0:
+            up["carries"] = 0.0
+        out["update"] = up
+    for k in ("input_activity", "update_activity"):
+        if counted.get(k) is not None:
+            out[k] = counted[k]
+    return out
 
 
 def map_layer(out_features: int, in_features: int, design: Design, reuse: int = 1) -> LayerMapping:

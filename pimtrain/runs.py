@@ -8,31 +8,65 @@ from __future__ import annotations
 from pimtrain.design import Design, PimtrainError, load_design
 
 
-def epoch_cost(design: Design, model, input_shape, n_samples: int, batch_size: int, stats: dict | None = None) -> dict:
-    """Energy and latency of one epoch: full batches plus the last partial batch, from the cost model."""
+def _epoch(design: Design, workload, n_samples: int, batch_size: int, stats, counts) -> dict:
+    """Energy and latency of one epoch: full batches plus the last partial batch."""
     from pimtrain.cost import evaluate
-    from pimtrain.workloads import from_module
 
-    workload = from_module(model, tuple(input_shape))
     full, rest = divmod(n_samples, batch_size)
-    step = evaluate(design, workload, batch_size=batch_size)
+    step = evaluate(design, workload, batch_size=batch_size, stats=stats, counts=counts)
     energy = full * step.energy_j
     latency = full * step.latency_s
     if rest:
-        last = evaluate(design, workload, batch_size=rest)
+        last = evaluate(design, workload, batch_size=rest, stats=stats, counts=counts)
         energy += last.energy_j
         latency += last.latency_s
-    return {
-        "steps_per_epoch": full + (1 if rest else 0),
-        "energy_j_per_epoch": energy,
-        "latency_s_per_epoch": latency,
-        "step": step.to_json(),
-    }
+    return {"steps_per_epoch": full + (1 if rest else 0), "energy_j_per_epoch": energy, "latency_s_per_epoch": latency,
+            "step": step.to_json()}
+
+
+def epoch_cost(design: Design, model, input_shape, n_samples: int, batch_size: int, stats: dict | None = None,
+               counts: dict | None = None) -> dict:
+    """Energy and latency of one epoch from the cost model, at the cost model's fixed activity.
+
+    With ``counts`` (per layer name, :func:`measured_layer_counts` of the trained model) or ``stats`` (per
+    layer name, measured ``input_activity`` / ``update_activity``), ``measured`` holds the same epoch costed
+    with what the numerics counted, and ``difference`` the measured minus the fixed estimate (absolute and
+    relative)."""
+    from pimtrain.workloads import from_module
+
+    workload = from_module(model, tuple(input_shape))
+    out = _epoch(design, workload, n_samples, batch_size, None, None)
+    if counts or stats:
+        m = _epoch(design, workload, n_samples, batch_size, stats, counts)
+        out["measured"] = {k: m[k] for k in ("energy_j_per_epoch", "latency_s_per_epoch")}
+        out["measured"]["step"] = m["step"]
+        out["measured"]["counts"] = counts or {}
+        out["difference"] = {}
+        for k in ("energy_j_per_epoch", "latency_s_per_epoch"):
+            f, v = out[k], m[k]
+            out["difference"][k] = v - f
+            out["difference"][k.replace("_per_epoch", "_relative")] = (v / f - 1.0) if f else None
+    return out
+
+
+def measured_layer_counts(model) -> dict:
+    """What each PIM layer's core counted over the run, per event, under the cost model's layer names
+    (the module's qualified names, as :func:`pimtrain.workloads.from_module` records them)."""
+    from pimtrain.mapping import measured_counts
+
+    out = {}
+    for qual, m in model.named_modules():
+        core = getattr(m, "core", None)
+        if qual and core is not None and hasattr(core, "stats"):
+            out[qual] = measured_counts(core.stats)
+    return out
 
 
 def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: int, lr: float | None, seed: int,
                     progress: bool = True) -> dict:
-    """``pimtrain train``: the training result (contract of DESIGN.md) with ``cost`` of one epoch."""
+    """``pimtrain train``: the training result (contract of DESIGN.md) with ``cost`` of one epoch: the
+    fixed-activity estimate, the epoch costed with what the numerics counted (``cost.measured``), and the
+    difference (``cost.difference``)."""
     from pimtrain.nn import load_dataset, train
 
     data = load_dataset(dataset, seed=seed)
@@ -41,7 +75,8 @@ def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: in
     out = result.to_json()
     out["design"] = design.name
     out["dataset"] = data.name
-    out["cost"] = epoch_cost(design, result.model, data.train_x.shape[1:], len(data.train_x), batch_size)
+    counts = measured_layer_counts(result.model)
+    out["cost"] = epoch_cost(design, result.model, data.train_x.shape[1:], len(data.train_x), batch_size, counts=counts)
     return out
 
 

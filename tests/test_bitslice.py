@@ -54,7 +54,7 @@ def test_unlimited_slices_equal_fixed_point_sgd_exactly():
         core.opu(x, e, 0.05)
         for i in range(2):
             k += torch.round(torch.outer(e[i], x[i]) * (-0.05 / lsb))
-    assert core.stats["saturated_writes"] == 0 and core.counters["carries"] > 0
+    assert core.stats["saturated_writes"] == 0 and core.stats["carries"] > 0
     assert torch.equal(core.get_weight(), k * lsb)
     # reads with ideal converters are x @ W.T and d @ W
     x = torch.randn(4, 9)
@@ -97,7 +97,7 @@ def test_adc_quantises_each_slice():
     coarse = BitSlicedCore(w, _design([4, 4, 4, 6, 6, 5, 5, 5], adc_bits=3))
     x = torch.randn(8, 20)
     err = (coarse.vmm(x) - ideal.vmm(x)).abs().max()
-    assert err > 1e-3 and coarse.counters["adc_conversions"] == 8 * 8 * 5
+    assert err > 1e-3 and coarse.stats["adc_conversions"] == 8 * 8 * 5
 
 
 def test_bad_base_is_one_line_error():
@@ -130,5 +130,5 @@ def test_device_nonidealities_apply_per_slice():
     core.opu(torch.rand(4, 4), torch.rand(4, 3), 0.01)
     assert not torch.equal(core.v, torch.round(core.v))  # noisy writes: off-grid levels
     core.opu(torch.rand(1, 4), torch.rand(1, 3), 0.01)  # 5th example: CRS
-    assert core.counters["carries"] == 1
+    assert core.stats["carries"] == 1
     assert torch.equal(core.v, torch.round(core.v))  # programmed back onto levels (no programming noise)

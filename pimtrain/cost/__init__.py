@@ -24,7 +24,7 @@ from .scaling import area_scale, energy_scale, latency_scale
 
 
 def evaluate(design, workload, batch_size: int = 1, inference: bool = False, stats: dict | None = None,
-             first_layer_backward: bool = False, check_fit: bool = True) -> CostReport:
+             first_layer_backward: bool = False, check_fit: bool = True, counts: dict | None = None) -> CostReport:
     """Cost of one training step of one batch (or one inference batch with ``inference=True``).
 
     ``design``: a :class:`Design`, preset name or YAML path. ``workload``: a ``Workload`` or a name
@@ -32,10 +32,15 @@ def evaluate(design, workload, batch_size: int = 1, inference: bool = False, sta
     ``{"input_activity": f, "update_activity": f}`` measured by the numerics (fraction of the full-scale
     input pulse / update pulse actually applied) replaces the default activity of the array actions.
     ``first_layer_backward``: also cost the first layer's MVM (not needed in training; on for block
-    comparisons). Raises :class:`PimtrainError` when the weights do not fit the chip.
+    comparisons). ``counts`` (optional): per layer name, what the numerics counted, per event
+    (:func:`pimtrain.mapping.measured_counts` of a core's ``stats``; ``pimtrain train`` passes them): the A/D
+    conversions and drives of each read per input vector, the drivers fired, cells written, carries and cells
+    per carry of the update per update event, and the measured activities; they replace the Mapping's
+    fixed-activity counts (analog designs on the generic engine; the PUMA node model of matrix-unit designs takes neither).
+    Raises :class:`PimtrainError` when the weights do not fit the chip.
     """
     led, hw, placement, wl, names = run_ledger(design, workload, batch_size, inference, stats,
-                                               first_layer_backward, check_fit)
+                                               first_layer_backward, check_fit, counts)
     return check_report(build_report(led, hw, placement, wl, names, batch_size, inference))
 
 

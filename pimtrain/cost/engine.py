@@ -291,15 +291,17 @@ def _workload(workload):
     return workload
 
 
-def _layer_stats(stats, name):
-    if not stats:
-        return None, None
-    s = stats.get(name) or {}
+def _layer_stats(stats, name, counts=None):
+    s = dict((counts or {}).get(name) or {})
+    s.update({k: v for k, v in ((stats or {}).get(name) or {}).items() if v is not None})
     return s.get("input_activity"), s.get("update_activity")
 
 
 def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = False, stats: dict | None = None,
-               first_layer_backward: bool = False, check_fit: bool = True):
+               first_layer_backward: bool = False, check_fit: bool = True, counts: dict | None = None):
+    """The ledger of one step. ``stats``: per layer name, measured ``input_activity`` / ``update_activity``.
+    ``counts``: per layer name, measured per-event action counts (:func:`pimtrain.mapping.measured_counts`:
+    ``forward`` / ``backward`` / ``update`` dicts, and the two activities) that replace the Mapping's."""
     design = load_design(design)
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 0:
         raise PimtrainError(f"batch_size: must be an integer >= 0 (got {batch_size!r})")
@@ -313,8 +315,9 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
         placement = puma_ledger(design, wl, names, batch_size, inference, first_layer_backward, hw, led, check_fit)
         leakage(led, hw, placement)
         return led, hw, placement, wl, names
-    maps = [LayerMapping(L.out_features, L.in_features, design, max(int(L.reuse), 1)) for L in wl.layers]
     names = _unique_names(wl.layers)
+    maps = [LayerMapping(L.out_features, L.in_features, design, max(int(L.reuse), 1), measured=(counts or {}).get(n))
+            for L, n in zip(wl.layers, names)]
     placement = place(design, maps)
     if check_fit:
         if design.compute == "analog":
@@ -327,7 +330,7 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
         if batch_size == 0:
             continue  # no samples: no work (leakage only, over zero time)
         n_vec = batch_size * m.reuse
-        act_in, act_up = _layer_stats(stats, name)
+        act_in, act_up = _layer_stats(stats, name, counts)
         backward_needed = (i > 0 or first_layer_backward) and not inference
         kernels = ("forward",) if inference else (("forward", "backward", "update") if backward_needed else ("forward", "update"))
         if design.compute == "analog":

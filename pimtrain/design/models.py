@@ -116,6 +116,17 @@ class DeviceSpec(Strict):
     stuck_at: StuckAtSpec = Field(default_factory=StuckAtSpec)
     lookup: LookupTableSpec | None = None
 
+    @property
+    def ideal_updates(self) -> bool:
+        """True when writes and programming are exact (the one ideal-device check; read noise aside)."""
+        return (self.model == "ideal" and self.write_noise == 0 and self.d2d_variation == 0 and self.programming_noise == 0
+                and self.levels is None and self.stuck_at.at_gmin == 0 and self.stuck_at.at_gmax == 0)
+
+    @property
+    def ideal(self) -> bool:
+        """True when the device is ideal in every respect (exact writes and noiseless reads)."""
+        return self.ideal_updates and self.read_noise == 0
+
     @model_validator(mode="after")
     def _check(self):
         if self.g_min >= self.g_max:
@@ -480,12 +491,9 @@ class Design(Strict):
     @property
     def is_ideal(self) -> bool:
         """True when nothing non-ideal is switched on (the float-equivalent fast path applies)."""
-        d = self.device
         return (
             self.compute == "analog"
-            and d.model == "ideal"
-            and d.read_noise == 0 and d.write_noise == 0 and d.d2d_variation == 0 and d.programming_noise == 0
-            and d.levels is None and d.stuck_at.at_gmin == 0 and d.stuck_at.at_gmax == 0
+            and self.device.ideal
             and self.io.forward.ideal and self.io.backward.ideal
             and self.update.pulse.scheme == "none" and self.update.slicing.slices == 1
         )

@@ -37,7 +37,8 @@ class NoiseSource:
 
     def state_dict(self) -> dict:
         """Enough to continue the same stream after a reload (the pool is re-drawn, not stored)."""
-        return {"pool_state": self._pool_state, "offsets": list(self._offsets), "pool_size": self.pool_size}
+        return {"pool_state": self._pool_state, "offsets": list(self._offsets), "pool_size": self.pool_size,
+                "bytes_state": getattr(self, "_bytes_state", None), "qoffsets": list(getattr(self, "_qoffsets", None) or [])}
 
     def load_state_dict(self, sd: dict) -> None:
         self.pool_size = int(sd.get("pool_size", self.pool_size))
@@ -48,6 +49,13 @@ class NoiseSource:
             g = torch.Generator(device=self.device)
             g.set_state(self._pool_state)
             self._pool = torch.randn(self.pool_size, generator=g, device=self.device)
+        self._bytes_state = sd.get("bytes_state")
+        self._qoffsets = list(sd.get("qoffsets", []))
+        self._bytes = None
+        if self._bytes_state is not None and self.device.type == "cpu":
+            g = torch.Generator(device=self.device)
+            g.set_state(self._bytes_state)
+            self._bytes = torch.randint(0, 256, (self.pool_size,), generator=g, dtype=torch.int32)
 
     def normal(self, shape) -> torch.Tensor:
         shape = tuple(shape)
@@ -73,6 +81,7 @@ class NoiseSource:
         if self.device.type != "cpu" or n > 256 or n & (n - 1) or count > self.pool_size // 4:
             return torch.randint(0, n, shape, generator=self.generator, device=self.device, dtype=torch.int32)
         if getattr(self, "_bytes", None) is None:
+            self._bytes_state = self.generator.get_state()
             self._bytes = torch.randint(0, 256, (self.pool_size,), generator=self.generator, dtype=torch.int32)
         if not getattr(self, "_qoffsets", None):  # offsets drawn 1024 at a time (one generator call)
             self._qoffsets = torch.randint(0, self.pool_size, (1024,), generator=self.generator).tolist()

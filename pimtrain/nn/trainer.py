@@ -135,6 +135,8 @@ def summed_stats(model: nn.Module) -> tuple[dict, list[dict]]:
         stats = dict(getattr(layer.core, "stats", {}) or {})
         per_layer.append({"layer_index": layer.layer_index, "type": type(layer).__name__, **stats})
         for key, value in stats.items():
+            if key.endswith("_activity"):  # a fraction per layer: not summed
+                continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 total[key] = total.get(key, 0) + value
             elif isinstance(value, torch.Tensor) and value.numel() == 1:

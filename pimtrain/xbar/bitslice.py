@@ -41,8 +41,9 @@ from pimtrain.design.models import Design
 from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping, weight_slices
 
-from .core import make_generator, set_identity, update_pair
-from .quantizers import levels_for
+from .base import CoreBase, update_pair
+from .carry import CarrySchedule
+from .quantizers import AdcQuantizer, DacQuantizer
 
 
 def digits_of(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
@@ -76,12 +77,25 @@ def canonical_digits(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
     return torch.stack(out)
 
 
-class BitSlicedCore:
+class BitSlicedCore(CoreBase):
     """One (out, in) weight matrix on PANTHER bit slices. Same interface as ``AnalogCore``."""
+
+    kind = "bitsliced"
 
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
         if weight.dim() != 2:
             raise PimtrainError(f"weight: must be 2-D (out, in), got shape {tuple(weight.shape)}")
+        for k in ("forward", "backward"):
+            if getattr(design.io, k).accumulation != "single_read":
+                raise PimtrainError(f"io.{k}.accumulation: {getattr(design.io, k).accumulation!r} is not read by the bit-sliced "
+                                    "core (PANTHER reads every slice once); allowed: single_read")
+        if design.update.pulse.scheme != "none":
+            raise PimtrainError(f"update.pulse.scheme: {design.update.pulse.scheme!r}; the bit-sliced core writes each slice's "
+                                "digit as that many level steps; allowed: none")
+        default_threshold = type(design.update.slicing).model_fields["carry_threshold"].default
+        if design.update.slicing.carry_threshold != default_threshold:
+            raise PimtrainError("update.slicing.carry_threshold: the carry-resolution step rewrites every slice, no threshold "
+                                f"applies; allowed: {default_threshold}")
         sl = design.update.slicing
         a = design.array
         # a digital weight stored in bit slices with no headroom (array.weight_bits over array.bits_per_cell, no
@@ -100,8 +114,13 @@ class BitSlicedCore:
         if design.update.rule not in allowed:
             raise PimtrainError(f"update.rule: {design.update.rule!r} not supported by bit slicing; allowed: {', '.join(allowed)}")
         self.slicing = sl
-        set_identity(self, weight, design, layer_index, seed)
+        self._identity(weight, design, layer_index, seed)
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
+        self._read_counts = {k: self.mapping.read_counts(k) for k in ("forward", "backward")}
+        self._update_counts = self.mapping.update_counts()
+        # the bit-serial input stream is read as one value (exact for a dac_bits input); each simulated conversion
+        # stands for one per input cycle, as the hardware converts
+        self._cycles = {k: self.mapping.input_cycles(k) for k in ("forward", "backward")}
         self.base = int(base)
         self.S = sl.slices
         self.cap_bits = list(reversed(sl.slice_bits))  # least significant first
@@ -115,25 +134,23 @@ class BitSlicedCore:
         self.v_hi = self.levels / 2 - 1
         self.v_lo = -self.levels / 2
         self.pows = torch.tensor([float(self.base) ** s for s in range(self.S)], device=dev).view(-1, 1, 1)
-        self.generator = make_generator(self.seed, self.layer_index, dev)
         dspec = design.device
-        self.device_ideal = (dspec.model == "ideal" and dspec.write_noise == 0 and dspec.d2d_variation == 0
-                             and dspec.programming_noise == 0 and dspec.levels is None
-                             and dspec.stuck_at.at_gmin == 0 and dspec.stuck_at.at_gmax == 0)
+        self.device_ideal = dspec.ideal_updates  # the one ideal-device check (pimtrain.design.models.DeviceSpec)
         self.read_sigma = float(dspec.read_noise)
         cells = self.in_features * self.out_features
-        self.noise = NoiseSource(self.generator, dev, pool_size=int(min(max(4 * cells, 1 << 16), 1 << 22)))
+        self._pool_size = int(min(max(4 * cells, 1 << 16), 1 << 22))
+        self.noise = NoiseSource(self.generator, dev, pool_size=self._pool_size)
         self.devices = None if self.device_ideal else [
             make_device(dspec, (self.in_features, 1, self.out_features), self.generator, self.noise, dev,
                         base_path=design.source_path) for _ in range(self.S)]
-        self.fwd_dac, self.fwd_adc = levels_for(design.io.forward.dac_bits), levels_for(design.io.forward.adc_bits)
-        self.bwd_dac, self.bwd_adc = levels_for(design.io.backward.dac_bits), levels_for(design.io.backward.adc_bits)
+        io = design.io  # the analog core's converters: range policies (fixed / calibrated / batch_max), output noise
+        self.fwd_dac, self.fwd_adc = DacQuantizer.from_io(io.forward), AdcQuantizer.from_io(io.forward)
+        self.bwd_dac, self.bwd_adc = DacQuantizer.from_io(io.backward), AdcQuantizer.from_io(io.backward)
+        for q in self._quantizers().values():
+            q.host_scale = False
         self.v = torch.zeros(self.S, self.in_features, self.out_features, device=dev)
-        self.counters = {k: 0 for k in ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "dac_conversions",
-                                        "adc_conversions", "carries", "cells_reprogrammed", "saturated_writes",
-                                        "cells_updated")}
-        self._since_carry = 0
-        self._sat = self._upd = 0  # tensor accumulators (read in ``stats``, no sync per update)
+        self.carry_schedule = CarrySchedule(sl.carry_interval, self.resolve_carries, "resolve")
+        self._sat = self._upd = self._cells = 0  # tensor accumulators (read in ``stats``, no sync per update)
         self.ideal = False
         self.set_weight(weight)
         self.fast_path = (f"bit-sliced {self.S}x{self.base}-ary ({''.join(map(str, sl.slice_bits))}), "
@@ -141,10 +158,6 @@ class BitSlicedCore:
                           + ("; ideal levels (no device calls)" if self.device_ideal else f"; device {dspec.model} per slice"))
 
     # ------------------------------------------------------------------------------------ weight access
-    @property
-    def shape(self) -> tuple[int, int]:
-        return (self.out_features, self.in_features)
-
     @property
     def slices(self) -> int:
         return self.S
@@ -179,25 +192,16 @@ class BitSlicedCore:
 
     # ------------------------------------------------------------------------------------------ kernels
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
-        self.counters["vmm_calls"] += 1
         return self._read(x, self.fwd_dac, self.fwd_adc, forward=True)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
-        self.counters["mvm_calls"] += 1
         return self._read(d, self.bwd_dac, self.bwd_adc, forward=False)
 
-    @staticmethod
-    def _quant(t: torch.Tensor, n: int | None, dims=None) -> torch.Tensor:
-        if n is None:
-            return t
-        r = t.abs().amax() if dims is None else t.abs().amax(dim=dims, keepdim=True)
-        r = torch.clamp(r, min=1e-30)
-        return torch.round(t * (n / r)) * (r / n)
-
-    def _read(self, x: torch.Tensor, dac: int | None, adc: int | None, forward: bool) -> torch.Tensor:
+    def _read(self, x: torch.Tensor, dac: DacQuantizer, adc: AdcQuantizer, forward: bool) -> torch.Tensor:
         x = x.to(torch.float32)
-        self.counters["dac_conversions"] += x.numel()
-        xi = self._quant(x, dac)
+        xi = dac(x)
+        scale = dac.last_scale if dac.n is not None else "max"
+        conv0 = adc.conversions
         v = self.v
         if self.read_sigma > 0:
             v = v + torch.randn(v.shape, generator=self.generator, device=v.device) * (self.read_sigma * self.levels)
@@ -212,16 +216,20 @@ class BitSlicedCore:
             parts = [torch.einsum("bo,sio->bsi", xi[:, lo:lo + c], v[:, :, lo:lo + c]) for lo in range(0, self.out_features, c)]
         out = 0.0
         for part in parts:
-            self.counters["adc_conversions"] += part.numel()
-            out = out + self._quant(part, adc, dims=(0, 2))
+            if adc.output_noise:
+                adc.noise(part, (0, 2), self.generator)
+            out = out + adc(part, dims=(0, 2))
+        kernel = "forward" if forward else "backward"
+        self._count_read(kernel, xi, scale, conversions=(adc.conversions - conv0) * self._cycles[kernel])
         return (out * self.pows.view(1, -1, 1)).sum(1) * self.lsb
 
     def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         """OPA: W ← W − lr·dᵀx, one rank-1 update per example, CRS every ``carry_interval`` examples."""
         x, d = update_pair(x, d)
         b = x.shape[0]
-        self.counters["opu_calls"] += 1
-        self.counters["samples_updated"] += b
+        self.counters.add("opu_calls", 1)
+        self.counters.add("samples_updated", b)
+        self._count_events(b if self.design.update.rule == "outer_product" else 1)
         interval = self.slicing.carry_interval
         scale = -float(lr) / self.lsb
         if self.rmw:  # read the weight, add the update, rewrite every slice (per example, or once per batch)
@@ -232,7 +240,10 @@ class BitSlicedCore:
                 k = torch.round(k + scale * (xs.t() @ ds)).clamp_(self.k_min, self.k_max)
                 dig = canonical_digits(k, self.base, self.S)
                 mask = dig != self.v
-                self.counters["cells_reprogrammed"] += int(mask.sum())
+                n = mask.sum()
+                self.counters.add("cells_reprogrammed", n)
+                self.counters.add("update.cells_written", n)
+                self.counters.add("update.rows_written", self._update_counts.rows_written)
                 self._program(dig, mask)
             return
         if self.design.update.rule == "accumulate":  # mini-batch: the summed update written once
@@ -249,10 +260,18 @@ class BitSlicedCore:
                 self._tick(1, interval)
 
     def _tick(self, n: int, interval: int) -> None:
-        self._since_carry += n
-        if self._since_carry >= interval:
-            self._since_carry = 0
-            self.carry()
+        self.carry_schedule.tick(n, self.counters)
+
+    def _count_events(self, events: int) -> None:
+        """Update events under the Mapping's per-event counts (an OPA example: every cell of the matrix
+        under the rank-1 pulses, every row and column driver)."""
+        c = self.counters
+        c.add("update_events", events)
+        u = self._update_counts
+        if self.design.update.rule == "outer_product" and not self.rmw:
+            c.add("update.pulsed_cells", events * u.pulsed_cells)
+            c.add("update.row_drives", events * u.row_drives)
+            c.add("update.col_drives", events * u.col_drives)
 
     def _write(self, dig: torch.Tensor) -> None:
         """Add slice digits ``dig`` (S, in, out) of one update (saturating at each slice's range)."""
@@ -270,10 +289,19 @@ class BitSlicedCore:
                 clipped = torch.maximum(torch.minimum(new, self.v_hi[s]), self.v_lo[s])
                 self._sat = self._sat + (clipped != new).sum()
                 self.v[s].copy_(clipped)
-        self._upd = self._upd + (dig != 0).sum()
+        self._upd = self._upd + dig.abs().sum()
+        self._cells = self._cells + (dig != 0).sum()
 
     def carry(self) -> int:
-        """Carry-resolution step: read every slice, re-encode the weight canonically, reprogram.
+        """Run one carry-resolution step now (through the carry schedule's counters); returns cells reprogrammed."""
+        n = self.resolve_carries()
+        self.counters.add("update.carries", 1)
+        self.counters.add("update.carry_cells", n)
+        self.counters.add("cells_reprogrammed", n)
+        return n
+
+    def resolve_carries(self) -> int:
+        """The ``resolve`` carry policy: read every slice, re-encode the weight canonically, reprogram.
 
         Returns the number of cells reprogrammed (those not already at their target level)."""
         k = torch.round(self.v).mul_(self.pows).sum(0).clamp_(self.k_min, self.k_max)
@@ -282,30 +310,44 @@ class BitSlicedCore:
         n = int(mask.sum())
         if n:
             self._program(dig, mask)
-        self.counters["carries"] += 1
-        self.counters["cells_reprogrammed"] += n
         return n
 
     # --------------------------------------------------------------------------------------- bookkeeping
     @property
     def stats(self) -> dict:
-        s = dict(self.counters)
-        s["saturated_writes"] += int(self._sat)
-        s["cells_updated"] += int(self._upd)
-        s.update(adc_clipped=0, dac_clipped=0, pulses=0, cells_written=0)
+        if any(isinstance(t, torch.Tensor) or t for t in (self._sat, self._upd, self._cells)):
+            self.counters.add("saturated_writes", self._sat)
+            self.counters.add("update.pulses", self._upd)  # a digit d is |d| level steps of its slice
+            self.counters.add("cells_updated", self._cells)
+            self._sat = self._upd = self._cells = 0
+        s = self._read_stats()
+        s.setdefault("saturated_writes", 0)
+        s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
+        s["dac_conversions"] = self.fwd_dac.conversions + self.bwd_dac.conversions
+        s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
+        s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
+        s["carries"] = s.get("update.carries", 0)
+        s["pulses"] = s.get("update.pulses", 0)
+        s["cells_written"] = s.get("update.cells_written", 0)
         return s
 
+    def _quantizers(self):
+        return {"fwd_dac": self.fwd_dac, "fwd_adc": self.fwd_adc, "bwd_dac": self.bwd_dac, "bwd_adc": self.bwd_adc}
+
     def state_dict(self) -> dict:
-        return {"kind": "bitsliced", "shape": self.shape, "v": self.v.clone(), "since_carry": self._since_carry,
-                "generator": self.generator.get_state(), "counters": self.stats}
+        return {"kind": "bitsliced", "shape": self.shape, "v": self.v.clone(), "since_carry": self.carry_schedule.since,
+                "generator": self.generator.get_state(), "counters": self.stats,
+                "quantizers": {k: q.state_dict() for k, q in self._quantizers().items()}}
 
     def load_state_dict(self, sd: dict) -> None:
         if tuple(sd["shape"]) != self.shape:
             raise PimtrainError(f"state for shape {tuple(sd['shape'])} does not fit core {self.shape}")
         self.v.copy_(sd["v"].to(self.device))
-        self._since_carry = int(sd.get("since_carry", 0))
-        self.counters.update({k: v for k, v in sd.get("counters", {}).items() if k in self.counters})
-        self._sat = self._upd = 0
+        self.carry_schedule.since = int(sd.get("since_carry", 0))
+        self.counters.load(sd.get("counters", {}))
+        for k, q in self._quantizers().items():
+            q.load_state_dict(sd.get("quantizers", {}).get(k, {}))
+        self._sat = self._upd = self._cells = 0
         if self.device.type == "cpu":
             self.generator.set_state(sd["generator"])
 
@@ -316,8 +358,12 @@ class BitSlicedCore:
         self.device = device
         for name in ("v", "levels", "v_hi", "v_lo", "pows"):
             setattr(self, name, getattr(self, name).to(device))
-        self.generator = make_generator(self.seed + 1, self.layer_index, device)
-        self.noise = NoiseSource(self.generator, device)
+        _ = self.stats  # fold the tensor accumulators (on the old device) into the counters
+        self._reseed(device)
+        self.counters.to(device)
+        for q in self._quantizers().values():
+            q.to(device)
+        self.noise = NoiseSource(self.generator, device, pool_size=self._pool_size)
         if self.devices is not None:
             for dv in self.devices:
                 dv.to(device)

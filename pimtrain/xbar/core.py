@@ -35,7 +35,6 @@ unless a weight clips mid-batch).
 """
 from __future__ import annotations
 
-import logging
 import math
 
 import torch
@@ -45,38 +44,12 @@ from pimtrain.design.models import Design
 from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping
 
-from .quantizers import AdcQuantizer, DacQuantizer, levels_for
+from .base import CoreBase, log_once, update_pair
+from .carry import CarrySchedule
+from .quantizers import AdcQuantizer, DacQuantizer, absmax
 from .slicing import periodic_carry, significances
 
-log = logging.getLogger("pimtrain")
-_LOGGED: set[str] = set()
-
-
-def log_once(message: str) -> None:
-    """Log ``message`` at INFO the first time it is seen in this process."""
-    if message not in _LOGGED:
-        _LOGGED.add(message)
-        log.info(message)
-
-
-def make_generator(seed: int, layer_index: int, device, salt: int = 0) -> torch.Generator:
-    """The core's generator, seeded ``seed*1000003 + layer_index`` (plus ``salt`` after a device move)."""
-    g = torch.Generator(device=device)
-    g.manual_seed((int(seed) * 1000003 + int(layer_index) + int(salt) * 7919) % (2 ** 63 - 1))
-    return g
-
-
-def _scalar(t: torch.Tensor):
-    """A 0-d tensor as a Python float on CPU (cheaper than more tensor ops); unchanged elsewhere."""
-    return float(t) if t.device.type == "cpu" else t
-
-
-def _absmax(x: torch.Tensor):
-    """max |x|: a Python float on CPU (one fused min/max pass), a 0-d tensor elsewhere."""
-    if x.device.type == "cpu":
-        mn, mx = torch.aminmax(x)
-        return max(-float(mn), float(mx))
-    return x.abs().amax()
+_absmax = absmax
 
 
 def _sign_and_absmax(x: torch.Tensor):
@@ -88,64 +61,26 @@ def _sign_and_absmax(x: torch.Tensor):
     return 0, x.abs().amax()
 
 
-class _Counters:
-    """Plain-int counters plus tensor accumulators (converted only when read)."""
-
-    INT = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "dac_conversions", "carries", "cells_reprogrammed",
-           "cells_written")
-    TENSOR = ("pulses", "cells_updated")
-
-    def __init__(self):
-        self.ints = {k: 0 for k in self.INT}
-        self.tensors: dict[str, object] = {k: 0 for k in self.TENSOR}
-
-    def add(self, key: str, value) -> None:
-        if key in self.ints and not isinstance(value, torch.Tensor):
-            self.ints[key] += int(value)
-        else:
-            self.tensors[key] = self.tensors.get(key, 0) + value
-
-    def read(self) -> dict:
-        out = dict(self.ints)
-        for k, v in self.tensors.items():
-            out[k] = int(round(float(v)))
-        return out
-
-    def load(self, sd: dict) -> None:
-        for k in self.INT:
-            self.ints[k] = int(sd.get(k, 0))
-        for k in self.TENSOR:
-            self.tensors[k] = int(sd.get(k, 0))
-
-
-def set_identity(core, weight: torch.Tensor, design: Design, layer_index: int, seed: int | None) -> None:
-    """What every core records about itself: design, layer index, seed, device and (out, in) shape."""
-    core.design = design
-    core.layer_index = int(layer_index)
-    core.seed = design.seed if seed is None else int(seed)
-    core.device = weight.device
-    core.out_features, core.in_features = (int(s) for s in weight.shape)
-
-
-def update_pair(x: torch.Tensor, d: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """An update's inputs as detached float32 ``(B, in)`` and ``(B, out)`` (one sample may be 1-D)."""
-    x = x.detach().to(torch.float32)
-    d = d.detach().to(torch.float32)
-    if x.dim() == 1:
-        x, d = x.unsqueeze(0), d.unsqueeze(0)
-    return x, d
-
-
-class AnalogCore:
+class AnalogCore(CoreBase):
     """One logical (out, in) matrix on analog arrays. See the module docstring."""
 
+    kind = "analog"
+
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
-        if weight.dim() != 2:
-            raise ValueError(f"weight must be 2-D (out, in), got shape {tuple(weight.shape)}")
-        set_identity(self, weight, design, layer_index, seed)
+        if design.update.rule == "exact" and design.update.pulse.scheme != "none":
+            from pimtrain.design import PimtrainError
+
+            raise PimtrainError(f"update.pulse.scheme: {design.update.pulse.scheme!r} with rule 'exact' (a floating-point "
+                                "write, no pulses); allowed: none, or a pulsed rule (outer_product, accumulate, serial)")
+        self._identity(weight, design, layer_index, seed)
         self.mapping = LayerMapping(self.out_features, self.in_features, design)
-        self._moves = 0
-        self.generator = make_generator(self.seed, self.layer_index, self.device)
+        self._read_counts = {k: self.mapping.read_counts(k) for k in ("forward", "backward")}
+        self._update_counts = self.mapping.update_counts()
+        # one simulated conversion of a single read stands for one per input cycle of a bit-serial input stream
+        self._cycles = {k: self.mapping.input_cycles(k) for k in ("forward", "backward")}
+        p = design.update.pulse
+        self._pulse_slots = {"deterministic": ((1 << p.row_bits) - 1) * ((1 << p.col_bits) - 1),
+                             "stochastic": p.bl}.get(p.scheme, 0)  # the most pulses one weight can get per rank-1 update
         cells = self.out_features * self.in_features * (2 if design.array.weight_mapping == "differential" else 1)
         self._pool_size = int(min(max(4 * cells, 1 << 16), 1 << 22))
         self.noise = NoiseSource(self.generator, self.device, pool_size=self._pool_size)
@@ -156,7 +91,21 @@ class AnalogCore:
             from .nn_peripherals import check_design  # refuse what the trained peripherals cannot do, before any read
 
             check_design(design)
-        self.counters = _Counters()
+        for k in ("forward", "backward"):  # what a bit-serial dataflow cannot honour is refused before any read
+            kio = getattr(io, k)
+            if kio.accumulation in ("digital", "analog_buffered") and kio.output_range.policy != "batch_max":
+                from pimtrain.design import PimtrainError
+
+                raise PimtrainError(f"io.{k}.output_range: accumulation {kio.accumulation!r} converts each partial sum over "
+                                    "its bit line's full scale; allowed: batch_max")
+            if kio.converter == "learned" and kio.input_bits_per_cycle != 1:
+                from pimtrain.design import PimtrainError
+
+                raise PimtrainError(f"io.{k}.input_bits_per_cycle: the learned NNS+A combines one input bit per stage; allowed: 1")
+        # reads: a strategy per kernel, selected by io.<kernel>.accumulation
+        self._reads = {k: (self._read_single if getattr(io, k).accumulation == "single_read" else self._read_bitserial)
+                       for k in ("forward", "backward")}
+        self._read_fwd, self._read_bwd = self._reads["forward"], self._reads["backward"]
         self.ideal = design.is_ideal
         w = weight.detach().to(torch.float32)
         if self.ideal:
@@ -203,7 +152,8 @@ class AnalogCore:
         coef = math.sqrt(2.0) if self.pairs == 2 else 2.0
         self.read_sigma = rn * coef  # std of one weight read, normalised slice units
         self.read_sigma_w = self.read_sigma * self.wscale[0]  # the same in weight units (slice 0)
-        self._since_carry = 0
+        self._update = self._select_update()
+        self.carry = None if self.slices == 1 else CarrySchedule(sl.carry_interval, lambda: periodic_carry(self), "periodic")
         self._since_refresh = 0
         self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
         self.set_weight(w.to(dev))
@@ -290,85 +240,40 @@ class AnalogCore:
     # ------------------------------------------------------------------------------------------ kernels
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
         """Forward: (B, in) -> (B, out) ≈ x @ Wᵀ."""
-        self.counters.ints["vmm_calls"] += 1
         if self.ideal:
+            self._count_read("forward", x, "max")
             return x @ self.w.t()
-        return self._read(x, forward=True)
+        return self._read_fwd(x, True)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
         """Backward: (B, out) -> (B, in) ≈ d @ W."""
-        self.counters.ints["mvm_calls"] += 1
         if self.ideal:
+            self._count_read("backward", d, "max")
             return d @ self.w
-        return self._read(d, forward=False)
+        return self._read_bwd(d, False)
 
-    def _encode(self, dac: DacQuantizer, x: torch.Tensor) -> torch.Tensor:
-        """DAC: the quantised input (real units)."""
-        dac.conversions += x.numel()
-        self.counters.ints["dac_conversions"] += x.numel()
-        if dac.n is None:
-            return x
-        n = dac.n
-        if dac.range.policy == "batch_max":
-            r = _absmax(x)
-            if isinstance(r, float):  # CPU: host scale; the range is the max, so no clamp is needed
-                if r == 0.0:
-                    return torch.zeros_like(x)
-                # (torch.fake_quantize_per_tensor_affine is ~10x slower than this above ~10^4 values)
-                return torch.mul(x, n / r).round_().mul_(r / n)
-            r = r.clamp_min(1e-30)
-            return torch.mul(x, n / r).round_().mul_(r / n)
-        r = dac.range.range(x)
-        if dac.range.may_clip:
-            over = (x.abs() > r).sum()
-            dac.clipped = over if dac.clipped is None else dac.clipped + over
-        return torch.mul(x, n / r).round_().clamp_(-n, n).mul_(r / n)
+    def _read_bitserial(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
+        """Read strategy of the bit-serial accumulation kinds (ISAAC / CASCADE / Neural-PIM): :mod:`.dataflow`."""
+        from . import dataflow
 
-    def _convert(self, adc: AdcQuantizer, y: torch.Tensor, dims=None) -> torch.Tensor:
-        """ADC of ``y`` (real units; may be modified in place)."""
-        adc.conversions += y.numel()
-        if adc.n is None:
-            return y
-        n = adc.n
-        if adc.range.policy == "batch_max":
-            if dims is None:
-                r = _absmax(y)
-                if isinstance(r, float):
-                    if r == 0.0:
-                        return y.zero_()
-                    return y.mul_(n / r).round_().mul_(r / n)
-                r = r.clamp_min(1e-30)
-            else:
-                r = y.abs().amax(dim=dims, keepdim=True).clamp_min_(1e-30)
-            return y.mul_(n / r).round_().mul_(r / n)
-        r = adc.range.range(y, dims)
-        if adc.range.may_clip:
-            over = (y.abs() > r).sum()
-            adc.clipped = over if adc.clipped is None else adc.clipped + over
-        return y.mul_(n / r).round_().clamp_(-n, n).mul_(r / n)
-
-    def _output_noise(self, io, y: torch.Tensor, dims=None) -> None:
-        if io.output_noise > 0:
-            if io.output_range.policy == "batch_max" or io.adc_bits is None:
-                r = y.abs().amax() if dims is None else y.abs().amax(dim=dims, keepdim=True)
-            else:
-                r = io.output_range.value if io.output_range.policy == "fixed" else y.abs().amax()
-            y.add_(torch.randn(y.shape, generator=self.generator, device=y.device).mul_(r * io.output_noise))
-
-    def _read(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
-        io = self.design.io.forward if forward else self.design.io.backward
+        kernel = "forward" if forward else "backward"
+        io = getattr(self.design.io, kernel)
         dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
-        if io.accumulation != "single_read":  # bit-serial dataflows (ISAAC / CASCADE / Neural-PIM): pimtrain.xbar.dataflow
-            from . import dataflow
+        m = self._weight_m()
+        st: dict = {}
+        y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
+                          adc.range.range, stats=st)
+        dac.conversions += x.numel()
+        adc.conversions += st.get("adc_conversions", 0)
+        self._count_read(kernel, x, "max", conversions=st.get("adc_conversions", 0))
+        return y
 
-            m = self._weight_m()
-            st: dict = {}
-            y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
-                              adc.range.range, stats=st)
-            self.counters.ints["dac_conversions"] += x.numel()
-            adc.conversions += st.get("adc_conversions", 0)
-            return y
-        xi = self._encode(dac, x.to(torch.float32))
+    def _read_single(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
+        """Read strategy of ``single_read``: DAC → matmul per array and slice → noise → ADC → digital sum."""
+        dac, adc = (self.fwd_dac, self.fwd_adc) if forward else (self.bwd_dac, self.bwd_adc)
+        kernel = "forward" if forward else "backward"
+        xi = dac(x.to(torch.float32))
+        conv0 = adc.conversions
         tiles = self.n_row_tiles if forward else self.n_col_tiles
         rs = self.read_sigma
         if self.slices == 1 and tiles == 1:
@@ -377,8 +282,11 @@ class AnalogCore:
             if rs > 0:
                 z = self.noise.normal(y.shape)
                 y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=self.read_sigma_w)
-            self._output_noise(io, y)
-            return self._convert(adc, y)
+            if adc.output_noise:
+                adc.noise(y, None, self.generator)
+            y = adc(y, inplace=True)
+            self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", conversions=(adc.conversions - conv0) * self._cycles[kernel])
+            return y
         # general: per slice and per physical array partial sums, each converted, then summed digitally
         b = xi.shape[0]
         S = self.slices
@@ -403,8 +311,10 @@ class AnalogCore:
             nrm = torch.linalg.vector_norm(xp, dim=2).view(b, 1, t, 1)
             ws = torch.tensor(self.wscale, device=part.device).view(1, S, 1, 1)
             part.addcmul_(torch.randn(part.shape, generator=self.generator, device=part.device), nrm * ws, value=rs)
-        self._output_noise(io, part, dims=(0, 3))
-        part = self._convert(adc, part, dims=(0, 3))
+        if adc.output_noise:
+            adc.noise(part, (0, 3), self.generator)
+        part = adc(part, dims=(0, 3), inplace=True)
+        self._count_read(kernel, xi, dac.last_scale if dac.n is not None else "max", conversions=(adc.conversions - conv0) * self._cycles[kernel])
         return part.sum(dim=(1, 2))
 
     # ------------------------------------------------------------------------------------------ update
@@ -412,41 +322,79 @@ class AnalogCore:
         """W ← W − lr dᵀx through ``design.update`` (x: (B, in), d: (B, out))."""
         x, d = update_pair(x, d)
         b = x.shape[0]
-        cnt = self.counters.ints
-        cnt["opu_calls"] += 1
-        cnt["samples_updated"] += b
+        v = self.counters.values
+        v["opu_calls"] = v.get("opu_calls", 0) + 1
+        v["samples_updated"] = v.get("samples_updated", 0) + b
         lr = float(lr)
+        rule = self.design.update.rule
+        v["update_events"] = v.get("update_events", 0) + (b if rule == "outer_product" else 1)
         if self.ideal:
             self.w.add_(d.t() @ x, alpha=-lr)
             if self._clip:
                 self.w.clamp_(-self.design.array.w_max, self.design.array.w_max)
+            if rule != "outer_product":
+                self._count_written(self.in_features)
             return
+        self._update(x, d, lr)
+
+    # update strategies, one per update.rule (selected once, in _select_update)
+    def _select_update(self):
         rule = self.design.update.rule
-        scheme = self.design.update.pulse.scheme
         if rule == "exact":
-            self._program_m((self._weight_m() - lr * (x.t() @ d)).clamp_(-self.w_max, self.w_max), noisy=False)
-            events = 1
-        elif rule in ("accumulate", "serial"):
-            self._write_dense(x, d, lr)
-            events = 1
-        elif not self.devices[0].state_dependent and scheme == "none":
-            self._write_dense(x, d, lr)
-            events = b
-        else:
-            for i in range(b):
-                self._write_rank1(x[i], d[i], lr)
-                self._tick(1)
-            return
-        self._tick(events)
+            return self._update_exact
+        if rule in ("accumulate", "serial"):  # the same values; serial differs in cost (row by row)
+            return self._update_batch
+        if not self.devices[0].state_dependent and self.design.update.pulse.scheme == "none":
+            return self._update_summed_rank1
+        return self._update_rank1
+
+    def _update_exact(self, x, d, lr: float) -> None:
+        """``exact``: the float update, programmed directly (no pulses, no programming noise)."""
+        self._program_m((self._weight_m() - lr * (x.t() @ d)).clamp_(-self.w_max, self.w_max), noisy=False)
+        self._count_written(self.in_features)
+        self._tick(1)
+
+    def _update_batch(self, x, d, lr: float) -> None:
+        """``accumulate`` / ``serial``: dᵀx summed digitally, written once through the device."""
+        self._write_dense(x, d, lr)
+        self._tick(1)
+
+    def _update_summed_rank1(self, x, d, lr: float) -> None:
+        """``outer_product`` on a state-independent device without pulses: the B rank-1 steps written as one sum."""
+        self._write_dense(x, d, lr, batch_write=False)
+        self._tick(x.shape[0])
+
+    def _update_rank1(self, x, d, lr: float) -> None:
+        """``outer_product``: one rank-1 pulse update per example, in order."""
+        for i in range(x.shape[0]):
+            self._write_rank1(x[i], d[i], lr)
+            self._tick(1)
 
     def _tick(self, events: int) -> None:
-        if self.slices == 1:
+        if self.carry is not None:
+            self.carry.tick(events, self.counters)
+
+    def _event_counts(self, s: dict) -> None:
+        """The Mapping's per-event counts times the events: the cells a rank-1 pulse spans and its pulse capacity
+        (the most pulses the scheme can fire on them); without pulses, every row and column driver. The drivers
+        fired by pulses are counted where the pulses are (data-dependent)."""
+        events = s.get("update_events", 0)
+        if not events or self.design.update.rule != "outer_product":
             return
-        self._since_carry += events
-        if self._since_carry >= self.design.update.slicing.carry_interval:
-            self._since_carry = 0
-            self.counters.ints["carries"] += 1
-            self.counters.ints["cells_reprogrammed"] += periodic_carry(self)
+        u = self._update_counts
+        s["update.pulsed_cells"] = events * u.pulsed_cells
+        if self._pulse_slots and not self.ideal:
+            s["update.pulse_capacity"] = events * self._pulse_slots * self.in_features * self.out_features
+        if self.ideal or self.design.update.pulse.scheme == "none":  # an analog step drives every row and column
+            s["update.row_drives"] = events * u.row_drives
+            s["update.col_drives"] = events * u.col_drives
+
+    def _count_written(self, rows: int) -> None:
+        """A batch write of ``rows`` active rows: every cell of those rows in every weight copy, row by row."""
+        copies = self.design.update.weight_copies
+        pairs = self.mapping.cells_per_weight
+        self.counters.add("update.cells_written", rows * self.out_features * pairs * copies)
+        self.counters.add("update.rows_written", self._update_counts.rows_written)
 
     def _apply(self, rows: torch.Tensor | None, req: Request) -> None:
         """Send a request to the pulsed rows of the least significant slice and refresh the cache."""
@@ -513,8 +461,11 @@ class AnalogCore:
         a = torch.stack([t[0] for t in self._pending_stats])
         b = torch.stack([t[1] for t in self._pending_stats])
         self._pending_stats = []
-        self.counters.add("pulses", (a.abs().sum(1) * b.abs().sum(1)).sum())
-        self.counters.add("cells_updated", ((a != 0).sum(1) * (b != 0).sum(1)).sum() * self.pairs)
+        self.counters.add("update.pulses", (a.abs().sum(1) * b.abs().sum(1)).sum())
+        na, nb = (a != 0).sum(1), (b != 0).sum(1)
+        self.counters.add("cells_updated", (na * nb).sum() * self.pairs)
+        self.counters.add("update.row_drives", na.sum() * self.mapping.col_tiles)  # each pulsed row on every column tile
+        self.counters.add("update.col_drives", nb.sum() * self.mapping.row_tiles)
 
     def _write_stochastic(self, xb: torch.Tensor, db: torch.Tensor, lr: float) -> None:
         p = self.design.update.pulse
@@ -532,7 +483,9 @@ class AnalogCore:
         bx = (torch.rand(bl, xb.numel(), generator=self.generator, device=xb.device) < px).to(torch.float32)
         bd = (torch.rand(bl, db.numel(), generator=self.generator, device=db.device) < pd).to(torch.float32)
         n = bx.t() @ bd  # (in, out) coincidences
-        self.counters.add("pulses", n.sum())
+        self.counters.add("update.pulses", n.sum())
+        self.counters.add("update.row_drives", bx.sum() * self.mapping.col_tiles)
+        self.counters.add("update.col_drives", bd.sum() * self.mapping.row_tiles)
         sgn = -math.copysign(1.0, lr)
         r = n.mul_(torch.outer(xb.sign(), db.sign())).mul_(dw * sgn)
         rows = self._rows(bx.amax(0))
@@ -543,7 +496,7 @@ class AnalogCore:
         self.counters.add("cells_updated", torch.count_nonzero(r) * self.pairs)
         self._apply(rows, Request(a=r.unsqueeze(1), b=self.pm2, b_unit=True))
 
-    def _write_dense(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+    def _write_dense(self, x: torch.Tensor, d: torch.Tensor, lr: float, batch_write: bool = True) -> None:
         """Digitally summed gradient, written once (accumulate / serial)."""
         k_hat = self.k_hat
         rows = self._rows(x.abs().amax(0))
@@ -557,7 +510,7 @@ class AnalogCore:
             dw = self.dw_min
             n = rc.abs().div_(dw)
             n.add_(torch.rand(n.shape, generator=self.generator, device=n.device)).floor_()
-            self.counters.add("pulses", n.sum())
+            self.counters.add("update.pulses", n.sum())
             rc = n.mul_(rc.sign()).mul_(dw)
         elif scheme == "deterministic":
             p = self.design.update.pulse
@@ -566,11 +519,12 @@ class AnalogCore:
             if isinstance(m, float) and m == 0.0:
                 return
             rc = rc.mul_(levels / m).round_()
-            self.counters.add("pulses", rc.abs().sum())
+            self.counters.add("update.pulses", rc.abs().sum())
             rc = rc.mul_(m / levels)
         # A batch write addresses every cell of the active rows (row-wise write circuit); counting the
         # exact nonzero requests would cost a full pass (count_nonzero is slow on CPU) for a statistic.
-        self.counters.ints["cells_written"] += rc.numel() * self.pairs
+        if batch_write:
+            self._count_written(rc.shape[0])
         self._apply(rows, Request(a=rc.unsqueeze(1), b=self.pm2, b_unit=True))
 
     # --------------------------------------------------------------------------------------- bookkeeping
@@ -578,8 +532,12 @@ class AnalogCore:
     def stats(self) -> dict:
         if not self.ideal:
             self._flush_stats()
-        s = self.counters.read()
+        s = self._read_stats()
+        s["pulses"] = s.get("update.pulses", 0)
+        s["carries"] = s.get("update.carries", 0)
+        s["cells_written"] = s.get("update.cells_written", 0)
         s["adc_conversions"] = self.fwd_adc.conversions + self.bwd_adc.conversions
+        s["dac_conversions"] = self.fwd_dac.conversions + self.bwd_dac.conversions
         s["adc_clipped"] = self.fwd_adc.clipped_count() + self.bwd_adc.clipped_count()
         s["dac_clipped"] = self.fwd_dac.clipped_count() + self.bwd_dac.clipped_count()
         return s
@@ -600,7 +558,7 @@ class AnalogCore:
             sd["w"] = self.w.clone()
         else:
             sd["c"] = self.c.clone()
-            sd["since_carry"] = self._since_carry
+            sd["since_carry"] = self.carry.since if self.carry is not None else 0
             sd["devices"] = [dv.tensors() for dv in self.devices]
         return sd
 
@@ -618,7 +576,8 @@ class AnalogCore:
             self.w.copy_(sd["w"].to(self.device))
             return
         self.c.copy_(sd["c"].to(self.device))
-        self._since_carry = int(sd.get("since_carry", 0))
+        if self.carry is not None:
+            self.carry.since = int(sd.get("since_carry", 0))
         for dv, t in zip(self.devices, sd.get("devices", [])):
             dv.load_tensors(t)
         self.refresh_weights()
@@ -629,8 +588,10 @@ class AnalogCore:
         if device == self.device:
             return self
         self.device = device
-        self._moves += 1
-        self.generator = make_generator(self.seed, self.layer_index, device, salt=self._moves)
+        if not self.ideal:
+            self._flush_stats()  # deferred pulse statistics live on the old device
+        self._reseed(device)
+        self.counters.to(device)
         self.noise = NoiseSource(self.generator, device, pool_size=self._pool_size)
         for q in self._quantizers().values():
             q.to(device)
@@ -651,26 +612,4 @@ class AnalogCore:
         return f"AnalogCore(shape={self.shape}, design={self.design.name!r}, path={self.fast_path!r})"
 
 
-def make_core(weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None):
-    """The core of ``design``: ``AnalogCore`` for ``compute: analog`` (``BitSlicedCore`` when
-    ``update.slicing.slice_bits`` is set), :class:`~pimtrain.xbar.digital.DigitalCore` for ``compute:
-    digital`` (``PimFPCore`` when ``digital.arithmetic`` is ``in_memory_logic``)."""
-    if design.compute == "digital":
-        if design.digital.in_memory:
-            from .digital_pim import PimFPCore
-
-            return PimFPCore(weight, design, layer_index=layer_index, seed=seed)
-        from .digital import DigitalCore
-
-        return DigitalCore(weight, design, layer_index=layer_index, seed=seed)
-    a = design.array
-    digital_weight = (a.weight_bits is not None and a.bits_per_cell is not None
-                      and design.io.forward.accumulation == "single_read" and design.io.backward.accumulation == "single_read")
-    if design.update.slicing.slice_bits is not None or digital_weight:
-        from .bitslice import BitSlicedCore
-
-        return BitSlicedCore(weight, design, layer_index=layer_index, seed=seed)
-    return AnalogCore(weight, design, layer_index=layer_index, seed=seed)
-
-
-__all__ = ["AnalogCore", "make_core", "make_generator", "log_once", "levels_for"]
+__all__ = ["AnalogCore"]

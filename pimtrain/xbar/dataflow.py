@@ -51,6 +51,8 @@ from pimtrain.design import PimtrainError
 from pimtrain import mapping
 from pimtrain.mapping import cascade_groups
 
+from .quantizers import quantize
+
 #: accumulation kinds read bit-serially here (``single_read`` is the core's one analog read)
 DATAFLOWS = ("digital", "analog_buffered", "analog")
 _CHUNK = 2048  # rows of x per chunk (bounds the (B, T, K, S, 2, O) partial-sum tensor)
@@ -150,7 +152,7 @@ def sar_adc(v: torch.Tensor, bits: int | None, full_scale, noise: float, gen: to
     fs = lsb * codes
     if noise > 0:
         v = v + torch.randn(v.shape, generator=gen, device=v.device) * (noise * fs)
-    return torch.clamp(torch.round(v / lsb), 0, codes) * lsb
+    return quantize(v, codes, None, lower=0, step=lsb)
 
 
 def _bitline_noise(p: torch.Tensor, active: torch.Tensor, sigma_cell: float, gen) -> torch.Tensor:
@@ -229,6 +231,9 @@ def _neuralpim(p, active, fp: DataflowParams, gen, peripherals, out_range):
     for s in range(v.shape[3]):  # then over bit lines: acc2 <- (acc2 + (sb-1) acc_s)/sb
         acc2 = sa_s(acc2, acc[:, :, s]) if sa_s is not None else (acc2 + (sb - 1) * acc[:, :, s]) / sb
     scale = full * float(kb ** v.shape[2]) / (kb - 1) * float(sb ** v.shape[3]) / (sb - 1) / gain
+    if fp.adc_noise > 0:  # the converter's input noise (io.output_noise x its full scale), as the other dataflows
+        fs = acc2.abs().amax().clamp_min(1e-30)
+        acc2 = acc2 + torch.randn(acc2.shape, generator=gen, device=acc2.device) * (fp.adc_noise * fs)
     if fp.adc_bits is not None:
         r = out_range(acc2) if out_range is not None else acc2.abs().amax().clamp_min(1e-30)
         u = ((acc2 / r).clamp(-1, 1) + 1) / 2  # NNADC input in [0, 1]

@@ -25,6 +25,7 @@ _CHUNK = 1 << 22  # elements of one (rows, out, K) product block
 
 
 class PimFPCore(DigitalCore):
+    kind = "digital_pim"
     """Same interface as :class:`DigitalCore`; kernels are in-memory FP MACs."""
 
     def __init__(self, weight: torch.Tensor, design: Design, layer_index: int = 0, seed: int | None = None,
@@ -88,19 +89,15 @@ class PimFPCore(DigitalCore):
         return torch.cat(out, 0).to(torch.float32)
 
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
-        self.counters.ints["vmm_calls"] += 1
-        return self.dot(self._act(x), self.w)
+        self._count_read("forward", x, "max")
+        return self.dot(self._act(x, "forward"), self.w)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
-        self.counters.ints["mvm_calls"] += 1
-        return self.dot(self._act(d), self.w.t().contiguous())
+        self._count_read("backward", d, "max")
+        return self.dot(self._act(d, "backward"), self.w.t().contiguous())
 
-    def opu(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
-        if x.dim() == 1:
-            x, d = x.unsqueeze(0), d.unsqueeze(0)
-        self.counters.ints["opu_calls"] += 1
-        self.counters.ints["samples_updated"] += x.shape[0]
-        g = self.dot(self._act(d).t().contiguous(), self._act(x).t().contiguous())  # (out, in), summed over the batch
+    def _write(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        g = self.dot(self._act(d, "backward").t().contiguous(), self._act(x, "forward").t().contiguous())  # (out, in), summed over the batch
         step = self._mul(torch.tensor(float(lr), dtype=self.dtype), g.to(self.dtype))
         self.w = self._add(self.w.to(self.dtype), -step).to(torch.float32)
         self.counters.add("cells_updated", self.w.numel())

@@ -84,36 +84,94 @@ class RangePolicy:
         return self
 
 
-def quantize(x: torch.Tensor, n: int, r, clamp: bool = True) -> torch.Tensor:
-    """``clamp(round(x n / r), -n, n) r / n`` (a new tensor)."""
-    q = torch.mul(x, n / r if isinstance(r, float) else r.reciprocal() * n).round_()
+def absmax(x: torch.Tensor):
+    """max |x|: a Python float on CPU (one fused min/max pass, no tensor ops after), a 0-d tensor elsewhere."""
+    if x.device.type == "cpu":
+        mn, mx = torch.aminmax(x)
+        return max(-float(mn), float(mx))
+    return x.abs().amax()
+
+
+def quantize(x: torch.Tensor, n: int, r, clamp: bool = True, *, lower: int | None = None, step=None,
+             inplace: bool = False) -> torch.Tensor:
+    """The one uniform quantiser of pimtrain: every converter, core and dataflow calls it.
+
+    Codes ``round(x·n/r)`` (step ``Δ = r/n``), clamped to ``[lower, n]`` when ``clamp`` (``lower`` defaults
+    to ``-n``: signed; 0: unsigned), returned as ``codes·r/n`` — a new tensor, or ``x`` itself when
+    ``inplace``. With ``step`` (the LSB, float or tensor; ``r`` ignored) the codes are ``round(x/Δ)``: the
+    form the dataflows' SAR ADC has always used, kept so that pinned results do not move by a float ulp.
+    """
+    lo = -n if lower is None else lower
+    if step is not None:
+        q = torch.round(x / step)
+        return (torch.clamp(q, lo, n) if clamp else q) * step
+    q = (x.mul_ if inplace else x.mul)(n / r).round_()
     if clamp:
-        q.clamp_(-n, n)
+        q.clamp_(lo, n)
     return q.mul_(r / n)
 
 
-class _Converter:
-    def __init__(self, bits: int | None, range_spec: RangeSpec):
+class Converter:
+    """One converter (DAC or ADC) of one read kernel: bits, range policy, conversion and clipping counts.
+
+    ``conv(x, dims)`` quantises with :func:`quantize` over the policy's range (``dims``: reduced dims of a
+    per-array range); ``noise(y, dims, generator)`` adds ``output_noise`` × the range before conversion.
+    """
+
+    def __init__(self, bits: int | None, range_spec: RangeSpec, output_noise: float = 0.0):
         self.bits = bits
         self.n = levels_for(bits)
         self.range = RangePolicy(range_spec)
+        self.output_noise = float(output_noise)
         self.conversions = 0
         self.clipped: torch.Tensor | None = None  # tensor accumulator, read via clipped_count()
+        self.last_scale = None  # the range of the last conversion (None: ideal or an all-zero signal)
+        #: batch_max on CPU: take the range to the host (one sync, fewer tensor ops). The scale ``n/r`` is then formed
+        #: in double precision, which can differ by one float32 ulp from a tensor's; the bit-sliced core turns this
+        #: off so that its results stay those it has always given.
+        self.host_scale = True
 
     @property
     def ideal(self) -> bool:
         return self.bits is None
 
-    def __call__(self, x: torch.Tensor, dims=None) -> torch.Tensor:
+    def __call__(self, x: torch.Tensor, dims=None, inplace: bool = False) -> torch.Tensor:
         self.conversions += x.numel()
-        if self.n is None:
+        n = self.n
+        self.last_scale = None
+        if n is None:
             return x
+        if self.range.policy == "batch_max":  # the range is the max: nothing clips
+            if dims is None:
+                r = absmax(x) if self.host_scale else x.abs().amax()
+                if isinstance(r, float):  # CPU: a host scale (cheaper than more tensor ops)
+                    if r == 0.0:
+                        return x.zero_() if inplace else torch.zeros_like(x)
+                    self.last_scale = r
+                    return quantize(x, n, r, clamp=False, inplace=inplace)
+                r = r.clamp_min(_TINY)
+            else:
+                r = x.abs().amax(dim=dims, keepdim=True).clamp_min_(_TINY)
+            self.last_scale = r
+            return quantize(x, n, r, clamp=False, inplace=inplace)
         r = self.range.range(x, dims)
-        clip = self.range.may_clip
-        if clip:
-            c = (x.abs() > r).sum()
-            self.clipped = c if self.clipped is None else self.clipped + c
-        return quantize(x, self.n, r, clamp=clip)
+        self.last_scale = r
+        if self.range.may_clip:
+            over = (x.abs() > r).sum()
+            self.clipped = over if self.clipped is None else self.clipped + over
+        return quantize(x, n, r, clamp=True, inplace=inplace)
+
+    def noise(self, y: torch.Tensor, dims, generator: torch.Generator) -> None:
+        """Add the converter's input noise (``io.output_noise`` × its range) to ``y`` in place."""
+        if self.output_noise <= 0:
+            return
+        if self.range.policy == "fixed" and self.n is not None:
+            r = float(self.range.value)
+        elif self.range.policy == "batch_max" or self.n is None:
+            r = y.abs().amax() if dims is None else y.abs().amax(dim=dims, keepdim=True)
+        else:
+            r = y.abs().amax()
+        y.add_(torch.randn(y.shape, generator=generator, device=y.device).mul_(r * self.output_noise))
 
     def clipped_count(self) -> int:
         return 0 if self.clipped is None else int(self.clipped)
@@ -133,7 +191,7 @@ class _Converter:
         return self
 
 
-class DacQuantizer(_Converter):
+class DacQuantizer(Converter):
     """Input converter of one read kernel (``io.dac_bits``, ``io.input_range``)."""
 
     @classmethod
@@ -141,7 +199,7 @@ class DacQuantizer(_Converter):
         return cls(io.dac_bits, io.input_range)
 
 
-class AdcQuantizer(_Converter):
+class AdcQuantizer(Converter):
     """Output converter of one read kernel (``io.adc_bits``, ``io.output_range``).
 
     Call with ``dims`` to give each physical array its own range (dims reduced = batch and columns).
@@ -149,4 +207,4 @@ class AdcQuantizer(_Converter):
 
     @classmethod
     def from_io(cls, io) -> "AdcQuantizer":
-        return cls(io.adc_bits, io.output_range)
+        return cls(io.adc_bits, io.output_range, io.output_noise)
