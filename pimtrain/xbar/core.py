@@ -263,9 +263,14 @@ class AnalogCore(CoreBase):
         st: dict = {}
         y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
                           adc.range.range, stats=st)
+        conv = st.get("adc_conversions", 0)
+        if not forward and conv:
+            # the backward read runs on the stored arrays: each of the Mapping's column tiles converts every input
+            # row. (The dataflow's values come from row tiles of Wᵀ, ceil(out/rows) of them; counted as the hardware)
+            conv = conv // max(st["tiles"], 1) * self.mapping.col_tiles
         dac.conversions += x.numel()
-        adc.conversions += st.get("adc_conversions", 0)
-        self._count_read(kernel, x, "max", conversions=st.get("adc_conversions", 0))
+        adc.conversions += conv
+        self._count_read(kernel, x, "max", conversions=conv)
         return y
 
     def _read_single(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
