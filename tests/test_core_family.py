@@ -187,7 +187,10 @@ def _update_flips(d):
         f["update.pulse.bl"] = {"update__pulse__bl": max(u.pulse.bl // 4, 1)}
     elif u.pulse.scheme == "deterministic":  # bl acts on stochastic pulse trains: flip it there
         f["update.pulse.bl"] = ({"update__pulse__scheme": "stochastic"}, {"update__pulse__bl": max(u.pulse.bl // 4, 1)})
-    if u.slicing.slices > 1:
+    if u.slicing.slices > 1 and u.delta_arrays and d.update.slicing.slice_bits is not None:
+        # the bit-sliced fold of delta arrays rewrites the weights in canonical digits (a carry resolution every batch)
+        f["update.slicing.carry_interval"] = ({"update__delta_arrays": False}, {"update__slicing__carry_interval": 1})
+    elif u.slicing.slices > 1:
         f["update.slicing.carry_interval"] = {"update__slicing__carry_interval": 1}
         f["update.slicing.carry_threshold"] = ({"update__slicing__carry_interval": 1}, {"update__slicing__carry_threshold": 0.05})
         if u.slicing.slice_bits is None:
@@ -199,6 +202,12 @@ def _update_flips(d):
                                       "update__slicing__base": 4.0}
     else:
         f["update.slicing.slices"] = {"update__slicing__slices": 2}
+    f["update.delta_arrays"] = {"update__delta_arrays": not u.delta_arrays}  # refused at load unless outer_product
+    if d.compute == "analog":  # see CONDITIONAL: the copies differ by their own write noise
+        both = {"device__write_noise": 0.1, "device__programming_noise": 0.05}
+        if u.rule == "exact":
+            both["update__rule"] = "outer_product"
+        f["update.weight_copies"] = (both, {"update__weight_copies": 3 - u.weight_copies})
     return f
 
 
@@ -206,13 +215,13 @@ def _update_flips(d):
 CONDITIONAL = {
     "update.rule": "with an ideal device and pulse scheme 'none' every rule writes W - lr·dᵀx exactly (the rules differ "
                    "in cost); flipped on every design with a device model or pulses",
+    "update.weight_copies": "two copies differ by their own write and programming noise (vmm reads copy 0, mvm copy 1): "
+                            "flipped with both on (and, for rule 'exact', a pulsed rule); a digital core's copies hold the same "
+                            "bits, so digital designs are not flipped",
 }
 COST_ONLY = {
     "io.*.input_encoding": "single read: time, amplitude and bit-serial inputs give the same dot product",
     "io.*.converter": "'sar' and 'ramp' convert to the same codes (they differ in energy and time); 'learned' is flipped",
-    "update.weight_copies": "every copy holds the same weights; the reads see one",
-    "update.delta_arrays": "the batch's outer products land on delta arrays and are folded in at batch end: the "
-                           "numerics apply them in place (ideal delta cells); the cost charges the delta arrays and the fold",
 }
 
 
@@ -343,3 +352,46 @@ def test_base_imports_no_core():
     names = {a.name if isinstance(n, ast.Import) else (n.module or "") for n in ast.walk(tree)
              if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
     assert not names & {"core", "bitslice", "digital", "digital_pim", "registry", "dataflow"}
+
+
+# ------------------------------------------------------------------------ weight copies and delta arrays
+def _plain_io(d):
+    ch = {}
+    for k in ("forward", "backward"):
+        ch.update({f"io__{k}__dac_bits": None, f"io__{k}__adc_bits": None, f"io__{k}__output_noise": 0.0})
+    return _with(d, device__read_noise=0.0, **ch)
+
+
+@pytest.mark.parametrize("name", ["marinella2018-analog", "panther-sgd"])
+def test_two_weight_copies_forward_reads_copy_0_backward_copy_1(name):
+    d = _plain_io(_with(DESIGNS[name], update__weight_copies=2, device__write_noise=0.2, device__programming_noise=0.05))
+    w, x, e = _operands()
+    core = make_core(w, d, seed=0)
+    core.opu(x, e, 0.2)
+    w0 = core.get_weight()
+    core._use(1)
+    w1 = core.get_weight()
+    core._use(0)
+    assert not torch.equal(w0, w1)  # the same update, each copy with its own write (and programming) noise
+    assert torch.allclose(core.vmm(x), x @ w0.t(), rtol=1e-5, atol=1e-5)
+    assert torch.allclose(core.mvm(e), e @ w1, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", ["marinella2018-analog", "panther-minibatch"])
+def test_delta_arrays_take_the_batch_and_fold_into_every_copy(name):
+    d = _plain_io(_with(DESIGNS[name], update__delta_arrays=True, update__weight_copies=2))
+    w, x, e = _operands(b=6)
+    core = make_core(w, d, seed=0)
+    before = core.get_weight()
+    core.opu(x, e, 0.2)
+    delta = core._sets[core._delta]
+    assert (delta["c"] if "c" in delta else delta["v"]).abs().max() < 0.05  # reset after the fold
+    w0 = core.get_weight()
+    assert not torch.equal(w0, before)
+    ref = before - 0.2 * e.t() @ x
+    assert (w0 - ref).abs().mean() < 0.5 * (before - ref).abs().mean()  # the batch's update arrived
+    s = core.stats
+    m = LayerMapping(OUT, N_IN, d).update_counts()
+    assert s["update.fold_write_cells"] == m.fold_write_cells and s["update_events"] == 6
+    if "update.pulsed_cells" in s:
+        assert s["update.pulsed_cells"] == 6 * m.pulsed_cells  # one set of delta arrays pulsed, not the copies

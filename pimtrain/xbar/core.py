@@ -156,12 +156,73 @@ class AnalogCore(CoreBase):
         self.carry = None if self.slices == 1 else CarrySchedule(sl.carry_interval, lambda: periodic_carry(self), "periodic")
         self._since_refresh = 0
         self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
+        # array sets (update.weight_copies, update.delta_arrays): set 0 is the forward copy (vmm, get_weight); a second
+        # copy (set 1) is the backward one (mvm); delta arrays (the last set) take the pulses, folded once per batch
+        self.copies = d.update.weight_copies
+        self._delta = -1
+        self._sets = [self._set_state()]
+        self._active = 0
+        for _ in range(self.copies - 1):
+            self._sets.append(self._new_set(self.slices, counts_carries=False))
+        if d.update.delta_arrays:
+            self._sets.append(self._new_set(1, counts_carries=None))
+            self._delta = len(self._sets) - 1
         self.set_weight(w.to(dev))
         simple = self.slices == 1 and self.n_row_tiles == 1 and self.n_col_tiles == 1
         parts = [f"analog {d.device.model}", "single array per kernel: one matmul + output-referred read noise"
                  if simple else f"{self.n_row_tiles}x{self.n_col_tiles} array tiles x {self.slices} slices: batched einsum"]
         parts.append(f"{d.update.rule}/{d.update.pulse.scheme}: row-sparse update of pulsed rows only")
+        if self.copies > 1 or self._delta >= 0:
+            parts.append(f"{self.copies} weight copies (vmm reads copy 0, mvm copy {self.copies - 1})"
+                         + ("; pulses on delta arrays, folded per batch by programming" if self._delta >= 0 else ""))
         self.fast_path = "; ".join(parts)
+
+    # ------------------------------------------------------------------------------------- array sets
+    _SET_ATTRS = ("c", "devices", "_wk_store", "wk", "_since_refresh", "carry")
+
+    def _set_state(self) -> dict:
+        return {k: getattr(self, k) for k in self._SET_ATTRS}
+
+    def _new_set(self, slices: int, counts_carries: bool | None) -> dict:
+        """Another set of arrays of the same device (its own device-to-device draws, state at the centre).
+        ``counts_carries``: None for delta arrays (no carry), False for a second copy (its carries reprogram cells, the
+        carry steps are counted once, on copy 0)."""
+        d, dev = self.design, self.device
+        st = {"devices": [make_device(d.device, (self.in_features, self.pairs, self.out_features), self.generator,
+                                      self.noise, dev, base_path=d.source_path) for _ in range(slices)],
+              "_wk_store": torch.zeros(slices, *self._wk_store.shape[1:], device=dev),
+              "c": torch.zeros(slices, self.in_features, self.pairs, self.out_features, device=dev), "_since_refresh": 0}
+        st["wk"] = st["_wk_store"][:, : self.in_features, : self.out_features]
+        st["carry"] = None
+        if counts_carries is not None and self.slices > 1:
+            st["carry"] = CarrySchedule(d.update.slicing.carry_interval, lambda: periodic_carry(self), "periodic",
+                                        count_steps=counts_carries)
+        return st
+
+    def _use(self, i: int) -> None:
+        """Make array set ``i`` the one the kernels and writes act on."""
+        if i == self._active:
+            return
+        self._sets[self._active] = self._set_state()
+        for k, v in self._sets[i].items():
+            setattr(self, k, v)
+        self._active = i
+
+    def _fold(self, events: int) -> None:
+        """Delta arrays → weights: read the delta arrays, program every weight copy to weight + delta (the serial
+        programming path of ``set_weight``, with its programming noise), reset the delta arrays."""
+        self._use(self._delta)
+        dw = self.combine(self.c[0]) * self.wscale[0]  # (in, out), weight units
+        self.c.copy_(self.devices[0].program(torch.zeros_like(self.c[0])).unsqueeze(0))  # reset to the centre
+        self.refresh_weights()
+        for i in range(self.copies):
+            self._use(i)
+            self._program_m((self._weight_m() + dw).clamp_(-self.w_max, self.w_max), noisy=True)
+            self._tick(events)
+        u = self._update_counts
+        self.counters.add("update.fold_read_cells", u.fold_read_cells)
+        self.counters.add("update.fold_write_cells", u.fold_write_cells)
+        self._use(0)
 
     # ----------------------------------------------------------------------------------- weight access
     @property
@@ -180,7 +241,7 @@ class AnalogCore(CoreBase):
 
     def refresh_weights(self) -> None:
         """Recompute the weight cache (weight units, per slice) from the full state."""
-        for s in range(self.slices):
+        for s in range(self.c.shape[0]):  # the slices of the active array set (delta arrays: one)
             self.wk[s].copy_(self.combine(self.c[s])).mul_(self.wscale[s])
         self._since_refresh = 0
 
@@ -223,7 +284,10 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self.w.copy_(w.clamp(-self.design.array.w_max, self.design.array.w_max) if self._clip else w)
             return
-        self._program_m(w.t().clamp(-self.w_max, self.w_max), noisy=True)
+        for i in range(self.copies):  # every copy programmed, each with its own programming noise
+            self._use(i)
+            self._program_m(w.t().clamp(-self.w_max, self.w_max), noisy=True)
+        self._use(0)
 
     def _program_m(self, m: torch.Tensor, noisy: bool) -> None:
         resid = m / self.w_max
@@ -250,7 +314,13 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self._count_read("backward", d, "max")
             return d @ self.w
-        return self._read_bwd(d, False)
+        if self.copies == 1:
+            return self._read_bwd(d, False)
+        self._use(self.copies - 1)  # the backward copy
+        try:
+            return self._read_bwd(d, False)
+        finally:
+            self._use(0)
 
     def _read_bitserial(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
         """Read strategy of the bit-serial accumulation kinds (ISAAC / CASCADE / Neural-PIM): :mod:`.dataflow`."""
@@ -338,9 +408,26 @@ class AnalogCore(CoreBase):
             if self._clip:
                 self.w.clamp_(-self.design.array.w_max, self.design.array.w_max)
             if rule != "outer_product":
-                self._count_written(self.in_features)
+                self._count_written(self.in_features, self.copies_written)
             return
-        self._update(x, d, lr)
+        if self._delta >= 0:  # the pulses land on the delta arrays; folded into every copy at the end of the batch
+            self._use(self._delta)
+            self._ticking = False
+            try:
+                self._update(x, d, lr)
+            finally:
+                self._ticking = True
+                self._use(0)
+            self._fold(b)
+            return
+        for i in range(self.copies):  # every copy takes the update (its own device response and write noise)
+            self._use(i)
+            self._update(x, d, lr)
+        self._use(0)
+
+    @property
+    def copies_written(self) -> int:
+        return self.design.update.weight_copies
 
     # update strategies, one per update.rule (selected once, in _select_update)
     def _select_update(self):
@@ -375,8 +462,10 @@ class AnalogCore(CoreBase):
             self._write_rank1(x[i], d[i], lr)
             self._tick(1)
 
+    _ticking = True
+
     def _tick(self, events: int) -> None:
-        if self.carry is not None:
+        if self.carry is not None and self._ticking:
             self.carry.tick(events, self.counters)
 
     def _event_counts(self, s: dict) -> None:
@@ -394,12 +483,12 @@ class AnalogCore(CoreBase):
             s["update.row_drives"] = events * u.row_drives
             s["update.col_drives"] = events * u.col_drives
 
-    def _count_written(self, rows: int) -> None:
-        """A batch write of ``rows`` active rows: every cell of those rows in every weight copy, row by row."""
-        copies = self.design.update.weight_copies
+    def _count_written(self, rows: int, copies: int = 1) -> None:
+        """A batch write of ``rows`` active rows of ``copies`` weight copies: every cell of those rows, row by row."""
         pairs = self.mapping.cells_per_weight
         self.counters.add("update.cells_written", rows * self.out_features * pairs * copies)
-        self.counters.add("update.rows_written", self._update_counts.rows_written)
+        if getattr(self, "_active", 0) == 0:  # the copies are written side by side: the rows' time once
+            self.counters.add("update.rows_written", self._update_counts.rows_written)
 
     def _apply(self, rows: torch.Tensor | None, req: Request) -> None:
         """Send a request to the pulsed rows of the least significant slice and refresh the cache."""
@@ -565,6 +654,8 @@ class AnalogCore(CoreBase):
             sd["c"] = self.c.clone()
             sd["since_carry"] = self.carry.since if self.carry is not None else 0
             sd["devices"] = [dv.tensors() for dv in self.devices]
+            sd["sets"] = [{"c": st["c"].clone(), "since_carry": st["carry"].since if st["carry"] is not None else 0,
+                           "devices": [dv.tensors() for dv in st["devices"]]} for st in self._sets[1:]]
         return sd
 
     def load_state_dict(self, sd: dict) -> None:
@@ -580,12 +671,15 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self.w.copy_(sd["w"].to(self.device))
             return
-        self.c.copy_(sd["c"].to(self.device))
-        if self.carry is not None:
-            self.carry.since = int(sd.get("since_carry", 0))
-        for dv, t in zip(self.devices, sd.get("devices", [])):
-            dv.load_tensors(t)
-        self.refresh_weights()
+        for i, st in enumerate([sd] + list(sd.get("sets", []))[: len(self._sets) - 1]):
+            self._use(i)
+            self.c.copy_(st["c"].to(self.device))
+            if self.carry is not None:
+                self.carry.since = int(st.get("since_carry", 0))
+            for dv, t in zip(self.devices, st.get("devices", [])):
+                dv.load_tensors(t)
+            self.refresh_weights()
+        self._use(0)
 
     def to(self, device) -> "AnalogCore":
         """Move all state to ``device``. The generator is re-seeded deterministically there."""
@@ -605,12 +699,15 @@ class AnalogCore(CoreBase):
             return self
         self.pm = self.pm.to(device)
         self.pm2 = self.pm2.to(device)
-        self.c = self.c.to(device)
-        self._wk_store = self._wk_store.to(device)
-        self.wk = self._wk_store[:, : self.in_features, : self.out_features]
-        for dv in self.devices:
-            dv.to(device)
-            dv.generator, dv.noise = self.generator, self.noise
+        for i in range(len(self._sets)):
+            self._use(i)
+            self.c = self.c.to(device)
+            self._wk_store = self._wk_store.to(device)
+            self.wk = self._wk_store[:, : self.in_features, : self.out_features]
+            for dv in self.devices:
+                dv.to(device)
+                dv.generator, dv.noise = self.generator, self.noise
+        self._use(0)
         return self
 
     def __repr__(self) -> str:
