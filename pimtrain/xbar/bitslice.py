@@ -32,7 +32,6 @@ of std per cell read. With the ideal device the levels are kept exactly (no devi
 """
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -42,39 +41,8 @@ from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping, weight_slices
 
 from .base import CoreBase, update_pair
-from .carry import CarrySchedule
+from .encoding import WeightEncoding, canonical_digits, digits_of
 from .quantizers import AdcQuantizer, DacQuantizer
-
-
-def digits_of(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
-    """Sign-magnitude digits of integer tensor ``k``: (slices, *k.shape), least significant first.
-
-    ``Σ_s base**s · digits[s] == k``; every digit but the last lies in ``-(base-1) .. base-1``, the
-    last takes the rest of the magnitude.
-    """
-    sign = torch.sign(k)
-    m = k.abs()
-    out = []
-    for _ in range(slices - 1):
-        out.append(torch.remainder(m, base))
-        m = torch.div(m, base, rounding_mode="floor")
-    out.append(m)
-    return torch.stack(out) * sign
-
-
-def canonical_digits(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
-    """Balanced digits of integer tensor ``k`` (CRS layout): (slices, ...), least significant first.
-
-    Digits of slices ``0 .. S-2`` lie in ``-base/2 .. base/2 - 1``; the top slice takes the remainder.
-    """
-    half = base // 2
-    out = []
-    for _ in range(slices - 1):
-        d = torch.remainder(k + half, base) - half
-        out.append(d)
-        k = torch.div(k - d, base, rounding_mode="floor")
-    out.append(k)
-    return torch.stack(out)
 
 
 class BitSlicedCore(CoreBase):
@@ -121,19 +89,13 @@ class BitSlicedCore(CoreBase):
         # the bit-serial input stream is read as one value (exact for a dac_bits input); each simulated conversion
         # stands for one per input cycle, as the hardware converts
         self._cycles = {k: self.mapping.input_cycles(k) for k in ("forward", "backward")}
-        self.base = int(base)
-        self.S = sl.slices
-        self.cap_bits = list(reversed(sl.slice_bits))  # least significant first
-        self.total_bits = self.S * int(round(math.log2(self.base)))
-        self.w_max = float(design.array.w_max)
-        self.lsb = self.w_max / 2.0 ** (self.total_bits - 1)
-        self.k_max = 2.0 ** (self.total_bits - 1) - 1
-        self.k_min = -(2.0 ** (self.total_bits - 1))
         dev = self.device
-        self.levels = torch.tensor([2.0 ** b for b in self.cap_bits], device=dev).view(-1, 1, 1)
-        self.v_hi = self.levels / 2 - 1
-        self.v_lo = -self.levels / 2
-        self.pows = torch.tensor([float(self.base) ** s for s in range(self.S)], device=dev).view(-1, 1, 1)
+        # the weight encoding (fixed-point bit slices, carry resolution): its own object (.encoding); the hot paths
+        # read its constants through these names
+        self.enc = enc = WeightEncoding(design, dev, "fixed_point", spec=sl)
+        self.base, self.S, self.cap_bits, self.total_bits = enc.base, enc.S, enc.cap_bits, enc.total_bits
+        self.w_max, self.lsb, self.k_max, self.k_min = enc.w_max, enc.lsb, enc.k_max, enc.k_min
+        self.levels, self.v_hi, self.v_lo, self.pows = enc.levels, enc.v_hi, enc.v_lo, enc.pows
         dspec = design.device
         self.device_ideal = dspec.ideal_updates  # the one ideal-device check (pimtrain.design.models.DeviceSpec)
         self.read_sigma = float(dspec.read_noise)
@@ -149,7 +111,7 @@ class BitSlicedCore(CoreBase):
         for q in self._quantizers().values():
             q.host_scale = False
         self.v = torch.zeros(self.S, self.in_features, self.out_features, device=dev)
-        self.carry_schedule = CarrySchedule(sl.carry_interval, self.resolve_carries, "resolve")
+        self.carry_schedule = enc.carry(self.resolve_carries)
         self._sat = self._upd = self._cells = 0  # tensor accumulators (read in ``stats``, no sync per update)
         self.ideal = False
         # slice sets (update.weight_copies, update.delta_arrays): set 0 the forward copy (vmm, get_weight), a second
@@ -162,8 +124,7 @@ class BitSlicedCore(CoreBase):
         self._sets = [self._set_state()]
         self._active = 0
         for _ in range(self.copies - 1):
-            self._sets.append(self._new_set(CarrySchedule(sl.carry_interval, self.resolve_carries, "resolve",
-                                                          count_steps=False)))
+            self._sets.append(self._new_set(enc.carry(self.resolve_carries, count_steps=False)))
         self._delta = -1
         if design.update.delta_arrays:
             self._sets.append(self._new_set(None))
@@ -203,12 +164,12 @@ class BitSlicedCore(CoreBase):
         """Delta slices → weights: the delta's integer added to every copy's (clipped to ``T`` bits), the changed
         cells programmed in canonical digits; delta slices reset to zero."""
         self._use(self._delta)
-        kd = torch.round(self.v).mul_(self.pows).sum(0)
+        kd = self.enc.integer(self.v, rounded=True)
         self._program(torch.zeros_like(self.v))
         for i in range(self.copies):
             self._use(i)
-            k = (torch.round(self.v).mul_(self.pows).sum(0) + kd).clamp_(self.k_min, self.k_max)
-            dig = canonical_digits(k, self.base, self.S)
+            k = (self.enc.integer(self.v, rounded=True) + kd).clamp_(self.k_min, self.k_max)
+            dig = self.enc.canonical(k)
             mask = dig != self.v
             self.counters.add("cells_reprogrammed", mask.sum())
             self._program(dig, mask)
@@ -225,7 +186,7 @@ class BitSlicedCore(CoreBase):
 
     def stored_integer(self) -> torch.Tensor:
         """Σ_s base**s v_s (in, out), in LSB units (not rounded)."""
-        return (self.v * self.pows).sum(0)
+        return self.enc.integer(self.v)
 
     def get_weight(self) -> torch.Tensor:
         return (self.stored_integer() * self.lsb).t().contiguous()
@@ -234,15 +195,15 @@ class BitSlicedCore(CoreBase):
         w = w.detach().to(device=self.device, dtype=torch.float32)
         if tuple(w.shape) != self.shape:
             raise PimtrainError(f"set_weight: shape {tuple(w.shape)} does not match the core {self.shape}")
-        k = torch.round(w.t() / self.lsb).clamp_(self.k_min, self.k_max)
+        k = self.enc.to_integer(w.t())
         for i in range(self.copies):  # every copy programmed (each with its own programming noise)
             self._use(i)
-            self._program(canonical_digits(k, self.base, self.S))
+            self._program(self.enc.canonical(k))
         self._use(0)
 
     def _program(self, digits: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """Write slice levels ``digits`` (S, in, out) directly (programming noise, bounds, faults)."""
-        target = torch.maximum(torch.minimum(digits, self.v_hi), self.v_lo)
+        target = self.enc.clip_levels(digits)
         if self.devices is not None:
             progs = []
             for s in range(self.S):
@@ -322,9 +283,9 @@ class BitSlicedCore(CoreBase):
             per_example = self.design.update.rule == "outer_product"
             steps = [(x[i:i + 1], d[i:i + 1]) for i in range(b)] if per_example else [(x, d)]
             for xs, ds in steps:
-                k = torch.round(self.v).mul_(self.pows).sum(0)
+                k = self.enc.integer(self.v, rounded=True)
                 k = torch.round(k + scale * (xs.t() @ ds)).clamp_(self.k_min, self.k_max)
-                dig = canonical_digits(k, self.base, self.S)
+                dig = self.enc.canonical(k)
                 mask = dig != self.v
                 n = mask.sum()
                 self.counters.add("cells_reprogrammed", n)
@@ -334,7 +295,7 @@ class BitSlicedCore(CoreBase):
                 self._program(dig, mask)
             return
         if self.design.update.rule == "accumulate":  # mini-batch: the summed update written once
-            self._write(digits_of(torch.round(scale * (x.t() @ d)), self.base, self.S))
+            self._write(self.enc.digits(torch.round(scale * (x.t() @ d))))
             if ticks:
                 self._tick(b, interval)
             return
@@ -342,7 +303,7 @@ class BitSlicedCore(CoreBase):
         chunk = max(1, (1 << 21) // max(self.in_features * self.out_features * self.S, 1))
         for start in range(0, b, chunk):
             dk = torch.einsum("bi,bo->bio", x[start:start + chunk], d[start:start + chunk]).mul_(scale).round_()
-            dig = digits_of(dk, self.base, self.S)  # (S, rows, in, out)
+            dig = self.enc.digits(dk)  # (S, rows, in, out)
             for i in range(dk.shape[0]):
                 self._write(dig[:, i])
                 if ticks:
@@ -393,8 +354,8 @@ class BitSlicedCore(CoreBase):
         """The ``resolve`` carry policy: read every slice, re-encode the weight canonically, reprogram.
 
         Returns the number of cells reprogrammed (those not already at their target level)."""
-        k = torch.round(self.v).mul_(self.pows).sum(0).clamp_(self.k_min, self.k_max)
-        dig = canonical_digits(k, self.base, self.S)
+        k = self.enc.integer(self.v, rounded=True).clamp_(self.k_min, self.k_max)
+        dig = self.enc.canonical(k)
         mask = dig != self.v  # cells off their target level (a drifted cell is rewritten too)
         n = int(mask.sum())
         if n:
@@ -454,8 +415,8 @@ class BitSlicedCore(CoreBase):
         if device == self.device:
             return self
         self.device = device
-        for name in ("levels", "v_hi", "v_lo", "pows"):
-            setattr(self, name, getattr(self, name).to(device))
+        self.enc.to(device)
+        self.levels, self.v_hi, self.v_lo, self.pows = self.enc.levels, self.enc.v_hi, self.enc.v_lo, self.enc.pows
         _ = self.stats  # fold the tensor accumulators (on the old device) into the counters
         self._reseed(device)
         self.counters.to(device)

@@ -45,9 +45,9 @@ from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping
 
 from .base import CoreBase, log_once, update_pair
-from .carry import CarrySchedule
+from .encoding import WeightEncoding
 from .quantizers import AdcQuantizer, DacQuantizer, absmax
-from .slicing import periodic_carry, significances
+from .slicing import periodic_carry
 
 _absmax = absmax
 
@@ -121,22 +121,19 @@ class AnalogCore(CoreBase):
     # ------------------------------------------------------------------------------------- construction
     def _build_analog(self, w: torch.Tensor) -> None:
         d = self.design
-        sl = d.update.slicing
-        self.slices = sl.slices
-        self.sig = significances(sl.slices, sl.base)
-        self.pairs = 2 if d.array.weight_mapping == "differential" else 1
-        self.w_max = float(d.array.w_max)
         dev = self.device
-        self.pm = torch.tensor([0.5, -0.5] if self.pairs == 2 else [0.5], device=dev).view(1, self.pairs, 1)
+        # the weight encoding (polarity, positional slices, carry): its own object (.encoding); the hot paths read
+        # its constants through these names
+        self.enc = enc = WeightEncoding(d, dev, "positional")
+        self.slices, self.sig, self.pairs, self.w_max = enc.slices, enc.sig, enc.pairs, enc.w_max
+        self.pm, self.pm2, self.wscale, self.k_hat = enc.pm, enc.pm2, enc.wscale, enc.k_hat
+        self.combine, self.split = enc.combine, enc.split
         self.devices = [
             make_device(d.device, (self.in_features, self.pairs, self.out_features), self.generator, self.noise,
                         dev, base_path=d.source_path)
             for _ in range(self.slices)
         ]
         self.dw_min = self.devices[0].dw_min
-        self.wscale = [self.w_max * s for s in self.sig]  # weight units per normalised slice unit
-        self.k_hat = 1.0 / self.wscale[0]  # normalised LSB units per weight unit
-        self.pm2 = self.pm * 2.0  # pair signs (+1, -1) or (+1,)
         # tiling (forward: row tiles of array.rows; backward: column tiles of weight columns per array)
         self.row_tile = d.array.rows
         self.n_row_tiles = max(len(self.mapping.row_splits), 1)
@@ -153,7 +150,7 @@ class AnalogCore(CoreBase):
         self.read_sigma = rn * coef  # std of one weight read, normalised slice units
         self.read_sigma_w = self.read_sigma * self.wscale[0]  # the same in weight units (slice 0)
         self._update = self._select_update()
-        self.carry = None if self.slices == 1 else CarrySchedule(sl.carry_interval, lambda: periodic_carry(self), "periodic")
+        self.carry = None if self.slices == 1 else enc.carry(lambda: periodic_carry(self))
         self._since_refresh = 0
         self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
         # array sets (update.weight_copies, update.delta_arrays): set 0 is the forward copy (vmm, get_weight); a second
@@ -195,8 +192,7 @@ class AnalogCore(CoreBase):
         st["wk"] = st["_wk_store"][:, : self.in_features, : self.out_features]
         st["carry"] = None
         if counts_carries is not None and self.slices > 1:
-            st["carry"] = CarrySchedule(d.update.slicing.carry_interval, lambda: periodic_carry(self), "periodic",
-                                        count_steps=counts_carries)
+            st["carry"] = self.enc.carry(lambda: periodic_carry(self), count_steps=counts_carries)
         return st
 
     def _use(self, i: int) -> None:
@@ -229,16 +225,6 @@ class AnalogCore(CoreBase):
     def shape(self) -> tuple[int, int]:
         return (self.out_features, self.in_features)
 
-    def combine(self, c: torch.Tensor) -> torch.Tensor:
-        """Normalised slice value ŵ of a (rows, pairs, out) block."""
-        if self.pairs == 2:
-            return c[:, 0] - c[:, 1]
-        return c[:, 0] * 2.0
-
-    def split(self, what: torch.Tensor) -> torch.Tensor:
-        """Per-device centred targets (rows, pairs, out) for normalised slice values ŵ (rows, out)."""
-        return what.unsqueeze(1) * self.pm
-
     def refresh_weights(self) -> None:
         """Recompute the weight cache (weight units, per slice) from the full state."""
         for s in range(self.c.shape[0]):  # the slices of the active array set (delta arrays: one)
@@ -263,8 +249,7 @@ class AnalogCore(CoreBase):
         """Stored Wᵀ (in, out), no read noise."""
         if self.ideal:
             return self.w.t()
-        return self.combine(self.c[0]) * self.wscale[0] if self.slices == 1 else \
-            sum(self.combine(self.c[s]) * self.wscale[s] for s in range(self.slices))
+        return self.enc.decode(self.c)
 
     def get_weight(self) -> torch.Tensor:
         """Effective stored weight (out, in) without read noise."""
@@ -290,15 +275,12 @@ class AnalogCore(CoreBase):
         self._use(0)
 
     def _program_m(self, m: torch.Tensor, noisy: bool) -> None:
-        resid = m / self.w_max
-        for s in reversed(range(self.slices)):
-            target = (resid / self.sig[s]).clamp_(-1.0, 1.0)
-            cs = self.split(target)
-            if noisy:
-                cs = self.devices[s].program(cs)
-            self.c[s].copy_(cs)
-            if s:
-                resid = resid - self.combine(self.c[s]) * self.sig[s]
+        """Program weights ``m`` (in, out) through the encoding onto the active set's cells."""
+        def store(s: int, cs: torch.Tensor) -> torch.Tensor:
+            self.c[s].copy_(self.devices[s].program(cs) if noisy else cs)
+            return self.c[s]
+
+        self.enc.program(m, store)
         self.refresh_weights()
 
     # ------------------------------------------------------------------------------------------ kernels
@@ -697,8 +679,8 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self.w = self.w.to(device)
             return self
-        self.pm = self.pm.to(device)
-        self.pm2 = self.pm2.to(device)
+        self.enc.to(device)
+        self.pm, self.pm2 = self.enc.pm, self.enc.pm2
         for i in range(len(self._sets)):
             self._use(i)
             self.c = self.c.to(device)
