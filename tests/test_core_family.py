@@ -395,3 +395,20 @@ def test_delta_arrays_take_the_batch_and_fold_into_every_copy(name):
     assert s["update.fold_write_cells"] == m.fold_write_cells and s["update_events"] == 6
     if "update.pulsed_cells" in s:
         assert s["update.pulsed_cells"] == 6 * m.pulsed_cells  # one set of delta arrays pulsed, not the copies
+
+
+def test_large_reads_sample_the_activity_of_each_kernel():
+    """Alternating large forward and backward reads: every 8th read *of each kernel* is measured (a sample over all
+    reads would see only one kernel)."""
+    from pimtrain.xbar.base import ACTIVITY_SAMPLE
+
+    g = torch.Generator().manual_seed(0)
+    core = make_core(torch.randn(80, 80, generator=g) * 0.1, DESIGNS["marinella2018-analog"], seed=0)
+    x, e = torch.rand(64, 80, generator=g), torch.rand(64, 80, generator=g) * 0.5  # 5120 values: a large read
+    for _ in range(2 * ACTIVITY_SAMPLE):
+        core.vmm(x)
+        core.mvm(e)
+    s = core.stats
+    assert s["vectors_forward"] == s["vectors_backward"] == 2 * ACTIVITY_SAMPLE * 64
+    assert s["activity_vectors_forward"] == s["activity_vectors_backward"] == 2 * 64
+    assert s["input_sum_forward"] > 0 and s["input_sum_backward"] > 0
