@@ -144,6 +144,7 @@ class AnalogCore(CoreBase):
         npad = self.n_col_tiles * cw if self.n_col_tiles > 1 else self.out_features
         self._wk_store = torch.zeros(self.slices, kp, npad, device=dev)
         self.wk = self._wk_store[:, : self.in_features, : self.out_features]
+        self._views()
         self.c = torch.zeros(self.slices, self.in_features, self.pairs, self.out_features, device=dev)
         rn = self.devices[0].read_noise_std()
         coef = math.sqrt(2.0) if self.pairs == 2 else 2.0
@@ -180,6 +181,12 @@ class AnalogCore(CoreBase):
     def _set_state(self) -> dict:
         return {k: getattr(self, k) for k in self._SET_ATTRS}
 
+    def _views(self) -> None:
+        """The single array's weight and its transpose as views of the active set's cache (made once per set, not per
+        read; the cache is updated in place)."""
+        self._w0 = self.wk[0]
+        self._w0t = self._w0.t()
+
     def _new_set(self, slices: int, counts_carries: bool | None) -> dict:
         """Another set of arrays of the same device (its own device-to-device draws, state at the centre).
         ``counts_carries``: None for delta arrays (no carry), False for a second copy (its carries reprogram cells, the
@@ -203,6 +210,7 @@ class AnalogCore(CoreBase):
         for k, v in self._sets[i].items():
             setattr(self, k, v)
         self._active = i
+        self._views()
 
     def _fold(self, events: int) -> None:
         """Delta arrays → weights: read the delta arrays, program every weight copy to weight + delta (the serial
@@ -334,8 +342,7 @@ class AnalogCore(CoreBase):
         tiles = self.n_row_tiles if forward else self.n_col_tiles
         rs = self.read_sigma
         if self.slices == 1 and tiles == 1:
-            w = self.wk[0]
-            y = xi @ w if forward else xi @ w.t()
+            y = xi @ self._w0 if forward else xi @ self._w0t
             if rs > 0:
                 z = self.noise.normal(y.shape)
                 y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=self.read_sigma_w)
@@ -686,6 +693,7 @@ class AnalogCore(CoreBase):
             self.c = self.c.to(device)
             self._wk_store = self._wk_store.to(device)
             self.wk = self._wk_store[:, : self.in_features, : self.out_features]
+            self._views()
             for dv in self.devices:
                 dv.to(device)
                 dv.generator, dv.noise = self.generator, self.noise
