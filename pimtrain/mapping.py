@@ -44,6 +44,14 @@ def weight_slices(design: Design) -> int:
     return 1
 
 
+def rewrites_whole_weight(design: Design) -> bool:
+    """True when a weight sits in bit slices of ``array.weight_bits`` on ``array.bits_per_cell`` cells with no
+    ``update.slicing`` (no headroom to accumulate in place, no carry): every update is then a read-modify-write
+    of the whole weight, programming all its slices (PANTHER's Base_mvm / Base_opa_mvm serial writes)."""
+    sl = design.update.slicing
+    return sl.slices == 1 and sl.slice_bits is None and weight_slices(design) > 1
+
+
 def bit_lines_per_weight(design: Design) -> int:
     """Physical columns (bit lines) one weight occupies: slices × polarity."""
     return weight_slices(design) * polarity_cols(design)
@@ -171,7 +179,8 @@ class UpdateCounts:
     """Actions of one update event of one layer (an input vector for ``outer_product``, a batch for
     ``accumulate`` / ``serial``): ``pulsed_cells`` cells under a rank-1 pulse (the least significant slice),
     ``row_drives`` / ``col_drives`` pulse drivers fired, ``cells_written`` / ``rows_written`` cells and rows
-    programmed serially, ``carries`` carry steps (a fraction: one every ``carry_interval`` events) each
+    programmed serially (the least significant slice; every slice where :func:`rewrites_whole_weight`, also for
+    ``outer_product``, which then fires no pulses), ``carries`` carry steps (a fraction: one every ``carry_interval`` events) each
     reprogramming ``carry_cells`` cells in ``carry_rows`` rows per array. Every copy the update writes
     (``update.weight_copies``) is counted; with ``update.delta_arrays`` the pulses land on one set of delta
     arrays instead, and once per batch ``fold_read_cells`` delta cells are read and ``fold_write_cells``
@@ -283,10 +292,12 @@ class LayerMapping:
         return input_cycles(self.design, kernel)
 
     def conversions(self, kernel: str = "forward") -> float:
-        """A/D conversions of one input vector through ``kernel`` (all row or column tiles)."""
+        """A/D conversions of one input vector through ``kernel`` (all row or column tiles). Backward, each
+        slice's partial sum is converted on its own: the slices sit in their own columns (or crossbars), and the
+        transposed read drives them one at a time."""
         if kernel == "forward":
             return self.out_features * self.row_tiles * conversions_per_output(self.design, kernel)
-        return self.in_features * self.col_tiles * conversions_per_output(self.design, kernel) / max(self.slices, 1)
+        return self.in_features * self.col_tiles * conversions_per_output(self.design, kernel)
 
     def busiest_array_conversions(self, kernel: str = "forward") -> float:
         """A/D conversions of one input vector on the busiest array of ``kernel`` (the outputs it holds);
@@ -294,7 +305,7 @@ class LayerMapping:
         if kernel == "forward":
             held = min(self.out_features, max(self.weight_cols_per_array // max(self.slices, 1), 1))
             return held * conversions_per_output(self.design, kernel)
-        return min(self.in_features, self.rows) * conversions_per_output(self.design, kernel) / max(self.slices, 1)
+        return min(self.in_features, self.rows) * conversions_per_output(self.design, kernel)
 
     def read_counts(self, kernel: str = "forward") -> ReadCounts:
         """The actions of one input vector through ``kernel`` (see :class:`ReadCounts`)."""
@@ -338,6 +349,8 @@ class LayerMapping:
         extra = {}
         if sl.slices > 1 and self.arrays:
             extra = dict(carries=1.0 / sl.carry_interval, carry_cells=self.cells * copies, carry_rows=rows)
+        if rewrites_whole_weight(d):  # every event (an example, or a batch) rewrites all slices of every weight
+            return self._measured("update", UpdateCounts(cells_written=self.cells * copies, rows_written=rows))
         if d.update.rule == "outer_product":
             pulsed = 1 if d.update.delta_arrays else copies  # the arrays the rank-1 pulses land on
             if d.update.delta_arrays:

@@ -116,8 +116,8 @@ class CoreBase:
         self._moves = 0
         self.generator = make_generator(self.seed, self.layer_index, self.device)
         self.counters = Counters()
-        self._pending_inputs: list = []  # deferred read statistics (see _count_read)
-        self._large_reads = 0
+        self._reset_pending()
+        self._large_reads = {"forward": 0, "backward": 0}  # per kernel: the activity sample of large reads
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -130,61 +130,74 @@ class CoreBase:
         self.generator = make_generator(self.seed, self.layer_index, device, salt=self._moves)
 
     # --- counting under the Mapping's names --------------------------------------------------------------
+    def _reset_pending(self) -> None:
+        #: per kernel: [vectors, conversions, vectors measured, calls] since the last fold (plain ints)
+        self._tally = {"forward": [0, 0, 0, 0], "backward": [0, 0, 0, 0]}
+        #: (kernel, shape, form) -> [(input or its 1-norm, full scale)] since the last fold
+        self._groups: dict = {}
+        self._pending = 0
+
     def _count_read(self, kernel: str, xq: torch.Tensor, full_scale, conversions=None) -> None:
-        """Count one read (a ``vmm`` / ``mvm`` call) of the (quantised) inputs ``xq`` (B, n) under ``kernel``
-        (deferred: one list append; folded every 256 reads).
+        """Count one read (a ``vmm`` / ``mvm`` call) of the (quantised) inputs ``xq`` (B, n) under ``kernel``.
+
+        Deferred: a few integer additions and one list append per read; the input activity is folded every 256
+        reads (:meth:`_flush_inputs`: one stacked tensor op per group of reads of one shape and kind of scale, no
+        host sync, no Python loop over the reads).
 
         ``conversions``: the A/D conversions the numerics made (counted by the core's converters). The actions the
         numerics do not model one by one (drives, cells read, samples, shift-and-adds, outputs, accumulations)
         are the Mapping's per-vector counts (``self._read_counts[kernel]``) times the vectors read, formed when
         the counters are read (:meth:`_read_stats`). ``full_scale``: the DAC's range (float or tensor),
-        ``"max"`` for the read's max |x| (an ideal DAC), None when unknown. The input activity Σ|x| / full
-        scale is folded in batches (:meth:`_flush_inputs`: one tensor op per group of reads, no host sync)."""
-        pend = self._pending_inputs
+        ``"max"`` for the read's max |x| (an ideal DAC), None when unknown. Reads of more than 4096 values have
+        their activity taken on every ``ACTIVITY_SAMPLE``-th of them per kernel (a systematic sample over shuffled
+        data: the epoch mean; per kernel, so that alternating forward and backward reads are both sampled)."""
         x = xq.detach() if xq.requires_grad else xq  # never hold an autograd graph
+        b = x.shape[0]
+        t = self._tally[kernel]
+        t[0] += b
+        t[3] += 1
+        if conversions is not None:
+            t[1] += conversions
+        if full_scale is None:
+            return
+        cls = full_scale.__class__
         if x.numel() > 4096:  # a large read: never held (its buffer is reused); every ACTIVITY_SAMPLE-th measured now
-            self._large_reads += 1
-            if full_scale is None or self._large_reads % ACTIVITY_SAMPLE:
-                pend.append((kernel, x.shape[0], None, None, conversions))
-            elif isinstance(full_scale, str):
+            self._large_reads[kernel] += 1
+            if self._large_reads[kernel] % ACTIVITY_SAMPLE:
+                return
+            t[2] += b
+            if cls is float and full_scale <= 0.0:
+                return
+            if cls is str:
                 a = x.abs()
-                pend.append((kernel, x.shape[0], a.sum() / a.amax().clamp_min(1e-30), 1.0, conversions))
+                item, form = (a.sum() / a.amax().clamp_min(1e-30), 1.0), "tensor"
             else:
-                pend.append((kernel, x.shape[0], torch.linalg.vector_norm(x, ord=1), full_scale, conversions))
+                item, form = (torch.linalg.vector_norm(x, ord=1), full_scale), "tensor"
+            key = (kernel, None, form)
         else:
-            pend.append((kernel, x.shape[0], x, full_scale, conversions))
-        if len(pend) >= 256:
+            t[2] += b
+            if cls is float:
+                if full_scale <= 0.0:  # an all-zero input: measured, no activity
+                    return
+                form = "host"
+            else:
+                form = "max" if cls is str else "tensor"
+            item, key = (x, full_scale), (kernel, x.shape, form)
+        g = self._groups.get(key)
+        if g is None:
+            self._groups[key] = [item]
+        else:
+            g.append(item)
+        self._pending += 1
+        if self._pending >= 256:
             self._flush_inputs()
 
     def _flush_inputs(self) -> None:
-        """Fold the deferred reads into the counters: vectors, conversions and ``input_sum_<kernel>`` (Σ|x| / full
-        scale, a tensor accumulator). Reads of more than 4096 values have their activity taken on every
-        ``ACTIVITY_SAMPLE``-th of them (a systematic sample over shuffled data: the epoch mean)."""
-        pend = self._pending_inputs
-        if not pend:
-            return
-        self._pending_inputs = []
+        """Fold the deferred reads into the counters: vectors, conversions, calls and ``input_sum_<kernel>``
+        (Σ|x| / full scale, a tensor accumulator)."""
+        tally, groups = self._tally, self._groups
+        self._reset_pending()
         v = self.counters.values
-        groups: dict = {}
-        tally: dict = {}  # local sums, written to the counters once per flush
-        for kernel, b, x, fs, conv in pend:
-            t = tally.get(kernel)
-            if t is None:
-                t = tally[kernel] = [0, 0, 0, 0]  # vectors, conversions, vectors measured, calls
-            t[0] += b
-            t[3] += 1
-            if conv is not None:
-                t[1] += conv
-            if x is None or fs is None:
-                continue
-            t[2] += b
-            if fs.__class__ is float and fs <= 0.0:  # an all-zero input: measured, no activity
-                continue
-            if x.dim() == 0:
-                form = "norm"
-            else:
-                form = "max" if fs.__class__ is str else ("host" if fs.__class__ is float else "tensor")
-            groups.setdefault((kernel, x.shape, form), []).append((x, fs))
         for kernel, (nv, nc, nm, calls) in tally.items():
             for key, n in ((_VECTORS[kernel], nv), (_CONVERSIONS[kernel], nc), (_MEASURED[kernel], nm), (_CALLS[kernel], calls)):
                 if n:

@@ -32,7 +32,6 @@ of std per cell read. With the ideal device the levels are kept exactly (no devi
 """
 from __future__ import annotations
 
-import math
 
 import torch
 
@@ -42,39 +41,8 @@ from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping, weight_slices
 
 from .base import CoreBase, update_pair
-from .carry import CarrySchedule
+from .encoding import WeightEncoding, canonical_digits, digits_of
 from .quantizers import AdcQuantizer, DacQuantizer
-
-
-def digits_of(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
-    """Sign-magnitude digits of integer tensor ``k``: (slices, *k.shape), least significant first.
-
-    ``Σ_s base**s · digits[s] == k``; every digit but the last lies in ``-(base-1) .. base-1``, the
-    last takes the rest of the magnitude.
-    """
-    sign = torch.sign(k)
-    m = k.abs()
-    out = []
-    for _ in range(slices - 1):
-        out.append(torch.remainder(m, base))
-        m = torch.div(m, base, rounding_mode="floor")
-    out.append(m)
-    return torch.stack(out) * sign
-
-
-def canonical_digits(k: torch.Tensor, base: int, slices: int) -> torch.Tensor:
-    """Balanced digits of integer tensor ``k`` (CRS layout): (slices, ...), least significant first.
-
-    Digits of slices ``0 .. S-2`` lie in ``-base/2 .. base/2 - 1``; the top slice takes the remainder.
-    """
-    half = base // 2
-    out = []
-    for _ in range(slices - 1):
-        d = torch.remainder(k + half, base) - half
-        out.append(d)
-        k = torch.div(k - d, base, rounding_mode="floor")
-    out.append(k)
-    return torch.stack(out)
 
 
 class BitSlicedCore(CoreBase):
@@ -121,19 +89,13 @@ class BitSlicedCore(CoreBase):
         # the bit-serial input stream is read as one value (exact for a dac_bits input); each simulated conversion
         # stands for one per input cycle, as the hardware converts
         self._cycles = {k: self.mapping.input_cycles(k) for k in ("forward", "backward")}
-        self.base = int(base)
-        self.S = sl.slices
-        self.cap_bits = list(reversed(sl.slice_bits))  # least significant first
-        self.total_bits = self.S * int(round(math.log2(self.base)))
-        self.w_max = float(design.array.w_max)
-        self.lsb = self.w_max / 2.0 ** (self.total_bits - 1)
-        self.k_max = 2.0 ** (self.total_bits - 1) - 1
-        self.k_min = -(2.0 ** (self.total_bits - 1))
         dev = self.device
-        self.levels = torch.tensor([2.0 ** b for b in self.cap_bits], device=dev).view(-1, 1, 1)
-        self.v_hi = self.levels / 2 - 1
-        self.v_lo = -self.levels / 2
-        self.pows = torch.tensor([float(self.base) ** s for s in range(self.S)], device=dev).view(-1, 1, 1)
+        # the weight encoding (fixed-point bit slices, carry resolution): its own object (.encoding); the hot paths
+        # read its constants through these names
+        self.enc = enc = WeightEncoding(design, dev, "fixed_point", spec=sl)
+        self.base, self.S, self.cap_bits, self.total_bits = enc.base, enc.S, enc.cap_bits, enc.total_bits
+        self.w_max, self.lsb, self.k_max, self.k_min = enc.w_max, enc.lsb, enc.k_max, enc.k_min
+        self.levels, self.v_hi, self.v_lo, self.pows = enc.levels, enc.v_hi, enc.v_lo, enc.pows
         dspec = design.device
         self.device_ideal = dspec.ideal_updates  # the one ideal-device check (pimtrain.design.models.DeviceSpec)
         self.read_sigma = float(dspec.read_noise)
@@ -149,13 +111,73 @@ class BitSlicedCore(CoreBase):
         for q in self._quantizers().values():
             q.host_scale = False
         self.v = torch.zeros(self.S, self.in_features, self.out_features, device=dev)
-        self.carry_schedule = CarrySchedule(sl.carry_interval, self.resolve_carries, "resolve")
+        self.carry_schedule = enc.carry(self.resolve_carries)
         self._sat = self._upd = self._cells = 0  # tensor accumulators (read in ``stats``, no sync per update)
         self.ideal = False
+        # slice sets (update.weight_copies, update.delta_arrays): set 0 the forward copy (vmm, get_weight), a second
+        # copy the backward one (mvm), each written with its own device response; delta slices take the OPA digits
+        # of a batch and are folded into every copy at its end
+        self.copies = design.update.weight_copies
+        if design.update.delta_arrays and self.rmw:
+            raise PimtrainError("update.delta_arrays: a read-modify-write update (bit slices without slice_bits headroom) "
+                                "writes the weights directly, it has no delta arrays; allowed: false")
+        self._sets = [self._set_state()]
+        self._active = 0
+        for _ in range(self.copies - 1):
+            self._sets.append(self._new_set(enc.carry(self.resolve_carries, count_steps=False)))
+        self._delta = -1
+        if design.update.delta_arrays:
+            self._sets.append(self._new_set(None))
+            self._delta = len(self._sets) - 1
         self.set_weight(weight)
+        extra = (f"; {self.copies} weight copies (mvm reads the last)" if self.copies > 1 else "") + (
+            "; OPA digits on delta slices, folded per batch" if self._delta >= 0 else "")
         self.fast_path = (f"bit-sliced {self.S}x{self.base}-ary ({''.join(map(str, sl.slice_bits))}), "
                           f"LSB {self.lsb:.3g}, " + ("read-modify-write updates" if self.rmw else f"CRS every {sl.carry_interval}")
-                          + ("; ideal levels (no device calls)" if self.device_ideal else f"; device {dspec.model} per slice"))
+                          + ("; ideal levels (no device calls)" if self.device_ideal else f"; device {dspec.model} per slice")
+                          + extra)
+
+    # -------------------------------------------------------------------------------------- slice sets
+    _SET_ATTRS = ("v", "devices", "carry_schedule")
+
+    def _set_state(self) -> dict:
+        return {k: getattr(self, k) for k in self._SET_ATTRS}
+
+    def _new_set(self, schedule) -> dict:
+        """Another set of slices of the same device (own device-to-device draws), levels at zero."""
+        d = self.design
+        devs = None if self.device_ideal else [
+            make_device(d.device, (self.in_features, 1, self.out_features), self.generator, self.noise, self.device,
+                        base_path=d.source_path) for _ in range(self.S)]
+        return {"v": torch.zeros_like(self.v), "devices": devs, "carry_schedule": schedule}
+
+    def _use(self, i: int) -> None:
+        """Make slice set ``i`` the one reads and writes act on."""
+        if i == self._active:
+            return
+        self._sets[self._active] = self._set_state()
+        for k, v in self._sets[i].items():
+            setattr(self, k, v)
+        self._active = i
+
+    def _fold(self, events: int) -> None:
+        """Delta slices → weights: the delta's integer added to every copy's (clipped to ``T`` bits), the changed
+        cells programmed in canonical digits; delta slices reset to zero."""
+        self._use(self._delta)
+        kd = self.enc.integer(self.v, rounded=True)
+        self._program(torch.zeros_like(self.v))
+        for i in range(self.copies):
+            self._use(i)
+            k = (self.enc.integer(self.v, rounded=True) + kd).clamp_(self.k_min, self.k_max)
+            dig = self.enc.canonical(k)
+            mask = dig != self.v
+            self.counters.add("cells_reprogrammed", mask.sum())
+            self._program(dig, mask)
+            self._tick(events, self.slicing.carry_interval)
+        u = self._update_counts
+        self.counters.add("update.fold_read_cells", u.fold_read_cells)
+        self.counters.add("update.fold_write_cells", u.fold_write_cells)
+        self._use(0)
 
     # ------------------------------------------------------------------------------------ weight access
     @property
@@ -164,7 +186,7 @@ class BitSlicedCore(CoreBase):
 
     def stored_integer(self) -> torch.Tensor:
         """Σ_s base**s v_s (in, out), in LSB units (not rounded)."""
-        return (self.v * self.pows).sum(0)
+        return self.enc.integer(self.v)
 
     def get_weight(self) -> torch.Tensor:
         return (self.stored_integer() * self.lsb).t().contiguous()
@@ -173,12 +195,15 @@ class BitSlicedCore(CoreBase):
         w = w.detach().to(device=self.device, dtype=torch.float32)
         if tuple(w.shape) != self.shape:
             raise PimtrainError(f"set_weight: shape {tuple(w.shape)} does not match the core {self.shape}")
-        k = torch.round(w.t() / self.lsb).clamp_(self.k_min, self.k_max)
-        self._program(canonical_digits(k, self.base, self.S))
+        k = self.enc.to_integer(w.t())
+        for i in range(self.copies):  # every copy programmed (each with its own programming noise)
+            self._use(i)
+            self._program(self.enc.canonical(k))
+        self._use(0)
 
     def _program(self, digits: torch.Tensor, mask: torch.Tensor | None = None) -> None:
         """Write slice levels ``digits`` (S, in, out) directly (programming noise, bounds, faults)."""
-        target = torch.maximum(torch.minimum(digits, self.v_hi), self.v_lo)
+        target = self.enc.clip_levels(digits)
         if self.devices is not None:
             progs = []
             for s in range(self.S):
@@ -195,7 +220,13 @@ class BitSlicedCore(CoreBase):
         return self._read(x, self.fwd_dac, self.fwd_adc, forward=True)
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
-        return self._read(d, self.bwd_dac, self.bwd_adc, forward=False)
+        if self.copies == 1:
+            return self._read(d, self.bwd_dac, self.bwd_adc, forward=False)
+        self._use(self.copies - 1)  # the backward copy
+        try:
+            return self._read(d, self.bwd_dac, self.bwd_adc, forward=False)
+        finally:
+            self._use(0)
 
     def _read(self, x: torch.Tensor, dac: DacQuantizer, adc: AdcQuantizer, forward: bool) -> torch.Tensor:
         x = x.to(torch.float32)
@@ -230,34 +261,53 @@ class BitSlicedCore(CoreBase):
         self.counters.add("opu_calls", 1)
         self.counters.add("samples_updated", b)
         self._count_events(b if self.design.update.rule == "outer_product" else 1)
+        if self._delta >= 0:  # OPA digits of the batch on the delta slices, folded into every copy at its end
+            self._use(self._delta)
+            try:
+                self._opa(x, d, lr, ticks=False)
+            finally:
+                self._use(0)
+            self._fold(b)
+            return
+        for i in range(self.copies):  # every copy takes the update (each its own device response)
+            self._use(i)
+            self._opa(x, d, lr)
+        self._use(0)
+
+    def _opa(self, x: torch.Tensor, d: torch.Tensor, lr: float, ticks: bool = True) -> None:
+        """The update of the active slice set (``ticks``: run its carry schedule)."""
+        b = x.shape[0]
         interval = self.slicing.carry_interval
         scale = -float(lr) / self.lsb
         if self.rmw:  # read the weight, add the update, rewrite every slice (per example, or once per batch)
             per_example = self.design.update.rule == "outer_product"
             steps = [(x[i:i + 1], d[i:i + 1]) for i in range(b)] if per_example else [(x, d)]
             for xs, ds in steps:
-                k = torch.round(self.v).mul_(self.pows).sum(0)
+                k = self.enc.integer(self.v, rounded=True)
                 k = torch.round(k + scale * (xs.t() @ ds)).clamp_(self.k_min, self.k_max)
-                dig = canonical_digits(k, self.base, self.S)
+                dig = self.enc.canonical(k)
                 mask = dig != self.v
                 n = mask.sum()
                 self.counters.add("cells_reprogrammed", n)
                 self.counters.add("update.cells_written", n)
-                self.counters.add("update.rows_written", self._update_counts.rows_written)
+                if self._active == 0:  # the copies are written side by side: the rows' time once
+                    self.counters.add("update.rows_written", self._update_counts.rows_written)
                 self._program(dig, mask)
             return
         if self.design.update.rule == "accumulate":  # mini-batch: the summed update written once
-            self._write(digits_of(torch.round(scale * (x.t() @ d)), self.base, self.S))
-            self._tick(b, interval)
+            self._write(self.enc.digits(torch.round(scale * (x.t() @ d))))
+            if ticks:
+                self._tick(b, interval)
             return
         # digits of several rank-1 updates at once (bounded memory), then written one after another
         chunk = max(1, (1 << 21) // max(self.in_features * self.out_features * self.S, 1))
         for start in range(0, b, chunk):
             dk = torch.einsum("bi,bo->bio", x[start:start + chunk], d[start:start + chunk]).mul_(scale).round_()
-            dig = digits_of(dk, self.base, self.S)  # (S, rows, in, out)
+            dig = self.enc.digits(dk)  # (S, rows, in, out)
             for i in range(dk.shape[0]):
                 self._write(dig[:, i])
-                self._tick(1, interval)
+                if ticks:
+                    self._tick(1, interval)
 
     def _tick(self, n: int, interval: int) -> None:
         self.carry_schedule.tick(n, self.counters)
@@ -304,8 +354,8 @@ class BitSlicedCore(CoreBase):
         """The ``resolve`` carry policy: read every slice, re-encode the weight canonically, reprogram.
 
         Returns the number of cells reprogrammed (those not already at their target level)."""
-        k = torch.round(self.v).mul_(self.pows).sum(0).clamp_(self.k_min, self.k_max)
-        dig = canonical_digits(k, self.base, self.S)
+        k = self.enc.integer(self.v, rounded=True).clamp_(self.k_min, self.k_max)
+        dig = self.enc.canonical(k)
         mask = dig != self.v  # cells off their target level (a drifted cell is rewritten too)
         n = int(mask.sum())
         if n:
@@ -335,15 +385,24 @@ class BitSlicedCore(CoreBase):
         return {"fwd_dac": self.fwd_dac, "fwd_adc": self.fwd_adc, "bwd_dac": self.bwd_dac, "bwd_adc": self.bwd_adc}
 
     def state_dict(self) -> dict:
+        sets = [{"v": st["v"].clone(), "since_carry": st["carry_schedule"].since if st["carry_schedule"] else 0,
+                 "devices": [dv.tensors() for dv in st["devices"] or []]} for st in self._sets[1:]]
         return {"kind": "bitsliced", "shape": self.shape, "v": self.v.clone(), "since_carry": self.carry_schedule.since,
+                "sets": sets, "devices": [dv.tensors() for dv in self.devices or []],
                 "generator": self.generator.get_state(), "counters": self.stats,
                 "quantizers": {k: q.state_dict() for k, q in self._quantizers().items()}}
 
     def load_state_dict(self, sd: dict) -> None:
         if tuple(sd["shape"]) != self.shape:
             raise PimtrainError(f"state for shape {tuple(sd['shape'])} does not fit core {self.shape}")
-        self.v.copy_(sd["v"].to(self.device))
-        self.carry_schedule.since = int(sd.get("since_carry", 0))
+        for i, st in enumerate([sd] + list(sd.get("sets", []))[: len(self._sets) - 1]):
+            self._use(i)
+            self.v.copy_(st["v"].to(self.device))
+            if self.carry_schedule is not None:
+                self.carry_schedule.since = int(st.get("since_carry", 0))
+            for dv, t in zip(self.devices or [], st.get("devices", [])):
+                dv.load_tensors(t)
+        self._use(0)
         self.counters.load(sd.get("counters", {}))
         for k, q in self._quantizers().items():
             q.load_state_dict(sd.get("quantizers", {}).get(k, {}))
@@ -356,18 +415,21 @@ class BitSlicedCore(CoreBase):
         if device == self.device:
             return self
         self.device = device
-        for name in ("v", "levels", "v_hi", "v_lo", "pows"):
-            setattr(self, name, getattr(self, name).to(device))
+        self.enc.to(device)
+        self.levels, self.v_hi, self.v_lo, self.pows = self.enc.levels, self.enc.v_hi, self.enc.v_lo, self.enc.pows
         _ = self.stats  # fold the tensor accumulators (on the old device) into the counters
         self._reseed(device)
         self.counters.to(device)
         for q in self._quantizers().values():
             q.to(device)
         self.noise = NoiseSource(self.generator, device, pool_size=self._pool_size)
-        if self.devices is not None:
-            for dv in self.devices:
+        for i in range(len(self._sets)):
+            self._use(i)
+            self.v = self.v.to(device)
+            for dv in self.devices or []:
                 dv.to(device)
                 dv.generator, dv.noise = self.generator, self.noise
+        self._use(0)
         return self
 
     def __repr__(self) -> str:

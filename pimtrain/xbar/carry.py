@@ -24,13 +24,15 @@ POLICIES = ("periodic", "resolve")
 class CarrySchedule:
     """Counts update events and fires ``policy()`` (returns cells reprogrammed) every ``interval`` events."""
 
-    def __init__(self, interval: int, policy, name: str):
+    def __init__(self, interval: int, policy, name: str, count_steps: bool = True):
         if name not in POLICIES:
             raise ValueError(f"carry policy {name!r}; allowed: {', '.join(POLICIES)}")
         self.interval = int(interval)
         self.policy = policy
         self.name = name
         self.since = 0
+        #: False for a second weight copy: its carries reprogram cells (counted), the step is counted once (copy 0)
+        self.count_steps = count_steps
 
     def tick(self, events: int, counters) -> bool:
         """Add ``events``; run one carry step when the interval is reached (returns whether it ran)."""
@@ -39,7 +41,8 @@ class CarrySchedule:
             return False
         self.since = 0
         cells = self.policy()
-        counters.add("update.carries", 1)
+        if self.count_steps:
+            counters.add("update.carries", 1)
         counters.add("update.carry_cells", cells)
         counters.add("cells_reprogrammed", cells)
         return True

@@ -45,9 +45,9 @@ from pimtrain.devices import NoiseSource, Request, make_device
 from pimtrain.mapping import LayerMapping
 
 from .base import CoreBase, log_once, update_pair
-from .carry import CarrySchedule
+from .encoding import WeightEncoding
 from .quantizers import AdcQuantizer, DacQuantizer, absmax
-from .slicing import periodic_carry, significances
+from .slicing import periodic_carry
 
 _absmax = absmax
 
@@ -121,22 +121,19 @@ class AnalogCore(CoreBase):
     # ------------------------------------------------------------------------------------- construction
     def _build_analog(self, w: torch.Tensor) -> None:
         d = self.design
-        sl = d.update.slicing
-        self.slices = sl.slices
-        self.sig = significances(sl.slices, sl.base)
-        self.pairs = 2 if d.array.weight_mapping == "differential" else 1
-        self.w_max = float(d.array.w_max)
         dev = self.device
-        self.pm = torch.tensor([0.5, -0.5] if self.pairs == 2 else [0.5], device=dev).view(1, self.pairs, 1)
+        # the weight encoding (polarity, positional slices, carry): its own object (.encoding); the hot paths read
+        # its constants through these names
+        self.enc = enc = WeightEncoding(d, dev, "positional")
+        self.slices, self.sig, self.pairs, self.w_max = enc.slices, enc.sig, enc.pairs, enc.w_max
+        self.pm, self.pm2, self.wscale, self.k_hat = enc.pm, enc.pm2, enc.wscale, enc.k_hat
+        self.combine, self.split = enc.combine, enc.split
         self.devices = [
             make_device(d.device, (self.in_features, self.pairs, self.out_features), self.generator, self.noise,
                         dev, base_path=d.source_path)
             for _ in range(self.slices)
         ]
         self.dw_min = self.devices[0].dw_min
-        self.wscale = [self.w_max * s for s in self.sig]  # weight units per normalised slice unit
-        self.k_hat = 1.0 / self.wscale[0]  # normalised LSB units per weight unit
-        self.pm2 = self.pm * 2.0  # pair signs (+1, -1) or (+1,)
         # tiling (forward: row tiles of array.rows; backward: column tiles of weight columns per array)
         self.row_tile = d.array.rows
         self.n_row_tiles = max(len(self.mapping.row_splits), 1)
@@ -147,40 +144,98 @@ class AnalogCore(CoreBase):
         npad = self.n_col_tiles * cw if self.n_col_tiles > 1 else self.out_features
         self._wk_store = torch.zeros(self.slices, kp, npad, device=dev)
         self.wk = self._wk_store[:, : self.in_features, : self.out_features]
+        self._views()
         self.c = torch.zeros(self.slices, self.in_features, self.pairs, self.out_features, device=dev)
         rn = self.devices[0].read_noise_std()
         coef = math.sqrt(2.0) if self.pairs == 2 else 2.0
         self.read_sigma = rn * coef  # std of one weight read, normalised slice units
         self.read_sigma_w = self.read_sigma * self.wscale[0]  # the same in weight units (slice 0)
         self._update = self._select_update()
-        self.carry = None if self.slices == 1 else CarrySchedule(sl.carry_interval, lambda: periodic_carry(self), "periodic")
+        self.carry = None if self.slices == 1 else enc.carry(lambda: periodic_carry(self))
         self._since_refresh = 0
         self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
+        # array sets (update.weight_copies, update.delta_arrays): set 0 is the forward copy (vmm, get_weight); a second
+        # copy (set 1) is the backward one (mvm); delta arrays (the last set) take the pulses, folded once per batch
+        self.copies = d.update.weight_copies
+        self._delta = -1
+        self._sets = [self._set_state()]
+        self._active = 0
+        for _ in range(self.copies - 1):
+            self._sets.append(self._new_set(self.slices, counts_carries=False))
+        if d.update.delta_arrays:
+            self._sets.append(self._new_set(1, counts_carries=None))
+            self._delta = len(self._sets) - 1
         self.set_weight(w.to(dev))
         simple = self.slices == 1 and self.n_row_tiles == 1 and self.n_col_tiles == 1
         parts = [f"analog {d.device.model}", "single array per kernel: one matmul + output-referred read noise"
                  if simple else f"{self.n_row_tiles}x{self.n_col_tiles} array tiles x {self.slices} slices: batched einsum"]
         parts.append(f"{d.update.rule}/{d.update.pulse.scheme}: row-sparse update of pulsed rows only")
+        if self.copies > 1 or self._delta >= 0:
+            parts.append(f"{self.copies} weight copies (vmm reads copy 0, mvm copy {self.copies - 1})"
+                         + ("; pulses on delta arrays, folded per batch by programming" if self._delta >= 0 else ""))
         self.fast_path = "; ".join(parts)
+
+    # ------------------------------------------------------------------------------------- array sets
+    _SET_ATTRS = ("c", "devices", "_wk_store", "wk", "_since_refresh", "carry")
+
+    def _set_state(self) -> dict:
+        return {k: getattr(self, k) for k in self._SET_ATTRS}
+
+    def _views(self) -> None:
+        """The single array's weight and its transpose as views of the active set's cache (made once per set, not per
+        read; the cache is updated in place)."""
+        self._w0 = self.wk[0]
+        self._w0t = self._w0.t()
+
+    def _new_set(self, slices: int, counts_carries: bool | None) -> dict:
+        """Another set of arrays of the same device (its own device-to-device draws, state at the centre).
+        ``counts_carries``: None for delta arrays (no carry), False for a second copy (its carries reprogram cells, the
+        carry steps are counted once, on copy 0)."""
+        d, dev = self.design, self.device
+        st = {"devices": [make_device(d.device, (self.in_features, self.pairs, self.out_features), self.generator,
+                                      self.noise, dev, base_path=d.source_path) for _ in range(slices)],
+              "_wk_store": torch.zeros(slices, *self._wk_store.shape[1:], device=dev),
+              "c": torch.zeros(slices, self.in_features, self.pairs, self.out_features, device=dev), "_since_refresh": 0}
+        st["wk"] = st["_wk_store"][:, : self.in_features, : self.out_features]
+        st["carry"] = None
+        if counts_carries is not None and self.slices > 1:
+            st["carry"] = self.enc.carry(lambda: periodic_carry(self), count_steps=counts_carries)
+        return st
+
+    def _use(self, i: int) -> None:
+        """Make array set ``i`` the one the kernels and writes act on."""
+        if i == self._active:
+            return
+        self._sets[self._active] = self._set_state()
+        for k, v in self._sets[i].items():
+            setattr(self, k, v)
+        self._active = i
+        self._views()
+
+    def _fold(self, events: int) -> None:
+        """Delta arrays → weights: read the delta arrays, program every weight copy to weight + delta (the serial
+        programming path of ``set_weight``, with its programming noise), reset the delta arrays."""
+        self._use(self._delta)
+        dw = self.combine(self.c[0]) * self.wscale[0]  # (in, out), weight units
+        self.c.copy_(self.devices[0].program(torch.zeros_like(self.c[0])).unsqueeze(0))  # reset to the centre
+        self.refresh_weights()
+        for i in range(self.copies):
+            self._use(i)
+            self._program_m((self._weight_m() + dw).clamp_(-self.w_max, self.w_max), noisy=True)
+            self._tick(events)
+        u = self._update_counts
+        self.counters.add("update.fold_read_cells", u.fold_read_cells)
+        self.counters.add("update.fold_write_cells", u.fold_write_cells)
+        self._use(0)
 
     # ----------------------------------------------------------------------------------- weight access
     @property
     def shape(self) -> tuple[int, int]:
         return (self.out_features, self.in_features)
 
-    def combine(self, c: torch.Tensor) -> torch.Tensor:
-        """Normalised slice value ŵ of a (rows, pairs, out) block."""
-        if self.pairs == 2:
-            return c[:, 0] - c[:, 1]
-        return c[:, 0] * 2.0
-
-    def split(self, what: torch.Tensor) -> torch.Tensor:
-        """Per-device centred targets (rows, pairs, out) for normalised slice values ŵ (rows, out)."""
-        return what.unsqueeze(1) * self.pm
-
     def refresh_weights(self) -> None:
         """Recompute the weight cache (weight units, per slice) from the full state."""
-        for s in range(self.slices):
+        for s in range(self.c.shape[0]):  # the slices of the active array set (delta arrays: one)
             self.wk[s].copy_(self.combine(self.c[s])).mul_(self.wscale[s])
         self._since_refresh = 0
 
@@ -202,8 +257,7 @@ class AnalogCore(CoreBase):
         """Stored Wᵀ (in, out), no read noise."""
         if self.ideal:
             return self.w.t()
-        return self.combine(self.c[0]) * self.wscale[0] if self.slices == 1 else \
-            sum(self.combine(self.c[s]) * self.wscale[s] for s in range(self.slices))
+        return self.enc.decode(self.c)
 
     def get_weight(self) -> torch.Tensor:
         """Effective stored weight (out, in) without read noise."""
@@ -223,18 +277,18 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self.w.copy_(w.clamp(-self.design.array.w_max, self.design.array.w_max) if self._clip else w)
             return
-        self._program_m(w.t().clamp(-self.w_max, self.w_max), noisy=True)
+        for i in range(self.copies):  # every copy programmed, each with its own programming noise
+            self._use(i)
+            self._program_m(w.t().clamp(-self.w_max, self.w_max), noisy=True)
+        self._use(0)
 
     def _program_m(self, m: torch.Tensor, noisy: bool) -> None:
-        resid = m / self.w_max
-        for s in reversed(range(self.slices)):
-            target = (resid / self.sig[s]).clamp_(-1.0, 1.0)
-            cs = self.split(target)
-            if noisy:
-                cs = self.devices[s].program(cs)
-            self.c[s].copy_(cs)
-            if s:
-                resid = resid - self.combine(self.c[s]) * self.sig[s]
+        """Program weights ``m`` (in, out) through the encoding onto the active set's cells."""
+        def store(s: int, cs: torch.Tensor) -> torch.Tensor:
+            self.c[s].copy_(self.devices[s].program(cs) if noisy else cs)
+            return self.c[s]
+
+        self.enc.program(m, store)
         self.refresh_weights()
 
     # ------------------------------------------------------------------------------------------ kernels
@@ -250,7 +304,13 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self._count_read("backward", d, "max")
             return d @ self.w
-        return self._read_bwd(d, False)
+        if self.copies == 1:
+            return self._read_bwd(d, False)
+        self._use(self.copies - 1)  # the backward copy
+        try:
+            return self._read_bwd(d, False)
+        finally:
+            self._use(0)
 
     def _read_bitserial(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
         """Read strategy of the bit-serial accumulation kinds (ISAAC / CASCADE / Neural-PIM): :mod:`.dataflow`."""
@@ -263,9 +323,14 @@ class AnalogCore(CoreBase):
         st: dict = {}
         y = dataflow.read(x, m if forward else m.t(), self.design, io, self.generator, dac.range.range,
                           adc.range.range, stats=st)
+        conv = st.get("adc_conversions", 0)
+        if not forward and conv:
+            # the backward read runs on the stored arrays: each of the Mapping's column tiles converts every input
+            # row. (The dataflow's values come from row tiles of Wᵀ, ceil(out/rows) of them; counted as the hardware)
+            conv = conv // max(st["tiles"], 1) * self.mapping.col_tiles
         dac.conversions += x.numel()
-        adc.conversions += st.get("adc_conversions", 0)
-        self._count_read(kernel, x, "max", conversions=st.get("adc_conversions", 0))
+        adc.conversions += conv
+        self._count_read(kernel, x, "max", conversions=conv)
         return y
 
     def _read_single(self, x: torch.Tensor, forward: bool) -> torch.Tensor:
@@ -277,8 +342,7 @@ class AnalogCore(CoreBase):
         tiles = self.n_row_tiles if forward else self.n_col_tiles
         rs = self.read_sigma
         if self.slices == 1 and tiles == 1:
-            w = self.wk[0]
-            y = xi @ w if forward else xi @ w.t()
+            y = xi @ self._w0 if forward else xi @ self._w0t
             if rs > 0:
                 z = self.noise.normal(y.shape)
                 y.addcmul_(z, torch.linalg.vector_norm(xi, dim=1, keepdim=True), value=self.read_sigma_w)
@@ -333,9 +397,26 @@ class AnalogCore(CoreBase):
             if self._clip:
                 self.w.clamp_(-self.design.array.w_max, self.design.array.w_max)
             if rule != "outer_product":
-                self._count_written(self.in_features)
+                self._count_written(self.in_features, self.copies_written)
             return
-        self._update(x, d, lr)
+        if self._delta >= 0:  # the pulses land on the delta arrays; folded into every copy at the end of the batch
+            self._use(self._delta)
+            self._ticking = False
+            try:
+                self._update(x, d, lr)
+            finally:
+                self._ticking = True
+                self._use(0)
+            self._fold(b)
+            return
+        for i in range(self.copies):  # every copy takes the update (its own device response and write noise)
+            self._use(i)
+            self._update(x, d, lr)
+        self._use(0)
+
+    @property
+    def copies_written(self) -> int:
+        return self.design.update.weight_copies
 
     # update strategies, one per update.rule (selected once, in _select_update)
     def _select_update(self):
@@ -370,8 +451,10 @@ class AnalogCore(CoreBase):
             self._write_rank1(x[i], d[i], lr)
             self._tick(1)
 
+    _ticking = True
+
     def _tick(self, events: int) -> None:
-        if self.carry is not None:
+        if self.carry is not None and self._ticking:
             self.carry.tick(events, self.counters)
 
     def _event_counts(self, s: dict) -> None:
@@ -389,12 +472,12 @@ class AnalogCore(CoreBase):
             s["update.row_drives"] = events * u.row_drives
             s["update.col_drives"] = events * u.col_drives
 
-    def _count_written(self, rows: int) -> None:
-        """A batch write of ``rows`` active rows: every cell of those rows in every weight copy, row by row."""
-        copies = self.design.update.weight_copies
+    def _count_written(self, rows: int, copies: int = 1) -> None:
+        """A batch write of ``rows`` active rows of ``copies`` weight copies: every cell of those rows, row by row."""
         pairs = self.mapping.cells_per_weight
         self.counters.add("update.cells_written", rows * self.out_features * pairs * copies)
-        self.counters.add("update.rows_written", self._update_counts.rows_written)
+        if getattr(self, "_active", 0) == 0:  # the copies are written side by side: the rows' time once
+            self.counters.add("update.rows_written", self._update_counts.rows_written)
 
     def _apply(self, rows: torch.Tensor | None, req: Request) -> None:
         """Send a request to the pulsed rows of the least significant slice and refresh the cache."""
@@ -560,6 +643,8 @@ class AnalogCore(CoreBase):
             sd["c"] = self.c.clone()
             sd["since_carry"] = self.carry.since if self.carry is not None else 0
             sd["devices"] = [dv.tensors() for dv in self.devices]
+            sd["sets"] = [{"c": st["c"].clone(), "since_carry": st["carry"].since if st["carry"] is not None else 0,
+                           "devices": [dv.tensors() for dv in st["devices"]]} for st in self._sets[1:]]
         return sd
 
     def load_state_dict(self, sd: dict) -> None:
@@ -575,12 +660,15 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self.w.copy_(sd["w"].to(self.device))
             return
-        self.c.copy_(sd["c"].to(self.device))
-        if self.carry is not None:
-            self.carry.since = int(sd.get("since_carry", 0))
-        for dv, t in zip(self.devices, sd.get("devices", [])):
-            dv.load_tensors(t)
-        self.refresh_weights()
+        for i, st in enumerate([sd] + list(sd.get("sets", []))[: len(self._sets) - 1]):
+            self._use(i)
+            self.c.copy_(st["c"].to(self.device))
+            if self.carry is not None:
+                self.carry.since = int(st.get("since_carry", 0))
+            for dv, t in zip(self.devices, st.get("devices", [])):
+                dv.load_tensors(t)
+            self.refresh_weights()
+        self._use(0)
 
     def to(self, device) -> "AnalogCore":
         """Move all state to ``device``. The generator is re-seeded deterministically there."""
@@ -598,14 +686,18 @@ class AnalogCore(CoreBase):
         if self.ideal:
             self.w = self.w.to(device)
             return self
-        self.pm = self.pm.to(device)
-        self.pm2 = self.pm2.to(device)
-        self.c = self.c.to(device)
-        self._wk_store = self._wk_store.to(device)
-        self.wk = self._wk_store[:, : self.in_features, : self.out_features]
-        for dv in self.devices:
-            dv.to(device)
-            dv.generator, dv.noise = self.generator, self.noise
+        self.enc.to(device)
+        self.pm, self.pm2 = self.enc.pm, self.enc.pm2
+        for i in range(len(self._sets)):
+            self._use(i)
+            self.c = self.c.to(device)
+            self._wk_store = self._wk_store.to(device)
+            self.wk = self._wk_store[:, : self.in_features, : self.out_features]
+            self._views()
+            for dv in self.devices:
+                dv.to(device)
+                dv.generator, dv.noise = self.generator, self.noise
+        self._use(0)
         return self
 
     def __repr__(self) -> str:

@@ -249,7 +249,8 @@ def read(x: torch.Tensor, m: torch.Tensor, design, io, generator: torch.Generato
 
     ``input_range`` / ``output_range``: callables ``t -> range`` (e.g. a :class:`RangePolicy`'s
     ``range``); default max |·|. ``peripherals``: learned NNS+A / NNADC (``io.peripherals: learned``).
-    ``stats`` (optional dict) gets ``adc_conversions`` and ``buffer_writes`` added.
+    ``stats`` (optional dict) gets ``adc_conversions`` and ``buffer_writes`` added, and ``passes`` (signed input
+    passes) and ``tiles`` (row tiles of ``m``) set.
     """
     fp = DataflowParams(design, io)
     if fp.learned and peripherals is None and fp.kind == "analog":
@@ -286,6 +287,7 @@ def read(x: torch.Tensor, m: torch.Tensor, design, io, generator: torch.Generato
         tiles = ws.shape[0]
         stats["adc_conversions"] = stats.get("adc_conversions", 0) + int(
             n_passes * x.shape[0] * m.shape[1] * tiles * fp.conversions)
+        stats["passes"], stats["tiles"] = n_passes, tiles
         if fp.kind == "analog_buffered":
             stats["buffer_writes"] = stats.get("buffer_writes", 0) + n_passes * x.shape[0] * m.shape[1] * tiles * 2 * fp.cycles * fp.slices
     return out * (rx / fp.x_levels) * (rw / fp.w_levels)
