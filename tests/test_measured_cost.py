@@ -90,3 +90,20 @@ def test_cli_train_json_and_table_show_both(tmp_path):
     assert "measured" in cost and "difference" in cost
     res = CliRunner().invoke(app, ["train", "-d", "marinella2018-analog-taox", "-e", "1", "-b", "128"])
     assert res.exit_code == 0 and "counted" in res.output and "fixed activity" in res.output
+
+
+def test_whole_weight_rewrite_per_example_is_charged_on_the_generic_engine():
+    """A bit-sliced weight without headroom under outer_product is rewritten whole at every example: the
+    generic engine charges those serial writes (the PANTHER presets go through the node model instead)."""
+    from pimtrain.cost import evaluate
+    from pimtrain.design import design_from_dict, design_to_dict, load_design
+    from pimtrain.mapping import LayerMapping, rewrites_whole_weight
+
+    data = design_to_dict(load_design("isaac"))
+    data["update"]["rule"] = "outer_product"
+    d = design_from_dict(data)
+    assert rewrites_whole_weight(d)
+    c = LayerMapping(10, 64, d).update_counts()
+    assert c.cells_written > 0 and c.pulsed_cells == 0
+    one, two = (evaluate(d, "mlp:64-10", batch_size=b).kernel["update"]["energy_j"] for b in (1, 2))
+    assert one > 0 and two == pytest.approx(2 * one)

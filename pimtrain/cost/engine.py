@@ -156,7 +156,13 @@ def _analog_update(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_vec
     macs = n_vec * m.in_features * m.out_features
     led.macs[("update", layer)] += macs
     c = m.update_counts()  # the Mapping's action counts of one update event
-    if rule == "outer_product":
+    if rule == "outer_product" and c.cells_written and not c.pulsed_cells:
+        # a bit-sliced weight without headroom is rewritten whole at every example (read-modify-write)
+        e, t = xbar.program_rows(c.cells_written, c.rows_written)
+        led.e("update", layer, xbar, n_vec * e)
+        led.t("update", layer, n_vec * t if m.arrays else 0.0)
+        n_events = n_vec
+    elif rule == "outer_product":
         row_bits = d.update.pulse.row_bits
         col_bits = d.update.pulse.col_bits + 1
         e, t = xbar.outer_product(c.pulsed_cells, row_bits, activity)
