@@ -23,21 +23,14 @@ from pimtrain.design import PimtrainError, load_design, preset_names
 from pimtrain.mapping import LayerMapping, measured_counts
 from pimtrain.xbar import core_kind, make_core
 from pimtrain.xbar.base import CoreBase
+from _designs import with_changes
 
 PRESETS = preset_names()
 DESIGNS = {n: load_design(n) for n in PRESETS}
 OUT, N_IN, B = 6, 20, 4
 
 
-def _with(d, **changes):
-    data = d.model_dump(exclude={"source_path"})
-    for path, v in changes.items():
-        node = data
-        keys = path.split("__")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = v
-    return type(d).model_validate(data)
+_with = with_changes
 
 
 def _operands(n_in=N_IN, b=B, seed=1):

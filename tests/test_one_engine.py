@@ -13,6 +13,7 @@ from pimtrain.design import PimtrainError, load_design, preset_names
 from pimtrain.mapping import LayerMapping, conversions_per_output, matrix_crossbars, weight_slices
 from pimtrain.workloads import Workload
 from pimtrain.xbar import make_core
+from _designs import with_changes
 
 PRESETS = preset_names()
 DESIGNS = {n: load_design(n) for n in PRESETS}
@@ -90,15 +91,7 @@ def test_static_power_policy_is_a_design_choice_and_is_reported():
 
 
 # ------------------------------------------------------------------------------------------ one setting
-def _with(d, **changes):
-    data = d.model_dump(exclude={"source_path"})
-    for path, v in changes.items():
-        node = data
-        keys = path.split("__")
-        for k in keys[:-1]:
-            node = node[k]
-        node[keys[-1]] = v
-    return type(d).model_validate(data)
+_with = with_changes
 
 
 def _adc(d):

@@ -246,6 +246,21 @@ class CoreBase:
     def _event_counts(self, s: dict) -> None:
         """Hook: add the update counts that follow from the events alone to the stats dict ``s``."""
 
+    # ------------------------------------------------------------------ array sets (weight copies, delta arrays)
+    def _use(self, i: int) -> None:
+        """Make array set ``i`` (a weight copy or the delta arrays) the one reads and writes act on; a core
+        with several sets keeps ``_sets``, ``_active`` and ``_set_state()``."""
+        if i == self._active:
+            return
+        self._sets[self._active] = self._set_state()
+        for k, v in self._sets[i].items():
+            setattr(self, k, v)
+        self._active = i
+        self._after_use()
+
+    def _after_use(self) -> None:
+        """Hook after a switch of array set (the analog core rebuilds its weight views)."""
+
     def activity(self) -> dict:
         """``input_activity`` and ``update_activity`` of the counted work (see :func:`activity_of`)."""
         s = self.stats

@@ -151,15 +151,6 @@ class BitSlicedCore(CoreBase):
                         base_path=d.source_path) for _ in range(self.S)]
         return {"v": torch.zeros_like(self.v), "devices": devs, "carry_schedule": schedule}
 
-    def _use(self, i: int) -> None:
-        """Make slice set ``i`` the one reads and writes act on."""
-        if i == self._active:
-            return
-        self._sets[self._active] = self._set_state()
-        for k, v in self._sets[i].items():
-            setattr(self, k, v)
-        self._active = i
-
     def _fold(self, events: int) -> None:
         """Delta slices → weights: the delta's integer added to every copy's (clipped to ``T`` bits), the changed
         cells programmed in canonical digits; delta slices reset to zero."""

@@ -202,14 +202,7 @@ class AnalogCore(CoreBase):
             st["carry"] = self.enc.carry(lambda: periodic_carry(self), count_steps=counts_carries)
         return st
 
-    def _use(self, i: int) -> None:
-        """Make array set ``i`` the one the kernels and writes act on."""
-        if i == self._active:
-            return
-        self._sets[self._active] = self._set_state()
-        for k, v in self._sets[i].items():
-            setattr(self, k, v)
-        self._active = i
+    def _after_use(self) -> None:
         self._views()
 
     def _fold(self, events: int) -> None:
