@@ -480,6 +480,15 @@ def _register_explore() -> None:  # sweep, explore, results, bench sweep (pimtra
 _register_explore()
 
 
+def _register_isa() -> None:  # check-program (pimtrain/isa/cli.py)
+    from pimtrain.isa.cli import register
+
+    register(app, user_errors)
+
+
+_register_isa()
+
+
 def main() -> None:  # console-script entry point
     app()
 
