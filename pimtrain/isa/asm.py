@@ -32,7 +32,7 @@ import re
 from .instructions import (
     OPCODES, Alu, AluImm, Beq, Copy, Crs, Halt, Jmp, Load, Mvm, Receive, Reg, Send, Set, Store,
 )
-from .program import Machine, Program, ProgramError, Stream, check
+from .program import Machine, Port, Program, ProgramError, Stream, check
 
 
 def _imm(x) -> str:
@@ -72,7 +72,7 @@ def format_instruction(ins) -> str:
 
 
 def format_program(program: Program) -> str:
-    out = [program.machine.header()]
+    out = [program.machine.header()] + [port.text() for port in program.ports]
     for s in program.streams:
         out.append(s.header())
         out.extend(format_instruction(i) for i in s.instructions)
@@ -225,9 +225,24 @@ def _machine(no: int, text: str) -> Machine:
         raise ProgramError(f"line {no}: {exc}") from None
 
 
+def _port(no: int, text: str) -> Port:
+    parts = text.split()
+    kind = parts[0][1:]
+    names = ("tile", "addr", "vec", "offset") + (("count",) if kind == "input" else ())
+    vals = {}
+    for p in parts[2:]:
+        k, eq, v = p.partition("=")
+        if not eq or k not in names or not _INT.match(v) or k in vals:
+            raise ProgramError(f"line {no}: `{text}`: field {p!r}; allowed: " + " ".join(f"{n}=<int>" for n in names))
+        vals[k] = int(v)
+    if len(parts) < 2 or "=" in parts[1] or set(vals) != set(names):
+        raise ProgramError(f"line {no}: `{text}`: allowed: .{kind} <name> " + " ".join(f"{n}=<int>" for n in names))
+    return Port(kind, parts[1], **vals)
+
+
 def parse_program(text: str, validate: bool = True) -> Program:
     """Read an assembly text; with ``validate`` also :func:`~pimtrain.isa.program.check` it."""
-    machine, stream, streams = None, None, []
+    machine, stream, streams, ports = None, None, [], []
     for no, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].strip()
         if not line:
@@ -240,6 +255,11 @@ def parse_program(text: str, validate: bool = True) -> Program:
             continue
         if machine is None:
             raise ProgramError(f"line {no}: `{line}`: before .machine; allowed: the program starts with .machine")
+        if word in (".input", ".output"):
+            if stream is not None:
+                raise ProgramError(f"line {no}: `{line}`: a port after a stream; allowed: ports right after .machine")
+            ports.append(_port(no, line))
+            continue
         if word in (".core", ".tile"):
             parts = line.split()
             where = parts[1] if len(parts) == 2 else ""
@@ -258,7 +278,7 @@ def parse_program(text: str, validate: bool = True) -> Program:
         stream.lines.append(no)
     if machine is None:
         raise ProgramError("line 1: empty program; allowed: a .machine line then .core / .tile streams")
-    prog = Program(machine, streams)
+    prog = Program(machine, streams, ports)
     if validate:
         check(prog)
     return prog

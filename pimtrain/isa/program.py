@@ -74,10 +74,29 @@ class Stream:
         return f".core {self.tile}.{self.core}" if self.core is not None else f".tile {self.tile}"
 
 
+@dataclass(frozen=True)
+class Port:
+    """Host I/O: words ``offset .. offset+vec`` of the host vector ``name`` at eDRAM ``addr`` of ``tile``; an
+    input is written there by the host with ``count`` readers, an output read from there after the run."""
+
+    kind: str  # "input" | "output"
+    name: str
+    tile: int
+    addr: int
+    vec: int
+    offset: int = 0
+    count: int = 1
+
+    def text(self) -> str:
+        tail = f" count={self.count}" if self.kind == "input" else ""
+        return f".{self.kind} {self.name} tile={self.tile} addr={self.addr} vec={self.vec} offset={self.offset}{tail}"
+
+
 @dataclass
 class Program:
     machine: Machine
     streams: list[Stream] = field(default_factory=list)
+    ports: list[Port] = field(default_factory=list)
 
     def stream(self, tile: int, core: int | None = None) -> Stream:
         """The stream of core ``tile.core`` (or of tile ``tile``), created empty on first use."""
@@ -91,7 +110,7 @@ class Program:
 
 def number_lines(program: Program) -> None:
     """Give every stream's instructions the line numbers they have in ``format_program``'s text."""
-    line = 2  # line 1: .machine
+    line = 2 + len(program.ports)  # line 1: .machine, then the ports
     for s in program.streams:
         line += 1
         s.lines = list(range(line, line + len(s.instructions)))
@@ -129,6 +148,14 @@ def check(program: Program) -> None:
             problem = _problem(ins, m, len(s.instructions))
             if problem:
                 raise ProgramError(f"{_where(s, i)}: {problem}")
+    for port in program.ports:
+        p = None
+        if not 0 <= port.tile < m.tiles:
+            p = f"tile {port.tile} does not exist; allowed: 0..{m.tiles - 1}"
+        else:
+            p = _vec(port.vec) or _vec(port.count, "count") or _addr(port.addr, m, port.vec)
+        if p or port.offset < 0:
+            raise ProgramError(f"`{port.text()}`: {p or 'offset < 0; allowed: >= 0'}")
     _match_network(program)
 
 

@@ -1,0 +1,189 @@
+"""Functional execution of a program: every stream runs until it blocks, in turn, until all have halted.
+
+Memory semantics (PUMA's eDRAM with counters, the simulator's ``st`` count): a store waits until its words are
+free, writes them and sets their reader count; a load (or a ``send``) waits until its words are valid, reads them and
+takes one from the count; a word whose count reaches 0 is free again. ``recv`` waits for the next message from its
+source tile (FIFO per pair of tiles) and for its words to be free. Host inputs are written before the run (or when
+every stream is blocked, by the ``host`` callback, e.g. the output error of a training step from the output ``y``).
+
+Matrix units hold a block of ``[W | b]ᵀ`` (``rows × cols``, float64 here: the exact arithmetic the program's
+dataflow is checked against; the design's core numerics per unit are not wired in yet). ``mvm`` modes:
+``f`` xo ← xiᵀ·B, ``t`` xi ← B·xo, ``o`` B ← B + xi⊗xo; all read the registers as they were before the instruction.
+"""
+from __future__ import annotations
+
+from collections import deque
+
+import torch
+
+from .instructions import Alu, AluImm, Beq, Copy, Crs, Halt, Jmp, Load, Mvm, Receive, Send, Set, Store
+from .program import Program, ProgramError, _where
+
+_UNARY = {
+    "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
+    "relu_d": lambda y: (y > 0).to(y.dtype), "sigmoid_d": lambda y: y * (1 - y), "tanh_d": lambda y: 1 - y * y,
+    "lsh": lambda y: y * 2, "rsh": lambda y: y / 2,
+}
+_BINARY = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.div,
+           "max": torch.maximum, "min": torch.minimum}
+
+
+class _Core:
+    def __init__(self, m):
+        self.r = torch.zeros(m.regs, dtype=torch.float64)
+        self.xi = torch.zeros(m.mvmus, m.rows, dtype=torch.float64)
+        self.xo = torch.zeros(m.mvmus, m.cols, dtype=torch.float64)
+
+    def view(self, reg, vec):
+        if reg.file == "r":
+            return self.r[reg.index:reg.index + vec]
+        f = self.xi if reg.file == "xi" else self.xo
+        return f[reg.unit, reg.index:reg.index + vec]
+
+
+class Executor:
+    def __init__(self, program: Program, weights: dict | None = None, max_steps: int = 10_000_000):
+        self.p, self.m = program, program.machine
+        self.weights = {k: v.clone() for k, v in (weights or {}).items()}
+        self.edram = {t: torch.zeros(self.m.edram, dtype=torch.float64) for t in range(self.m.tiles)}
+        self.count = {t: torch.zeros(self.m.edram, dtype=torch.int64) for t in range(self.m.tiles)}
+        self.cores = {(s.tile, s.core): _Core(self.m) for s in program.streams if s.core is not None}
+        self.queues: dict = {}
+        self.pc = {id(s): 0 for s in program.streams}
+        self.executed = 0
+        self.max_steps = max_steps
+
+    # -- host ------------------------------------------------------------------------------------------------
+    def write_input(self, name: str, vector: torch.Tensor) -> None:
+        v = torch.as_tensor(vector, dtype=torch.float64).reshape(-1)
+        ports = [p for p in self.p.ports if p.kind == "input" and p.name == name]
+        if not ports:
+            raise ProgramError(f"input {name!r}: the program has no such input port")
+        for p in ports:
+            if p.offset + p.vec > v.numel():
+                raise ProgramError(f"input {name!r}: {v.numel()} values, the port needs {p.offset + p.vec}")
+            self.edram[p.tile][p.addr:p.addr + p.vec] = v[p.offset:p.offset + p.vec]
+            self.count[p.tile][p.addr:p.addr + p.vec] = p.count
+
+    def read_output(self, name: str) -> torch.Tensor | None:
+        ports = [p for p in self.p.ports if p.kind == "output" and p.name == name]
+        n = max(p.offset + p.vec for p in ports)
+        out = torch.zeros(n, dtype=torch.float64)
+        for p in ports:
+            if not bool((self.count[p.tile][p.addr:p.addr + p.vec] > 0).all()):
+                return None
+            out[p.offset:p.offset + p.vec] = self.edram[p.tile][p.addr:p.addr + p.vec]
+        return out
+
+    # -- one instruction; False when it must wait ----------------------------------------------------------------
+    def _mem(self, tile, addr, vec):
+        return self.edram[tile][addr:addr + vec], self.count[tile][addr:addr + vec]
+
+    def _step(self, s, ins) -> bool:
+        if isinstance(ins, Send):
+            val, cnt = self._mem(s.tile, ins.addr, ins.vec)
+            if not bool((cnt > 0).all()):
+                return False
+            self.queues.setdefault((s.tile, ins.to), deque()).append(val.clone())
+            cnt -= 1
+            return True
+        if isinstance(ins, Receive):
+            q = self.queues.get((ins.frm, s.tile))
+            val, cnt = self._mem(s.tile, ins.addr, ins.vec)
+            if not q or bool((cnt > 0).any()):
+                return False
+            val[:] = q.popleft()
+            cnt[:] = ins.count
+            return True
+        core = self.cores[(s.tile, s.core)]
+        if isinstance(ins, Load):
+            val, cnt = self._mem(s.tile, ins.addr, ins.vec)
+            if not bool((cnt > 0).all()):
+                return False
+            core.view(ins.dst, ins.vec)[:] = val
+            cnt -= 1
+            return True
+        if isinstance(ins, Store):
+            val, cnt = self._mem(s.tile, ins.addr, ins.vec)
+            if bool((cnt > 0).any()):
+                return False
+            val[:] = core.view(ins.src, ins.vec)
+            cnt[:] = ins.count
+            return True
+        if isinstance(ins, Mvm):
+            xi, xo = core.xi.clone(), core.xo.clone()
+            for u, modes in ins.modes:
+                b = self.weights.get((s.tile, s.core, u))
+                if b is None:
+                    raise ProgramError(f"{_where(s, self.pc[id(s)])}: matrix unit {u} holds no weights")
+                if "f" in modes:
+                    core.xo[u] = xi[u] @ b
+                if "t" in modes:
+                    core.xi[u] = b @ xo[u]
+                if "o" in modes:
+                    b += torch.outer(xi[u], xo[u])
+            return True
+        if isinstance(ins, Crs):
+            return True  # exact arithmetic: no carries to resolve
+        if isinstance(ins, Alu):
+            a = core.view(ins.src1, ins.vec)
+            out = _UNARY[ins.op](a) if ins.src2 is None else _BINARY[ins.op](a, core.view(ins.src2, ins.vec))
+            core.view(ins.dst, ins.vec)[:] = out
+            return True
+        if isinstance(ins, AluImm):
+            core.view(ins.dst, ins.vec)[:] = _BINARY[ins.op](core.view(ins.src, ins.vec),
+                                                            torch.tensor(ins.imm, dtype=torch.float64))
+            return True
+        if isinstance(ins, Copy):
+            core.view(ins.dst, ins.vec)[:] = core.view(ins.src, ins.vec).clone()
+            return True
+        if isinstance(ins, Set):
+            core.view(ins.dst, ins.vec)[:] = float(ins.imm)
+            return True
+        raise AssertionError(ins)  # control flow is handled by run()
+
+    def _advance(self, s) -> bool:
+        """Run stream ``s`` until it blocks or halts; True if it made progress."""
+        progressed = False
+        while True:
+            pc = self.pc[id(s)]
+            if pc >= len(s.instructions):
+                return progressed
+            ins = s.instructions[pc]
+            if isinstance(ins, Halt):
+                self.pc[id(s)] = len(s.instructions)
+                return True
+            if isinstance(ins, Jmp):
+                self.pc[id(s)] = ins.target
+            elif isinstance(ins, Beq):
+                c = self.cores[(s.tile, s.core)]
+                eq = bool(c.view(ins.a, 1)[0] == c.view(ins.b, 1)[0])
+                self.pc[id(s)] = ins.target if eq else pc + 1
+            elif self._step(s, ins):
+                self.pc[id(s)] = pc + 1
+            else:
+                return progressed
+            progressed = True
+            self.executed += 1
+            if self.executed > self.max_steps:
+                raise ProgramError(f"{_where(s, pc)}: more than {self.max_steps} instructions executed; "
+                                   "allowed: a program that halts")
+
+    def run(self, inputs: dict | None = None, host=None) -> dict:
+        """Execute to the end; ``host(executor)`` is called when every stream waits (it writes further inputs and
+        returns True, or False). Returns ``{output name: vector}``."""
+        for k, v in (inputs or {}).items():
+            self.write_input(k, v)
+        while True:
+            progress = False
+            for s in self.p.streams:
+                progress |= self._advance(s)
+            live = [s for s in self.p.streams if self.pc[id(s)] < len(s.instructions)]
+            if not live:
+                break
+            if not progress and not (host and host(self)):
+                s = live[0]
+                raise ProgramError(f"{_where(s, self.pc[id(s)])}: deadlock, every stream waits "
+                                   f"({len(live)} streams); allowed: a program whose loads follow their stores")
+        names = {p.name for p in self.p.ports if p.kind == "output"}
+        return {n: self.read_output(n) for n in names}
