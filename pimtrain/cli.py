@@ -480,7 +480,7 @@ def _register_explore() -> None:  # sweep, explore, results, bench sweep (pimtra
 _register_explore()
 
 
-def _register_isa() -> None:  # check-program (pimtrain/isa/cli.py)
+def _register_isa() -> None:  # compile, check-program, run-program (pimtrain/isa/cli.py)
     from pimtrain.isa.cli import register
 
     register(app, user_errors)

@@ -95,7 +95,8 @@ def trace_mlp(model: nn.Module) -> list[tuple[str, nn.Linear, str | None]]:
         elif node.op == "call_function":
             act = _ACT_FUNCS.get(node.target)
         if act is None:
-            raise PimtrainError(f"compile: node {node.name!r} ({node.op} {node.target}) is not supported; allowed: "
+            what = type(mods[node.target]).__name__ if node.op == "call_module" else f"{node.op} {node.target}"
+            raise PimtrainError(f"compile: node {node.name!r} ({what}) is not supported; allowed: "
                                 "Linear, ReLU, Sigmoid, Tanh, Flatten, Identity")
         if not layers or layers[-1][2] is not None:
             raise PimtrainError(f"compile: node {node.name!r}: an activation must follow a Linear layer")
@@ -219,14 +220,13 @@ def compile_mlp(model: nn.Module, design, train: bool = False, lr: float = 0.1) 
         if lp.bias and rb == (lp.in_rows - 1) // R:
             e.core(*tc).append(Set(Reg("xi", u, (lp.in_rows - 1) % R), 1, 1))
 
-    y_out = {}  # li -> cb -> {tile: addr} of the stored output (last layer: host port)
     for li, lp in enumerate(plans):
         by_core: dict = {}
         for (rb, cb), (t, c, u) in lp.units.items():
             by_core.setdefault((t, c), []).append((rb, cb, u))
         partial = {}
         for tc, us in by_core.items():
-            for rb, cb, u in us:
+            for rb, _cb, u in us:
                 load_x(li, rb, tc, u)
             e.core(*tc).append(Mvm(tuple((u, "f") for _, _, u in us)))
             for rb, cb, u in us:
@@ -251,7 +251,6 @@ def compile_mlp(model: nn.Module, design, train: bool = False, lr: float = 0.1) 
                 e.core(*tc).append(Store(a, acc, 1, n))
                 e.program.ports.append(Port("output", "y", tc[0], a, n, cb * C))
                 continue
-            nxt = plans[li + 1]
             lo, hi = cb * C, cb * C + n  # output features = next layer's input rows
             s = lo
             while s < hi:
@@ -275,7 +274,7 @@ def compile_mlp(model: nn.Module, design, train: bool = False, lr: float = 0.1) 
                 by_core.setdefault((t, c), []).append((rb, cb, u))
             partial = {}
             for tc, us in by_core.items():
-                for rb, cb, u in us:
+                for _rb, cb, u in us:
                     for start, n, where in d_pieces[li][cb]:
                         e.core(*tc).append(Load(Reg("xo", u, start), where[tc[0]], n))
                 if li > 0:
