@@ -75,7 +75,7 @@ def compile_cmd(
     design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path (a PUMA-style node)"),
     model: str = typer.Option(..., "--model", "-m", help="mlp:<in>-<hidden>-...-<out>[:activation]"),
     train: bool = typer.Option(False, "--train", help="one SGD training step (forward, backward, update)"),
-    lr: float = typer.Option(0.1, "--lr", help="learning rate folded into the update (alui mul by -lr)"),
+    lr: float = typer.Option(0.1, "--lr", help="learning rate folded into the update (alui mul by lr)"),
     emit: Optional[str] = typer.Option(None, "--emit", help="write the assembly to this file (.s)"),
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),

@@ -14,8 +14,8 @@ Dataflow (weight-stationary, one vector per step, batch 1 as PANTHER trains):
 - training step (``train=True``): the host reads output ``y`` and writes the output error ``d`` (dLoss/dy; the
   loss is the host's); backward per layer: ``ld xo`` (error piece), ``mvm t``, the partial input errors summed per
   row block, multiplied by the activation derivative (``alu <act>_d`` of the saved activation, reloaded), stored for
-  the layer below; update: the unit reloads its forward input into ``xi``, scales ``xo`` by ``-lr`` and runs
-  ``mvm o`` (W ← W − lr·d⊗x, in place). The transposed read precedes the update (the layer-level order).
+  the layer below; update: the unit reloads its forward input into ``xi``, scales ``xo`` by ``lr`` and runs
+  ``mvm o`` (W ← W − (lr·d)⊗x, in place). The transposed read precedes the update (the layer-level order).
 
 Only activation-after-linear MLPs are compiled (``Linear``, ``ReLU``/``Sigmoid``/``Tanh`` modules or functions,
 ``Flatten``/``Identity``); anything else is refused naming the node.
@@ -318,7 +318,7 @@ def compile_mlp(model: nn.Module, design, train: bool = False, lr: float = 0.1) 
             for tc, us in by_core.items():  # update: reload x, xo <- -lr d, outer product in place
                 for rb, cb, u in us:
                     load_x(li, rb, tc, u)
-                    e.core(*tc).append(AluImm("mul", Reg("xo", u, 0), Reg("xo", u, 0), -float(lr), cb_len(lp, cb)))
+                    e.core(*tc).append(AluImm("mul", Reg("xo", u, 0), Reg("xo", u, 0), float(lr), cb_len(lp, cb)))
                 e.core(*tc).append(Mvm(tuple((u, "o") for _, _, u in us)))
             e.free_regs()
     for s in e.program.streams:

@@ -6,9 +6,19 @@ takes one from the count; a word whose count reaches 0 is free again. ``recv`` w
 source tile (FIFO per pair of tiles) and for its words to be free. Host inputs are written before the run (or when
 every stream is blocked, by the ``host`` callback, e.g. the output error of a training step from the output ``y``).
 
-Matrix units hold a block of ``[W | b]ᵀ`` (``rows × cols``, float64 here: the exact arithmetic the program's
-dataflow is checked against; the design's core numerics per unit are not wired in yet). ``mvm`` modes:
-``f`` xo ← xiᵀ·B, ``t`` xi ← B·xo, ``o`` B ← B + xi⊗xo; all read the registers as they were before the instruction.
+Matrix units, two backends:
+
+- :class:`FloatUnits` (``weights`` a dict): each unit holds its block ``B`` of ``[W | b]ᵀ`` (``rows × cols``) and
+  computes exactly: ``f`` xo ← xiᵀ·B, ``t`` xi ← B·xo, ``o`` B ← B − xi⊗xo (all from the registers as they were
+  before the instruction). Checks the program's dataflow against the float model.
+- :class:`LayerCores` (the design's numerics): the units of a layer are backed by the layer's core, the very object
+  the layer-level step uses (``pimtrain.xbar``: DAC, per-array ADC, bit slices, devices, its seeded generator). An
+  ``mvm`` of a layer waits until every unit of the layer has issued its ``mvm`` in that mode (a barrier), then one
+  ``core.vmm`` / ``core.mvm`` / ``core.opu`` of the whole vector runs; the core sums its arrays' converted partial
+  sums itself, so the first row block's (forward) / column block's (transposed) unit receives the sum and the
+  others exact zeros, which the program's partial-sum adds carry through unchanged. ``o`` calls
+  ``core.opu(x, xo, 1)``: the program has scaled the error by ``lr`` (exact for ``lr`` a power of two, so the
+  weights equal ``core.opu(x, d, lr)`` of the layer-level step bit for bit).
 """
 from __future__ import annotations
 
@@ -29,10 +39,10 @@ _BINARY = {"add": torch.add, "sub": torch.sub, "mul": torch.mul, "div": torch.di
 
 
 class _Core:
-    def __init__(self, m):
-        self.r = torch.zeros(m.regs, dtype=torch.float64)
-        self.xi = torch.zeros(m.mvmus, m.rows, dtype=torch.float64)
-        self.xo = torch.zeros(m.mvmus, m.cols, dtype=torch.float64)
+    def __init__(self, m, dtype):
+        self.r = torch.zeros(m.regs, dtype=dtype)
+        self.xi = torch.zeros(m.mvmus, m.rows, dtype=dtype)
+        self.xo = torch.zeros(m.mvmus, m.cols, dtype=dtype)
 
     def view(self, reg, vec):
         if reg.file == "r":
@@ -41,21 +51,109 @@ class _Core:
         return f[reg.unit, reg.index:reg.index + vec]
 
 
+class FloatUnits:
+    """Exact per-unit blocks (``{(tile, core, unit): rows × cols tensor}``)."""
+
+    def __init__(self, weights: dict):
+        self.weights = {k: v.clone() for k, v in weights.items()}
+
+    def mvm(self, ex, s, ins) -> bool:
+        core = ex.cores[(s.tile, s.core)]
+        xi, xo = core.xi.clone(), core.xo.clone()
+        for u, modes in ins.modes:
+            b = self.weights.get((s.tile, s.core, u))
+            if b is None:
+                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: matrix unit {u} holds no weights")
+            b = b.to(xi.dtype)
+            if "f" in modes:
+                core.xo[u] = xi[u] @ b
+            if "t" in modes:
+                core.xi[u] = b @ xo[u]
+            if "o" in modes:
+                b -= torch.outer(xi[u], xo[u])
+            self.weights[(s.tile, s.core, u)] = b
+        return True
+
+
+class LayerCores:
+    """Units backed by the layers' cores: ``cores[i]`` holds layer ``i`` of ``compiled`` (``[W | b]``)."""
+
+    def __init__(self, compiled, cores):
+        self.c, self.cores = compiled, list(cores)
+        self.unit = {key: (li, rb, cb) for li, lp in enumerate(compiled.layers) for (rb, cb), key in lp.units.items()}
+        self.arrived: dict = {}
+        self.served: set = set()
+
+    def mvm(self, ex, s, ins) -> bool:
+        keys = [(s.tile, s.core, u, modes) for u, modes in ins.modes]
+        if all(k in self.served for k in keys):
+            self.served.difference_update(keys)
+            return True
+        for t, c, u, modes in keys:
+            if (t, c, u) not in self.unit:
+                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: matrix unit {u} holds no layer")
+            if len(modes) != 1:
+                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: one mode per unit with layer cores; allowed: f, t or o")
+            li = self.unit[(t, c, u)][0]
+            group = self.arrived.setdefault((li, modes), set())
+            group.add((t, c, u))
+            if len(group) == len(self.c.layers[li].units):
+                self._run(ex, li, modes)
+                self.served.update((k[0], k[1], k[2], modes) for k in group)
+                del self.arrived[(li, modes)]
+        return False
+
+    def _run(self, ex, li, mode):
+        lp, m = self.c.layers[li], ex.m
+        R, C = m.rows, m.cols
+
+        def reg(rb, cb, file):
+            t, c, u = lp.units[(rb, cb)]
+            return getattr(ex.cores[(t, c)], file)[u]
+
+        x = torch.cat([reg(rb, 0, "xi")[:min(R, lp.in_rows - rb * R)] for rb in range(lp.row_blocks)])
+        d = torch.cat([reg(0, cb, "xo")[:min(C, lp.out_features - cb * C)] for cb in range(lp.col_blocks)])
+        core = self.cores[li]
+        if mode == "f":
+            y = core.vmm(x[None])[0]
+            for (rb, cb) in lp.units:
+                out = reg(rb, cb, "xo")
+                out.zero_()
+                if rb == 0:
+                    part = y[cb * C:(cb + 1) * C]
+                    out[:part.numel()] = part
+        elif mode == "t":
+            g = core.mvm(d[None])[0]
+            for (rb, cb) in lp.units:
+                out = reg(rb, cb, "xi")
+                out.zero_()
+                if cb == 0:
+                    part = g[rb * R:(rb + 1) * R]
+                    out[:part.numel()] = part
+        else:
+            core.opu(x[None], d[None], 1.0)
+
+
 class Executor:
-    def __init__(self, program: Program, weights: dict | None = None, max_steps: int = 10_000_000):
+    def __init__(self, program: Program, weights=None, max_steps: int = 10_000_000, dtype=torch.float64):
         self.p, self.m = program, program.machine
-        self.weights = {k: v.clone() for k, v in (weights or {}).items()}
-        self.edram = {t: torch.zeros(self.m.edram, dtype=torch.float64) for t in range(self.m.tiles)}
+        self.units = weights if hasattr(weights, "mvm") else FloatUnits(weights or {})
+        self.dtype = dtype
+        self.edram = {t: torch.zeros(self.m.edram, dtype=dtype) for t in range(self.m.tiles)}
         self.count = {t: torch.zeros(self.m.edram, dtype=torch.int64) for t in range(self.m.tiles)}
-        self.cores = {(s.tile, s.core): _Core(self.m) for s in program.streams if s.core is not None}
+        self.cores = {(s.tile, s.core): _Core(self.m, dtype) for s in program.streams if s.core is not None}
         self.queues: dict = {}
         self.pc = {id(s): 0 for s in program.streams}
         self.executed = 0
         self.max_steps = max_steps
 
+    @property
+    def weights(self) -> dict:
+        return self.units.weights
+
     # -- host ------------------------------------------------------------------------------------------------
     def write_input(self, name: str, vector: torch.Tensor) -> None:
-        v = torch.as_tensor(vector, dtype=torch.float64).reshape(-1)
+        v = torch.as_tensor(vector, dtype=self.dtype).reshape(-1)
         ports = [p for p in self.p.ports if p.kind == "input" and p.name == name]
         if not ports:
             raise ProgramError(f"input {name!r}: the program has no such input port")
@@ -68,7 +166,7 @@ class Executor:
     def read_output(self, name: str) -> torch.Tensor | None:
         ports = [p for p in self.p.ports if p.kind == "output" and p.name == name]
         n = max(p.offset + p.vec for p in ports)
-        out = torch.zeros(n, dtype=torch.float64)
+        out = torch.zeros(n, dtype=self.dtype)
         for p in ports:
             if not bool((self.count[p.tile][p.addr:p.addr + p.vec] > 0).all()):
                 return None
@@ -111,18 +209,7 @@ class Executor:
             cnt[:] = ins.count
             return True
         if isinstance(ins, Mvm):
-            xi, xo = core.xi.clone(), core.xo.clone()
-            for u, modes in ins.modes:
-                b = self.weights.get((s.tile, s.core, u))
-                if b is None:
-                    raise ProgramError(f"{_where(s, self.pc[id(s)])}: matrix unit {u} holds no weights")
-                if "f" in modes:
-                    core.xo[u] = xi[u] @ b
-                if "t" in modes:
-                    core.xi[u] = b @ xo[u]
-                if "o" in modes:
-                    b += torch.outer(xi[u], xo[u])
-            return True
+            return self.units.mvm(self, s, ins)
         if isinstance(ins, Crs):
             return True  # exact arithmetic: no carries to resolve
         if isinstance(ins, Alu):
@@ -132,7 +219,7 @@ class Executor:
             return True
         if isinstance(ins, AluImm):
             core.view(ins.dst, ins.vec)[:] = _BINARY[ins.op](core.view(ins.src, ins.vec),
-                                                            torch.tensor(ins.imm, dtype=torch.float64))
+                                                            torch.tensor(ins.imm, dtype=self.dtype))
             return True
         if isinstance(ins, Copy):
             core.view(ins.dst, ins.vec)[:] = core.view(ins.src, ins.vec).clone()
