@@ -168,3 +168,36 @@ def test_design_cores_inference_equals_layer_level_outputs():
     y = Executor(c.program, LayerCores(c, [layer.core for layer in analog_layers(mine)]), dtype=torch.float32).run(
         {"x": x})["y"]
     assert torch.equal(y, y_ref)
+
+
+def test_timing_of_mlppantherbig_step_charges_the_components_and_is_fast():
+    import time
+
+    from pimtrain.isa.timing import Costs, TimedExecutor
+
+    sizes = [1024, 512, 1024, 768, 10]
+    t0 = time.perf_counter()
+    model = _model(sizes, "sigmoid")
+    c = compile_mlp(model, DESIGN, train=True, lr=0.25)
+    ex = TimedExecutor(c.program, DESIGN, unit_weights(c, model))
+
+    def host(e):
+        if e.read_output("y") is None or hasattr(e, "_d"):
+            return False
+        e._d = True
+        e.write_input("d", torch.full((10,), 0.1, dtype=torch.float64))
+        return True
+
+    r = ex.run_timed({"x": torch.randn(1024, dtype=torch.float64)}, host=host)
+    assert time.perf_counter() - t0 < 10.0  # the target: compile + timed run of a step under 10 s
+    s, k = program_stats(c.program), Costs(DESIGN)
+    mcu = sum(s["matrix_unit_ops"][name] * k.mode[m][0]
+              for name, m in (("forward", "f"), ("transposed", "t"), ("outer_product", "o")))
+    assert r["energy_by_component_j"]["mcu"] == pytest.approx(mcu, rel=1e-12)
+    assert r["energy_by_class_j"]["matrix"] == pytest.approx(mcu, rel=1e-12)
+    # the critical path is a chain ending at the step's end, at least one forward multiply per layer long
+    path = r["critical_path"]
+    assert path[-1]["end_s"] == pytest.approx(r["latency_s"])
+    assert all(a["end_s"] <= b["start_s"] + 1e-15 for a, b in zip(path, path[1:]))
+    assert r["critical_path_by_opcode_s"]["mvm"] >= len(sizes[1:]) * k.mode["f"][1]
+    assert 0 < r["utilisation"]["mvmu"] < 1 and r["instructions_executed"] == s["instructions"]

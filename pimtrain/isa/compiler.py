@@ -234,14 +234,15 @@ def compile_mlp(model: nn.Module, design, train: bool = False, lr: float = 0.1) 
                     partial[(rb, cb)] = e.store(tc, Reg("xo", u, 0), cb_len(lp, cb), [lp.reducer(cb)])
         for cb in range(lp.col_blocks):
             tc, n = lp.reducer(cb), cb_len(lp, cb)
-            acc = e.reg(tc, n)
+            e.free_regs()  # an in-order core: what the previous block stored may be overwritten
+            acc, tmp = e.reg(tc, n), None
             e.core(*tc).append(Copy(acc, Reg("xo", lp.units[(0, cb)][2], 0), n))
             for rb in range(1, lp.row_blocks):
                 t, c, u = lp.units[(rb, cb)]
                 if (t, c) == tc:
                     e.core(*tc).append(Alu("add", acc, acc, Reg("xo", u, 0), n))
                 else:
-                    tmp = e.reg(tc, n)
+                    tmp = tmp if tmp is not None else e.reg(tc, n)
                     e.core(*tc).append(Load(tmp, partial[(rb, cb)][tc[0]], n))
                     e.core(*tc).append(Alu("add", acc, acc, tmp, n))
             if lp.activation:
@@ -290,14 +291,15 @@ def compile_mlp(model: nn.Module, design, train: bool = False, lr: float = 0.1) 
                     if n <= 0:
                         continue
                     tc = lp.back_reducer(rb)
-                    acc = e.reg(tc, n)
+                    e.free_regs()
+                    acc, tmp = e.reg(tc, n), None
                     e.core(*tc).append(Copy(acc, Reg("xi", lp.units[(rb, 0)][2], 0), n))
                     for cb in range(1, lp.col_blocks):
                         t, c, u = lp.units[(rb, cb)]
                         if (t, c) == tc:
                             e.core(*tc).append(Alu("add", acc, acc, Reg("xi", u, 0), n))
                         else:
-                            tmp = e.reg(tc, n)
+                            tmp = tmp if tmp is not None else e.reg(tc, n)
                             e.core(*tc).append(Load(tmp, partial[(rb, cb)][tc[0]], n))
                             e.core(*tc).append(Alu("add", acc, acc, tmp, n))
                     if below.activation:
