@@ -201,3 +201,16 @@ def test_timing_of_mlppantherbig_step_charges_the_components_and_is_fast():
     assert all(a["end_s"] <= b["start_s"] + 1e-15 for a, b in zip(path, path[1:]))
     assert r["critical_path_by_opcode_s"]["mvm"] >= len(sizes[1:]) * k.mode["f"][1]
     assert 0 < r["utilisation"]["mvmu"] < 1 and r["instructions_executed"] == s["instructions"]
+
+
+def test_cli_run_program_timed(tmp_path):
+    s = tmp_path / "p.s"
+    r = CliRunner().invoke(app, ["compile", "-d", "panther-sgd", "-m", "mlp:300-130-10:relu", "--emit", str(s)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["run-program", str(s), "-d", "panther-sgd", "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+
+    data = json.loads(r.output)
+    assert data["timing"]["latency_s"] > 0 and data["timing"]["energy_by_component_j"]["mcu"] > 0
+    assert len(data["outputs"]["y"]) == 10

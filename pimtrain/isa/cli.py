@@ -107,11 +107,14 @@ def compile_cmd(
 def run_program(
     file: str = typer.Argument(..., help="assembly program (.s) with .input x (and .output y)"),
     seed: int = typer.Option(0, "--seed", min=0),
+    design: Optional[str] = typer.Option(None, "--design", "-d", help="also time it on this design's components"),
     as_json: bool = typer.Option(False, "--json"),
 ):
-    """Run a program functionally on a seeded random input, matrix units zero unless the program was compiled
-    here; prints the outputs and the instructions executed (timing mode: not yet)."""
+    """Run a program on seeded random inputs and matrix-unit weights: its outputs and instructions executed; with
+    --design also its latency, energy by class and component, unit utilisation and critical path."""
     import torch
+
+    from pimtrain.design import load_design
 
     from .asm import parse_program
     from .execute import Executor
@@ -122,15 +125,26 @@ def run_program(
     m = prog.machine
     weights = {(s.tile, s.core, u): torch.randn(m.rows, m.cols, generator=g, dtype=torch.float64) / m.rows ** 0.5
                for s in prog.streams if s.core is not None for u in range(m.mvmus)}
-    ex = Executor(prog, weights)
+    if design:
+        from .timing import TimedExecutor
+
+        ex = TimedExecutor(prog, load_design(design), weights)
+    else:
+        ex = Executor(prog, weights)
     inputs = {}
     for p in prog.ports:
         if p.kind == "input" and p.name not in inputs:
             n = max(q.offset + q.vec for q in prog.ports if q.name == p.name and q.kind == "input")
             inputs[p.name] = torch.randn(n, generator=g, dtype=torch.float64)
-    outs = ex.run(inputs)
+    timing = ex.run_timed(inputs) if design else None
+    outs = {n: ex.read_output(n) for n in {p.name for p in prog.ports if p.kind == "output"}}
+    if not design:
+        outs = ex.run(inputs)
     data = {"file": file, "seed": seed, "executed": ex.executed,
             "outputs": {k: (v.tolist() if v is not None else None) for k, v in outs.items()}}
+    if timing:
+        data["timing"] = {k: v for k, v in timing.items() if k != "critical_path"}
+        data["timing"]["critical_path_length"] = len(timing["critical_path"])
 
     def render():
         from pimtrain.report import console
@@ -138,6 +152,13 @@ def run_program(
         console.print(f"{file}: {ex.executed} instructions executed (seed {seed})")
         for k, v in data["outputs"].items():
             console.print(f"{k} = {v}")
+        if timing:
+            t = data["timing"]
+            flat = {"latency (µs)": round(t["latency_s"] * 1e6, 4), "energy (µJ)": round(t["energy_j"] * 1e6, 4)}
+            flat |= {f"energy {k} (µJ)": round(v * 1e6, 4) for k, v in t["energy_by_component_j"].items()}
+            flat |= {f"utilisation {k}": round(v, 3) for k, v in t["utilisation"].items()}
+            flat |= {f"critical path {k} (µs)": round(v * 1e6, 4) for k, v in t["critical_path_by_opcode_s"].items()}
+            console.print(_stats_table(f"{file} timed on {design}", flat))
 
     emit_result(data, as_json, None, render)
 
