@@ -1,6 +1,8 @@
 """pimtrain.isa: assembly round trip, checks of malformed programs (one line naming instruction and line), stats."""
 from __future__ import annotations
 
+import functools
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,6 +61,7 @@ def test_comments_and_blank_lines_are_not_canonical_but_parse():
 
 
 # ------------------------------------------------------------------------------------------- round trip
+@functools.lru_cache(maxsize=None)
 def regs(vec_max=1):
     r = st.builds(lambda i: Reg("r", 0, i), st.integers(0, M.regs - vec_max))
     x = st.builds(lambda f, u, i: Reg(f, u, i), st.sampled_from(["xi", "xo"]), st.integers(0, M.mvmus - 1),
@@ -66,6 +69,7 @@ def regs(vec_max=1):
     return st.one_of(r, x)
 
 
+@functools.lru_cache(maxsize=None)
 def core_instruction(n):
     vec = st.integers(1, 4)
     addr = st.integers(0, M.edram - 4)
@@ -103,7 +107,7 @@ def programs(draw):
     return p
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(programs())
 def test_print_parse_print_is_identical(p):
     check(p)

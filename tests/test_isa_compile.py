@@ -214,3 +214,35 @@ def test_cli_run_program_timed(tmp_path):
     data = json.loads(r.output)
     assert data["timing"]["latency_s"] > 0 and data["timing"]["energy_by_component_j"]["mcu"] > 0
     assert len(data["outputs"]["y"]) == 10
+
+
+def test_three_compiled_steps_driven_from_python_stay_bit_identical():
+    import copy
+
+    from pimtrain.isa.execute import LayerCores, train_step
+    from pimtrain.nn import convert
+    from pimtrain.nn.convert import analog_layers
+    from pimtrain.nn.optim import AnalogSGD
+
+    torch.manual_seed(3)
+    model = mlp([64, 36, 10], "relu")
+    xs, labels, lr = torch.randn(3, 64), torch.tensor([1, 7, 4]), 0.125
+    ref = convert(copy.deepcopy(model), DESIGN, seed=9)
+    opt = AnalogSGD(ref, lr)
+    mine = convert(copy.deepcopy(model), DESIGN, seed=9)
+    c = compile_mlp(model, DESIGN, train=True, lr=lr)
+    units = LayerCores(c, [layer.core for layer in analog_layers(mine)])
+    for x, label in zip(xs, labels):
+        opt.zero_grad()
+        y_ref = ref(x[None])
+        nn.functional.cross_entropy(y_ref, label[None]).backward()
+        opt.step()
+
+        def grad(y, label=label):
+            yy = y[None].clone().requires_grad_(True)
+            return torch.autograd.grad(nn.functional.cross_entropy(yy, label[None]), yy)[0][0]
+
+        y = train_step(c, units, x, grad)
+        assert torch.equal(y, y_ref[0].detach())
+    for a, b in zip(analog_layers(mine), analog_layers(ref)):
+        assert torch.equal(a.core.get_weight(), b.core.get_weight())

@@ -274,3 +274,25 @@ class Executor:
                                    f"({len(live)} streams); allowed: a program whose loads follow their stores")
         names = {p.name for p in self.p.ports if p.kind == "output"}
         return {n: self.read_output(n) for n in names}
+
+
+def train_step(compiled, units, x, loss_grad, dtype=torch.float32) -> torch.Tensor:
+    """Run one compiled training step (``compiled.train``) on ``units`` (a backend: :class:`LayerCores` or
+    :class:`FloatUnits`, kept across steps) for input ``x``; ``loss_grad(y) -> d`` is the host's loss gradient.
+    Returns the output ``y``. Loops over examples and epochs are Python around this call."""
+    if not compiled.train:
+        raise ProgramError("train_step: the program was compiled for inference; allowed: compile_mlp(..., train=True)")
+    seen = {}
+
+    def host(ex):
+        y = ex.read_output("y")
+        if y is None or "y" in seen:
+            return False
+        seen["y"] = y
+        ex.write_input("d", loss_grad(y))
+        return True
+
+    Executor(compiled.program, units, dtype=dtype).run({"x": x}, host=host)
+    if "y" not in seen:
+        raise ProgramError("train_step: the program ended without its output y")
+    return seen["y"]
