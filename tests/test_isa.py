@@ -170,3 +170,18 @@ def test_cli_check_program(tmp_path):
     assert r.exit_code == 2
     lines = [ln for ln in r.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "line 4: `mvm m0=f m9=t`" in lines[0] and "matrix unit 9 does not exist" in lines[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(SAMPLE.splitlines() + [
+    ".machine tiles=0", ".core x", ".tile -1", "mvm", "mvm m0", "mvm m=f", "alu", "alui add r0, r0, 1e400 vec=1",
+    "ld r0 [x]", "st [1], r0 count=-1", "recv [0] from=9", "send [0] to=", "set r0, 99999999999999999999 vec=1",
+    "jmp -1", "beq r0 r0 1", "cp xi9.0, r0", ".input x tile=0", ".output y tile=0 addr=0 vec=1 offset=0 count=1",
+    "hlt extra", "ld r0, [0] vec=0", "\x00", "crs", "crs m-1", "st [0], r0 vec=1 vec=2"]), max_size=30))
+def test_any_text_gives_a_program_or_one_line_error(lines):
+    try:
+        p = parse_program("\n".join(lines))
+    except ProgramError as exc:
+        assert "\n" not in str(exc)
+    else:
+        assert format_program(parse_program(format_program(p))) == format_program(p)

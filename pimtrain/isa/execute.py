@@ -137,6 +137,9 @@ class LayerCores:
 class Executor:
     def __init__(self, program: Program, weights=None, max_steps: int = 10_000_000, dtype=torch.float64):
         self.p, self.m = program, program.machine
+        words = self.m.tiles * self.m.edram + len(program.streams) * (self.m.regs + self.m.mvmus * (self.m.rows + self.m.cols))
+        if words > 1 << 28:
+            raise ProgramError(f".machine: {words} words of eDRAM and registers to simulate; allowed: at most {1 << 28}")
         self.units = weights if hasattr(weights, "mvm") else FloatUnits(weights or {})
         self.dtype = dtype
         self.edram = {t: torch.zeros(self.m.edram, dtype=dtype) for t in range(self.m.tiles)}

@@ -36,11 +36,14 @@ class Machine:
     regs: int = 1024
     edram: int = 65536
 
+    #: largest value of each field (a node far beyond PANTHER's 138 tiles × 8 cores × 2 units still fits)
+    LIMITS = {"tiles": 4096, "cores": 256, "mvmus": 64, "rows": 4096, "cols": 4096, "regs": 1 << 20, "edram": 1 << 24}
+
     def __post_init__(self):
         for f in fields(self):
-            v = getattr(self, f.name)
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ProgramError(f".machine: {f.name}={v!r} is not allowed; allowed: a positive integer")
+            v, top = getattr(self, f.name), self.LIMITS[f.name]
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= top:
+                raise ProgramError(f".machine: {f.name}={v!r} is not allowed; allowed: an integer 1..{top}")
 
     @classmethod
     def from_design(cls, design, tiles: int | None = None, regs: int = 1024, edram: int = 65536) -> "Machine":
