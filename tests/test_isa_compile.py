@@ -246,3 +246,17 @@ def test_three_compiled_steps_driven_from_python_stay_bit_identical():
         assert torch.equal(y, y_ref[0].detach())
     for a, b in zip(analog_layers(mine), analog_layers(ref)):
         assert torch.equal(a.core.get_weight(), b.core.get_weight())
+
+
+def test_cli_cost_executor_program():
+    import json
+
+    r = CliRunner().invoke(app, ["cost", "-d", "panther-sgd", "-w", "mlp:300-130-10", "--executor", "program", "--json"])
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert data["program"]["executor"] == "program" and data["program"]["latency_s"] > 0
+    assert data["program"]["matrix_units"] == 3 * 2 + 2 * 1  # 301 inputs × 130 outputs, then 131 × 10 (128-blocks)
+    for args in (["-w", "vgg16"], ["-w", "mlp:300-130-10", "-b", "4"], ["-w", "mlp:300-130-10", "--executor", "x"]):
+        extra = [] if "--executor" in args else ["--executor", "program"]
+        r = CliRunner().invoke(app, ["cost", "-d", "panther-sgd", *args, *extra])
+        assert r.exit_code == 2 and len([ln for ln in r.output.splitlines() if ln.strip()]) == 1, r.output
