@@ -260,3 +260,22 @@ def test_cli_cost_executor_program():
         extra = [] if "--executor" in args else ["--executor", "program"]
         r = CliRunner().invoke(app, ["cost", "-d", "panther-sgd", *args, *extra])
         assert r.exit_code == 2 and len([ln for ln in r.output.splitlines() if ln.strip()]) == 1, r.output
+
+
+def test_layer_cores_barrier_completed_by_the_first_attempt_counts_as_progress():
+    import copy
+
+    from pimtrain.isa import Halt, Mvm, Program, Stream
+    from pimtrain.isa.execute import LayerCores
+    from pimtrain.nn import convert
+    from pimtrain.nn.convert import analog_layers
+
+    torch.manual_seed(0)
+    model = mlp([20, 10], "relu")
+    c = compile_mlp(model, DESIGN)
+    assert list(c.layers[0].units.values()) == [(0, 0, 0)]
+    bare = Program(c.program.machine, [Stream(0, 0, [Mvm(((0, "f"),)), Halt()])])
+    cores = [layer.core for layer in analog_layers(convert(copy.deepcopy(model), DESIGN, seed=1))]
+    ex = Executor(bare, LayerCores(c, cores), dtype=torch.float32)
+    ex.run()
+    assert ex.executed == 2

@@ -27,7 +27,7 @@ from collections import deque
 import torch
 
 from .instructions import Alu, AluImm, Beq, Copy, Crs, Halt, Jmp, Load, Mvm, Receive, Send, Set, Store
-from .program import Program, ProgramError, _where
+from .program import Program, ProgramError, _where, number_lines
 
 _UNARY = {
     "relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh,
@@ -101,6 +101,9 @@ class LayerCores:
                 self._run(ex, li, modes)
                 self.served.update((k[0], k[1], k[2], modes) for k in group)
                 del self.arrived[(li, modes)]
+        if all(k in self.served for k in keys):  # this instruction completed the barrier
+            self.served.difference_update(keys)
+            return True
         return False
 
     def _run(self, ex, li, mode):
@@ -137,6 +140,8 @@ class LayerCores:
 class Executor:
     def __init__(self, program: Program, weights=None, max_steps: int = 10_000_000, dtype=torch.float64):
         self.p, self.m = program, program.machine
+        if any(len(s.lines) != len(s.instructions) for s in program.streams):
+            number_lines(program)  # a program built in Python: the lines of its printed form
         words = self.m.tiles * self.m.edram + len(program.streams) * (self.m.regs + self.m.mvmus * (self.m.rows + self.m.cols))
         if words > 1 << 28:
             raise ProgramError(f".machine: {words} words of eDRAM and registers to simulate; allowed: at most {1 << 28}")
@@ -242,6 +247,7 @@ class Executor:
             ins = s.instructions[pc]
             if isinstance(ins, Halt):
                 self.pc[id(s)] = len(s.instructions)
+                self.executed += 1
                 return True
             if isinstance(ins, Jmp):
                 self.pc[id(s)] = ins.target
