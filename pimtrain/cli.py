@@ -240,6 +240,7 @@ def cost(
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
     plot: Optional[str] = typer.Option(None, "--plot", help="write the energy-by-kernel-and-component and area figure (.png, .svg, .pdf)"),
+    executor: str = typer.Option("count", "--executor", help="count (analytical) or program (also compile and execute it: pimtrain/isa)"),
 ):
     """Energy, latency, area and power of one training step (or inference batch) of WORKLOAD on DESIGN."""
     from pimtrain.cost import evaluate
@@ -248,10 +249,18 @@ def cost(
 
     check_outputs(output=output, plot=plot)
     _check_figure(plot)
+    if executor not in ("count", "program"):
+        raise PimtrainError(f"--executor: {executor!r} is not allowed; allowed: count, program")
     d = load_design(design)
     rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
+    data, render = rep.to_json(), lambda: console.print(rep.table())
+    if executor == "program":  # the analytical report and the executed program side by side
+        from pimtrain.isa.costing import program_cost, program_table
+
+        prog = program_cost(d, workload, batch_size=batch_size, inference=inference)
+        data, render = {**data, "program": prog}, lambda: (console.print(rep.table()), console.print(program_table(prog)))
     with atomic_batch():  # --output and --plot: both or neither
-        emit_result(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
+        emit_result(data, as_json, output, render)
         if plot:
             from pimtrain.report.figures import cost_breakdown, save
 
@@ -478,6 +487,15 @@ def _register_explore() -> None:  # sweep, explore, results, bench sweep (pimtra
 
 
 _register_explore()
+
+
+def _register_isa() -> None:  # compile, check-program, run-program (pimtrain/isa/cli.py)
+    from pimtrain.isa.cli import register
+
+    register(app, user_errors)
+
+
+_register_isa()
 
 
 def main() -> None:  # console-script entry point
