@@ -331,7 +331,7 @@ def test_carry_counts_follow_the_interval():
 def test_registry_lookup_and_registration():
     from pimtrain.xbar import registry
 
-    assert [k.name for k in registry.KINDS][:4] == ["digital_pim", "digital", "bitsliced", "analog"]
+    assert [k.name for k in registry.KINDS][:5] == ["compound", "digital_pim", "digital", "bitsliced", "analog"]
     kind = registry.register("test-kind", "core:AnalogCore", lambda d: d.name == "only-this", before="analog")
     try:
         d = _with(DESIGNS["ideal"], name="only-this")
