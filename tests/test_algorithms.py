@@ -182,3 +182,25 @@ def test_ideal_device_trains_to_float_accuracy(kind):
     acc = _train(core, w0)
     assert ref > 0.85
     assert acc >= ref - 0.03, (kind, acc, ref)
+
+
+# ------------------------------------------------------------------------------------------ counts for the cost
+def test_counts_charge_transfer_reads_and_both_arrays_writes():
+    from pimtrain.mapping import measured_counts
+
+    dev = {"model": "soft_bounds", "dw_min": 0.01}
+    d = des(rule="outer_product", device=dev, io={"forward": {"adc_bits": 8}}, kind="tiki_taka", columns_per_transfer=2)
+    c = make_core(torch.zeros(2, 3), d)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        x, dd = torch.randn(4, 3, generator=g), torch.randn(4, 2, generator=g)
+        c.vmm(x)
+        c.opu(x, dd, 0.1)
+    s = c.stats
+    assert s["vectors_forward"] == 12 and s["update_events"] == 12  # the network's: 3 batches of 4 samples
+    assert s["transfer.reads"] == 6 and s["A.vectors_forward"] == 6  # 3 transfers x 2 one-hot columns through A's ADCs
+    assert s["forward.conversions"] == s["C.forward.conversions"] + s["A.forward.conversions"] > s["C.forward.conversions"]
+    assert s["update.pulsed_cells"] == s["A.update.pulsed_cells"] + s["C.update.pulsed_cells"]
+    assert s["C.update_events"] == 6  # one rank-1 write per transferred column
+    m = measured_counts(s)
+    assert m["forward"]["conversions"] == s["forward.conversions"] / 12

@@ -207,15 +207,28 @@ class CompoundCore(CoreBase):
         s = self.counters.read()
         for k in ("opu_calls", "samples_updated", "transfers"):
             s.setdefault(k, 0)
-        for name, core in self.arrays.items():
-            for k, val in core.stats.items():
-                if isinstance(val, (int, float)) and val is not None:
+        per = {name: core.stats for name, core in self.arrays.items()}
+        for name, st in per.items():
+            for k, val in st.items():
+                if isinstance(val, (int, float)):
                     s[f"{name}.{k}"] = val
-        c = self.C.stats
-        for k, val in c.items():
-            if k.startswith(("forward.", "backward.", "update.")) or k in ("vmm_calls", "mvm_calls", "vectors_forward",
-                                                                            "vectors_backward", "update_events"):
-                s[k] = val
+        c = per["C"]
+        # the network's reads and update events: C's vectors (the network reads C), this core's update calls
+        for k in ("vmm_calls", "mvm_calls", "vectors_forward", "vectors_backward", "activity_vectors_forward",
+                  "activity_vectors_backward", "input_activity"):
+            if k in c:
+                s[k] = c[k]
+        rule = self.design.update.rule
+        s["update_events"] = s["samples_updated"] if rule == "outer_product" else s["opu_calls"]
+        # every array's actions summed under the Mapping's names: transfer reads of A (and R) are charged as reads,
+        # the writes into A and the transfer writes into C as updates (per network vector / update event)
+        for st in per.values():
+            for k, val in st.items():
+                if k.startswith(("forward.", "backward.", "update.")) and isinstance(val, (int, float)):
+                    s[k] = s.get(k, 0) + val
+        src = per.get("A", c)
+        if src.get("update_activity") is not None:
+            s["update_activity"] = src["update_activity"]
         s["buffer.cells"] = sum(b.value.numel() for b in (self.chi, self.H) if b is not None)
         s["chopper.flips"] = self.choppers.flips if self.choppers is not None else 0
         s["arrays"] = len(self.arrays)
