@@ -66,3 +66,29 @@ def test_parse_times():
             parse_times(bad)
     with pytest.raises(PimtrainError, match="read_time"):
         conductance_at(torch.ones(2), torch.zeros(2), -1.0, 1.0, None)
+
+
+def test_accuracy_at_reads_drifted_weights_and_puts_the_cores_back():
+    from pimtrain.design import load_design
+    from pimtrain.nn import AnalogLinear
+    from pimtrain.nn.drift_eval import accuracy_at
+    from pimtrain.nn.trainer import evaluate
+
+    torch.manual_seed(0)
+    d = load_design("ideal")
+    l1, l2 = AnalogLinear(10, 16, bias=False, design=d), AnalogLinear(16, 3, bias=False, design=d)
+    l1.core.set_weight(torch.randn(16, 10, generator=gen(8)) * 2.0)
+    l2.core.set_weight(torch.randn(3, 16, generator=gen(9)) * 2.0)
+    model = torch.nn.Sequential(l1, torch.nn.Sigmoid(), l2)
+    x = torch.randn(400, 10, generator=gen(10))
+    with torch.no_grad():
+        y = model(x).argmax(1)  # the network's own labels: accuracy 1 as programmed
+    layer = l1
+    before = layer.core
+    assert evaluate(model, x, y) == 1.0
+    rows = accuracy_at(model, x, y, [1.0, 3.15e7], seed=0)
+    assert layer.core is before and evaluate(model, x, y) == 1.0  # the trained cores are put back
+    assert [r["t_s"] for r in rows] == [1.0, 3.15e7]
+    assert rows[0]["accuracy"] > 0.9 and rows[1]["accuracy"] < rows[0]["accuracy"]  # a year of drift costs accuracy
+    assert rows[1]["accuracy_compensated"] > rows[1]["accuracy"]  # the global output scale (per layer) recovers some
+    assert rows == accuracy_at(model, x, y, [1.0, 3.15e7], seed=0)  # same seed, same numbers
