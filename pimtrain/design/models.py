@@ -86,7 +86,7 @@ class StuckAtSpec(Strict):
         return self
 
 
-DeviceModel = Literal["ideal", "linear_step", "soft_bounds", "lookup_table", "binary"]
+DeviceModel = Literal["ideal", "linear_step", "soft_bounds", "lookup_table", "binary", "pcm"]
 
 
 class DeviceSpec(Strict):
