@@ -204,3 +204,21 @@ def test_counts_charge_transfer_reads_and_both_arrays_writes():
     assert s["C.update_events"] == 6  # one rank-1 write per transferred column
     m = measured_counts(s)
     assert m["forward"]["conversions"] == s["forward.conversions"] / 12
+
+
+def test_transfer_reads_use_their_own_converters():
+    """A 2-bit transfer ADC quantises the transferred column; the network's forward read (C) keeps io.forward."""
+    w = torch.zeros(2, 3)
+    fine = make_core(w, des(kind="tiki_taka", columns_per_transfer=3))
+    coarse = make_core(w, des(kind="tiki_taka", columns_per_transfer=3,
+                              transfer_io={"adc_bits": 2, "output_range": {"policy": "batch_max"}}))
+    assert coarse.A.fwd_adc is not None and coarse.C.design.io.forward.adc_bits is None
+    x, d = torch.tensor([[1.0, 0.3, 0.1]]), torch.tensor([[1.0, -0.2]])
+    fine.opu(x, d, 0.1)
+    coarse.opu(x, d, 0.1)
+    exact = -0.1 * d.t() @ x
+    assert torch.allclose(fine.C.get_weight(), exact, atol=1e-6)
+    got = coarse.C.get_weight()
+    assert not torch.allclose(got, exact, atol=1e-3)  # the coarse transfer read moved quantised values
+    assert torch.unique(got.abs().round(decimals=6)).numel() <= 4  # 2-bit signed levels of the read's scale (and 0)
+    assert coarse.stats["A.forward.conversions"] > 0
