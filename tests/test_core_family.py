@@ -203,6 +203,8 @@ def _update_flips(d):
     else:
         f["update.slicing.slices"] = {"update__slicing__slices": 2}
     f["update.delta_arrays"] = {"update__delta_arrays": not u.delta_arrays}  # refused at load unless outer_product
+    # Tiki-Taka: the gradient lands on a fast array, one column a step moves into the weight (digital: refused at load)
+    f["update.algorithm"] = {"update__algorithm": {"kind": "tiki_taka" if u.algorithm.kind == "sgd" else "sgd"}}
     if d.compute == "analog":  # see CONDITIONAL: the copies differ by their own write noise
         both = {"device__write_noise": 0.1, "device__programming_noise": 0.05}
         if u.rule == "exact":

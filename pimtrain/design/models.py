@@ -522,6 +522,9 @@ class Design(Strict):
                     raise ValueError(f"io.{k}.accumulation: partial-sum accumulation is a kind of analog read; needs compute 'analog'")
             if self.update.delta_arrays:
                 raise ValueError("update.delta_arrays: delta arrays are analog arrays; needs compute 'analog'")
+            if self.update.algorithm.kind != "sgd":
+                raise ValueError(f"update.algorithm: {self.update.algorithm.kind!r} trains analog arrays; needs compute "
+                                 "'analog' (allowed for a digital design: sgd)")
         for k in ("forward", "backward"):
             io = getattr(self.io, k)
             if io.accumulation in ("digital", "analog_buffered", "analog") and a.bits_per_cell is None:
