@@ -160,6 +160,8 @@ def train(
     report: Optional[str] = typer.Option(None, "--report", help="write a self-contained HTML report of the run to this file"),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads (1 is fastest for small networks)"),
     verbose: bool = typer.Option(False, "--verbose", "-v"),
+    eval_at: Optional[str] = typer.Option(None, "--eval-at", help="read the trained weights as PCM pairs at these "
+                                          "times after programming, e.g. 1s,1h,1d,1y (drift; result 'drift')"),
 ):
     """Train the dataset's default network on DESIGN and report accuracy and the cost of an epoch."""
     from pimtrain.outputs import atomic_batch, check_outputs
@@ -171,9 +173,15 @@ def train(
     if lr is not None and not (math.isfinite(lr) and lr > 0):
         raise PimtrainError(f"--lr: {lr} is not allowed; allowed: a finite positive number")
     check_outputs(output=output, plot=plot, report=report)
+    times = None
+    if eval_at is not None:
+        from pimtrain.devices.drift import parse_times
+
+        times = parse_times(eval_at)
     d = load_design(design)
     _precheck_step_cost(d, dataset)
-    result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json)
+    result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json,
+                             eval_at=times)
 
     def render():
         console.print(train_table([(d.name, result)], title=f"Training {result['dataset']} on {d.name}"))
@@ -191,6 +199,9 @@ def train(
                 from pimtrain.report.epoch_cost import epoch_cost_table
 
                 console.print(epoch_cost_table(cost))
+        for r in result.get("drift") or []:  # --eval-at
+            console.print(f"read {r['t_s']:.3g} s after programming (PCM drift): accuracy {r['accuracy']:.3f}, "
+                          f"with global drift compensation {r['accuracy_compensated']:.3f}")
 
     with atomic_batch():  # --output and --plot: both or neither
         emit_result(result, as_json, output, render)

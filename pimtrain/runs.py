@@ -63,7 +63,7 @@ def measured_layer_counts(model) -> dict:
 
 
 def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: int, lr: float | None, seed: int,
-                    progress: bool = True) -> dict:
+                    progress: bool = True, eval_at: list[float] | None = None) -> dict:
     """``pimtrain train``: the training result (contract of DESIGN.md) with ``cost`` of one epoch: the
     fixed-activity estimate, the epoch costed with what the numerics counted (``cost.measured``), and the
     difference (``cost.difference``)."""
@@ -77,6 +77,10 @@ def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: in
     out["dataset"] = data.name
     counts = measured_layer_counts(result.model)
     out["cost"] = epoch_cost(design, result.model, data.train_x.shape[1:], len(data.train_x), batch_size, counts=counts)
+    if eval_at:  # --eval-at: the trained weights read as PCM pairs at times after programming (pimtrain.nn.drift_eval)
+        from pimtrain.nn.drift_eval import accuracy_at
+
+        out["drift"] = accuracy_at(result.model, data.test_x, data.test_y, eval_at, seed=seed)
     return out
 
 

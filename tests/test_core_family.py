@@ -196,6 +196,8 @@ def _update_flips(d):
     else:
         f["update.slicing.slices"] = {"update__slicing__slices": 2}
     f["update.delta_arrays"] = {"update__delta_arrays": not u.delta_arrays}  # refused at load unless outer_product
+    # Tiki-Taka: the gradient lands on a fast array, one column a step moves into the weight (digital: refused at load)
+    f["update.algorithm"] = {"update__algorithm": {"kind": "tiki_taka" if u.algorithm.kind == "sgd" else "sgd"}}
     if d.compute == "analog":  # see CONDITIONAL: the copies differ by their own write noise
         both = {"device__write_noise": 0.1, "device__programming_noise": 0.05}
         if u.rule == "exact":
@@ -324,7 +326,7 @@ def test_carry_counts_follow_the_interval():
 def test_registry_lookup_and_registration():
     from pimtrain.xbar import registry
 
-    assert [k.name for k in registry.KINDS][:4] == ["digital_pim", "digital", "bitsliced", "analog"]
+    assert [k.name for k in registry.KINDS][:5] == ["compound", "digital_pim", "digital", "bitsliced", "analog"]
     kind = registry.register("test-kind", "core:AnalogCore", lambda d: d.name == "only-this", before="analog")
     try:
         d = _with(DESIGNS["ideal"], name="only-this")

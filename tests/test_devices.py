@@ -18,7 +18,7 @@ from pimtrain.devices import (
     to_siemens,
 )
 
-MODELS = ["ideal", "linear_step", "soft_bounds", "binary"]
+MODELS = ["ideal", "linear_step", "soft_bounds", "binary", "pcm"]
 
 
 def gen(seed=0):

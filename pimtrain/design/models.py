@@ -86,7 +86,7 @@ class StuckAtSpec(Strict):
         return self
 
 
-DeviceModel = Literal["ideal", "linear_step", "soft_bounds", "lookup_table", "binary"]
+DeviceModel = Literal["ideal", "linear_step", "soft_bounds", "lookup_table", "binary", "pcm"]
 
 
 class DeviceSpec(Strict):
@@ -329,6 +329,48 @@ class SlicingSpec(Strict):
         return self
 
 
+class AlgorithmSpec(Strict):
+    """The analog training algorithm (``update.algorithm``; numerics in :mod:`pimtrain.xbar.algorithms`).
+
+    ``sgd``: one array, the gradient written into it (the plain core). ``mixed_precision`` (Nandakumar et al.
+    2018): the gradient summed in a digital accumulator χ; every ``transfer_every`` updates the cells whose |χ|
+    reached ``buffer_threshold`` device steps get that many steps written, χ keeps the rest. ``tiki_taka`` (Gokmen &
+    Haensch 2020): the gradient written into a fast array A; every ``transfer_every`` updates
+    ``columns_per_transfer`` columns of A are read (the transfer read, its own I/O ``transfer_io``) and written into
+    the slow array C scaled by ``transfer_lr``; W = γ·A + C. ``ttv2`` (Gokmen 2021): the transfer read accumulates in
+    a digital buffer H (``transfer_lr``·read); whole ``buffer_threshold`` steps are written into C, H keeps the rest
+    and forgets ``buffer_decay`` of it per transfer. ``c_ttv2`` (Rasch et al. 2023): ttv2 with input choppers ±1
+    per column, flipped with ``chopper_probability`` at each of the column's transfers, cancelling A's offset.
+    ``agad`` and ``residual`` are stated here; their numerics are not built yet (the core refuses them).
+    One device step = ``device.dw_min`` × ``array.w_max`` (aihwkit's dw_min at w_max 1).
+    """
+
+    kind: Literal["sgd", "mixed_precision", "tiki_taka", "ttv2", "c_ttv2", "agad", "residual"] = "sgd"
+    transfer_every: int = Field(default=1, ge=1, description="updates (opu calls) between transfers")
+    columns_per_transfer: int = Field(default=1, ge=1, description="columns of A read and transferred per transfer")
+    transfer_lr: float = Field(default=1.0, gt=0.0, description="scale of a transfer read written into C (or the buffer)")
+    buffer_threshold: float = Field(default=1.0, gt=0.0, description="device steps a buffer entry must reach to be written")
+    buffer_decay: float = Field(default=0.0, ge=0.0, lt=1.0, description="fraction of the buffer forgotten per transfer")
+    chopper_probability: float = Field(default=0.0, ge=0.0, le=1.0, description="c_ttv2/agad: chance a column's chopper flips per transfer")
+    gamma: float = Field(default=0.0, ge=0.0, description="W = gamma*A + C (tiki_taka / residual)")
+    reference: Literal["none", "array"] = Field(
+        default="none",
+        description="A's zero: 'none' (A's own zero), 'array' (a reference array programmed to A's start, read and "
+        "subtracted at every read of A: its own device draws and programming noise)",
+    )
+    transfer_io: IOSpec | None = Field(default=None, description="converters of the transfer read (None = io.forward)")
+
+    @model_validator(mode="after")
+    def _used(self):
+        if self.chopper_probability > 0 and self.kind not in ("c_ttv2", "agad"):
+            raise ValueError(f"chopper_probability is used by c_ttv2 and agad; kind is {self.kind!r}")
+        if self.buffer_decay > 0 and self.kind not in ("ttv2", "c_ttv2", "agad"):
+            raise ValueError(f"buffer_decay is used by ttv2, c_ttv2 and agad; kind is {self.kind!r}")
+        if self.gamma > 0 and self.kind not in ("tiki_taka", "ttv2", "c_ttv2", "agad", "residual"):
+            raise ValueError(f"gamma weighs the fast array A; kind {self.kind!r} has none")
+        return self
+
+
 class UpdateSpec(Strict):
     """The weight-update kernel.
 
@@ -351,6 +393,7 @@ class UpdateSpec(Strict):
         description="outer products accumulate in extra delta arrays over the batch, folded into the weight copies at "
         "batch end (rule 'outer_product' only)",
     )
+    algorithm: AlgorithmSpec = Field(default_factory=AlgorithmSpec, description="analog training algorithm (sgd, tiki_taka, ...)")
 
     @model_validator(mode="after")
     def _writes(self):
@@ -479,6 +522,9 @@ class Design(Strict):
                     raise ValueError(f"io.{k}.accumulation: partial-sum accumulation is a kind of analog read; needs compute 'analog'")
             if self.update.delta_arrays:
                 raise ValueError("update.delta_arrays: delta arrays are analog arrays; needs compute 'analog'")
+            if self.update.algorithm.kind != "sgd":
+                raise ValueError(f"update.algorithm: {self.update.algorithm.kind!r} trains analog arrays; needs compute "
+                                 "'analog' (allowed for a digital design: sgd)")
         for k in ("forward", "backward"):
             io = getattr(self.io, k)
             if io.accumulation in ("digital", "analog_buffered", "analog") and a.bits_per_cell is None:

@@ -15,6 +15,7 @@ from .ideal import IdealDevice
 from .linear_step import LinearStepDevice
 from .lookup import LookupTable, LookupTableDevice, load_device_tables, read_table
 from .nonideal import NoiseSource, StuckAt, quantize_levels
+from .pcm import PcmDevice
 from .soft_bounds import SoftBoundsDevice
 
 MODELS: dict[str, type[DeviceModel]] = {
@@ -23,6 +24,7 @@ MODELS: dict[str, type[DeviceModel]] = {
     "soft_bounds": SoftBoundsDevice,
     "lookup_table": LookupTableDevice,
     "binary": BinaryDevice,
+    "pcm": PcmDevice,
 }
 
 
@@ -37,6 +39,6 @@ def make_device(spec: DeviceSpec, cell_shape, generator: torch.Generator, noise:
 
 __all__ = [
     "DeviceModel", "Request", "to_siemens", "from_siemens", "IdealDevice", "LinearStepDevice",
-    "SoftBoundsDevice", "LookupTableDevice", "BinaryDevice", "LookupTable", "read_table",
+    "SoftBoundsDevice", "PcmDevice", "LookupTableDevice", "BinaryDevice", "LookupTable", "read_table",
     "load_device_tables", "NoiseSource", "StuckAt", "quantize_levels", "make_device", "MODELS",
 ]

@@ -50,6 +50,9 @@ def _digital_weight(d: Design) -> bool:
             and d.io.forward.accumulation == "single_read" and d.io.backward.accumulation == "single_read")
 
 
+register("compound", "algorithms.compound:CompoundCore",
+         lambda d: d.compute == "analog" and d.update.algorithm.kind != "sgd",
+         "several arrays per weight trained by update.algorithm (mixed_precision, tiki_taka, ttv2, c_ttv2)")
 register("digital_pim", "digital_pim:PimFPCore", lambda d: d.compute == "digital" and d.digital.in_memory,
          "digital floating point computed by in-memory logic (digital.arithmetic: in_memory_logic)")
 register("digital", "digital:DigitalCore", lambda d: d.compute == "digital",
