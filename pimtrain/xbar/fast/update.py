@@ -1,0 +1,157 @@
+"""Selection and driver of the CPU fast path for the per-sample (``outer_product``) update of an AnalogCore.
+
+:func:`select_rank1` returns the core's update strategy when the design is covered, else ``None`` (the core
+keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice, one weight
+copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step`` or ``soft_bounds``
+(0 <= nonlinearity <= 1) with write noise and device-to-device variation, without finite levels or stuck cells.
+Write noise is drawn ahead from the core's generator in blocks (its stream differs from the torch path's pool).
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from ..base import log_once
+
+_NOISE_BLOCK = 1 << 20
+_MODELS = {"linear_step": 0, "soft_bounds": 1}
+_SCHEMES = {"none": 0, "deterministic": 1}
+_compile_seconds: float | None = None
+
+
+def available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def refusal(core) -> str | None:
+    """Why the fast path does not cover this core (one line naming the field), or None when it does."""
+    d = core.design
+    if not available():
+        return "numba is not installed"
+    if core.device.type != "cpu":
+        return f"the core is on {core.device.type} (the fast path is CPU only)"
+    if d.update.rule != "outer_product":
+        return f"update.rule {d.update.rule!r} (covered: outer_product)"
+    if d.update.pulse.scheme not in _SCHEMES:
+        return f"update.pulse.scheme {d.update.pulse.scheme!r} (covered: {', '.join(_SCHEMES)})"
+    if d.device.model not in _MODELS:
+        return f"device.model {d.device.model!r} (covered: {', '.join(_MODELS)})"
+    if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
+        return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
+    if d.device.levels is not None:
+        return "device.levels (finite levels are not covered)"
+    if d.device.stuck_at.at_gmin or d.device.stuck_at.at_gmax:
+        return "device.stuck_at (stuck cells are not covered)"
+    if core.slices != 1:
+        return f"update.slicing.slices {core.slices} (covered: 1)"
+    if d.update.weight_copies != 1 or d.update.delta_arrays:
+        return "update.weight_copies / update.delta_arrays (covered: one copy, no delta arrays)"
+    return None
+
+
+def warmup() -> float:
+    """Compile (or load from the on-disk cache) the kernels once; returns the seconds it took (0 if done)."""
+    global _compile_seconds
+    if _compile_seconds is not None:
+        return 0.0
+    t0 = time.perf_counter()
+    from .kernels import rank1_update
+
+    c = np.zeros((2, 2, 2), np.float32)
+    rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
+                 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), 0, np.array([0.5, -0.5], np.float32), 1.0,
+                 np.zeros(4, np.int64))
+    _compile_seconds = time.perf_counter() - t0
+    return _compile_seconds
+
+
+def compile_seconds() -> float | None:
+    """Seconds the first use of the kernels took in this process (compile or cache load), None before it."""
+    return _compile_seconds
+
+
+class FastRank1:
+    """The ``outer_product`` update strategy of one AnalogCore, through :func:`.kernels.rank1_update`."""
+
+    def __init__(self, core):
+        self.core = core
+        d = core.design
+        p = d.update.pulse
+        self.scheme = _SCHEMES[p.scheme]
+        self.nr = float((1 << p.row_bits) - 1)
+        self.nc = float((1 << p.col_bits) - 1)
+        alpha = float(d.device.nonlinearity) if d.device.model == "soft_bounds" else 0.0
+        self.model = 1 if (d.device.model == "soft_bounds" and alpha > 0.0) else 0
+        self.k = alpha / (1.0 - alpha / 2.0)
+        self.ud = float(d.device.up_down)
+        dev0 = core.devices[0]
+        self.wn_coef = dev0.write_noise * math.sqrt(dev0.dw_min) if dev0.write_noise > 0 else 0.0
+        self.pm = core.pm.reshape(-1).numpy().astype(np.float32)
+        self.wscale = float(core.wscale[0])
+        self.stats = np.zeros(4, np.int64)
+        self.z = np.zeros(0, np.float32)
+        self.zpos = 0
+        warmup()
+
+    def _refill(self, need: int) -> None:
+        n = max(_NOISE_BLOCK, 2 * need)
+        self.z = torch.randn(n, generator=self.core.generator).numpy()
+        self.zpos = 0
+
+    def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        core = self.core
+        if core.device.type != "cpu":  # moved after selection: the torch path
+            return core._update_rank1(x, d, lr)
+        from .kernels import rank1_update
+
+        dev0 = core.devices[0]
+        c = core.c[0].numpy()
+        wk = core.wk[0].numpy()
+        has_d2d = dev0.d2d is not None
+        d2d = dev0.d2d.numpy() if has_d2d else c
+        xn = x.detach().to(torch.float32).numpy()
+        dn = d.detach().to(torch.float32).numpy()
+        neg = -float(lr) * core.k_hat
+        st = self.stats
+        pulses = cells = na = nb = 0
+        for i in range(xn.shape[0]):
+            zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
+                                self.ud, self.k, self.wn_coef, self.z, self.zpos, self.pm, self.wscale, st)
+            if zpos < 0:
+                self._refill(c.shape[0] * c.shape[1] * c.shape[2])
+                zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
+                                    self.ud, self.k, self.wn_coef, self.z, self.zpos, self.pm, self.wscale, st)
+            self.zpos = zpos
+            pulses += int(st[0])
+            cells += int(st[1])
+            na += int(st[2])
+            nb += int(st[3])
+            if 0 < st[2] < xn.shape[1]:  # a row-sparse write accumulates into the cache (as the torch path)
+                core._since_refresh += 1
+                if core._since_refresh >= 4096:
+                    core.refresh_weights()
+            core._tick(1)
+        cnt = core.counters
+        cnt.add("cells_updated", cells)
+        if self.scheme == 1:
+            cnt.add("update.pulses", pulses)
+            cnt.add("update.row_drives", na * core.mapping.col_tiles)
+            cnt.add("update.col_drives", nb * core.mapping.row_tiles)
+
+
+def select_rank1(core):
+    """The fast ``outer_product`` strategy for ``core`` or None, with one log line per design saying which."""
+    why = refusal(core)
+    if why is not None:
+        log_once(f"pimtrain fast path [{core.design.name}]: not used ({why}); torch path")
+        return None
+    log_once(f"pimtrain fast path [{core.design.name}]: numba per-sample update on CPU ({core.design.device.model}, "
+             f"{core.design.update.pulse.scheme} pulses)")
+    return FastRank1(core)
