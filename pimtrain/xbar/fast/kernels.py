@@ -4,7 +4,7 @@ The device physics here is the same expression, in the same float32 operation or
 (:mod:`pimtrain.devices.soft_bounds`, :mod:`pimtrain.devices.linear_step`, :meth:`DeviceModel.step_delta`);
 ``tests/test_xbar_fast.py`` holds the two equal (noise off: same weights to float32 rounding, same pulses).
 
-Layout (as :class:`pimtrain.xbar.core.AnalogCore`): state ``c`` (in, pairs, out), centred in [-0.5, 0.5];
+Layout (as :class:`pimtrain.xbar.core.AnalogCore`): state ``c`` (in, pairs·out), a view of (in, pairs, out), centred in [-0.5, 0.5];
 cache ``wk`` (in, out) in weight units; pair signs ``pm`` (+0.5, -0.5) or (+0.5,).
 
 Models: 0 = linear step (``Δc = r + ud |r|``), 1 = soft bounds with 0 <= α <= 1 (``Δc = R − k |R| c``).
@@ -33,7 +33,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
     """
     n_in = x.shape[0]
     n_out = d.shape[0]
-    pairs = c.shape[1]
+    pairs = pm.shape[0]
     f32 = np.float32
     mn = x[0]
     mx = x[0]
@@ -93,7 +93,8 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
         cache_out[1] = na * nb * pairs
         cache_out[2] = na
         cache_out[3] = nb
-    if wn_coef > 0.0 and zpos + na * pairs * n_out > z.shape[0]:
+    m = pairs * n_out
+    if wn_coef > 0.0 and zpos + na * m > z.shape[0]:
         return -1
     sg = sx if scale > 0 else -sx
     full = na == n_in
@@ -101,66 +102,77 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
     mk = f32(-k * sg)
     uds = f32(ud * sg)
     ud32 = f32(ud)
+    mk0 = f32(-k)
     wn32 = f32(wn_coef)
     ws32 = f32(wscale)
-    bb = np.empty((pairs, n_out), np.float32)
-    ab = np.empty((pairs, n_out), np.float32)
+    two_ws = f32(2.0) * ws32
+    factored = model == 1 and sg != 0
+    # per-sample column factors (pair signs folded in): b, |b|, sqrt|b| and, for the one-sign soft-bounds form,
+    # bR = b + ud σ|b| and bA = |b| + ud σ b
+    bb = np.empty(m, np.float32)
+    ab = np.empty(m, np.float32)
+    sqb = np.empty(m, np.float32)
+    bR = np.empty(m, np.float32)
+    bA = np.empty(m, np.float32)
     for p in range(pairs):
         for j in range(n_out):
-            bb[p, j] = b_vec[j] * pm[p]
-            ab[p, j] = abs(bb[p, j])
-    delta = np.empty((pairs, n_out), np.float32)
+            q = p * n_out + j
+            bb[q] = b_vec[j] * pm[p]
+            ab[q] = abs(bb[q])
+            sqb[q] = np.sqrt(ab[q])
+            bR[q] = _fma(ab[q], uds, bb[q])
+            bA[q] = _fma(bb[q], uds, ab[q])
+    delta = np.empty(m, np.float32)
+    lo = f32(-0.5)
+    hi = f32(0.5)
     for i in range(n_in):
         if a_full[i] == 0.0:
             continue
         a = a_full[i] * s32
         aa = abs(a)
-        sqa = np.sqrt(aa)
-        for p in range(pairs):
-            for j in range(n_out):
-                b = bb[p, j]
-                cc = c[i, p, j]
-                if model == 1 and sg != 0:
-                    bR = _fma(ab[p, j], uds, b)
-                    bA = _fma(b, uds, ab[p, j])
-                    dl = _fma(bA * cc, mk, bR) * a
-                else:
-                    r = a * b
-                    ar = aa * ab[p, j]
-                    big_r = _fma(ar, ud32, r)
-                    if model == 1:
-                        abs_r = _fma(r, ud32, ar)
-                        dl = (abs_r * cc) * f32(-k) + big_r
-                    else:
-                        dl = big_r
-                if wn_coef > 0.0:
-                    zb = z[zpos] * np.sqrt(ab[p, j])
-                    zpos += 1
-                    dl = dl + (zb * sqa) * wn32
-                delta[p, j] = dl
-            for j in range(n_out):
-                cc = c[i, p, j]
-                if has_d2d:
-                    nw = _fma(delta[p, j], d2d[i, p, j], cc)
-                else:
-                    nw = delta[p, j] + cc
-                if nw < -0.5:
-                    nw = f32(-0.5)
-                elif nw > 0.5:
-                    nw = f32(0.5)
-                if full:  # the torch path steps the whole array in place and re-derives the cache
-                    c[i, p, j] = nw
-                else:  # row-sparse: the applied change is scattered back (index_add_)
-                    delta[p, j] = nw - cc
-                    c[i, p, j] = cc + delta[p, j]
-        for j in range(n_out):
-            if full:
-                if pairs == 2:
-                    wk[i, j] = (c[i, 0, j] - c[i, 1, j]) * ws32
-                else:
-                    wk[i, j] = c[i, 0, j] * (f32(2.0) * ws32)
-            elif pairs == 2:
-                wk[i, j] = wk[i, j] + (delta[0, j] - delta[1, j]) * ws32
+        crow = c[i]
+        if factored:  # soft bounds, inputs of one sign: Δ = a (bR − kσ bA c)
+            for q in range(m):
+                delta[q] = _fma(bA[q] * crow[q], mk, bR[q]) * a
+        elif model == 1:  # soft bounds, general: Δ = R − k |R| c
+            for q in range(m):
+                r = a * bb[q]
+                ar = aa * ab[q]
+                delta[q] = (_fma(r, ud32, ar) * crow[q]) * mk0 + _fma(ar, ud32, r)
+        else:  # linear step: Δ = r + ud |r|
+            for q in range(m):
+                r = a * bb[q]
+                delta[q] = _fma(aa * ab[q], ud32, r)
+        if wn_coef > 0.0:  # write noise: a random walk, std wn sqrt(dw_min |r|)
+            sqa = np.sqrt(aa)
+            for q in range(m):
+                delta[q] = delta[q] + ((z[zpos + q] * sqb[q]) * sqa) * wn32
+            zpos += m
+        if has_d2d:
+            drow = d2d[i]
+            for q in range(m):
+                delta[q] = min(max(_fma(delta[q], drow[q], crow[q]), lo), hi)
+        else:
+            for q in range(m):
+                delta[q] = min(max(delta[q] + crow[q], lo), hi)
+        wrow = wk[i]
+        if full:  # the torch path steps the whole array in place and re-derives the cache
+            for q in range(m):
+                crow[q] = delta[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
             else:
-                wk[i, j] = wk[i, j] + delta[0, j] * (f32(2.0) * ws32)
+                for j in range(n_out):
+                    wrow[j] = crow[j] * two_ws
+        else:  # row-sparse: the applied change is scattered back (index_add_)
+            for q in range(m):
+                delta[q] = delta[q] - crow[q]
+                crow[q] = crow[q] + delta[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + (delta[j] - delta[n_out + j]) * ws32
+            else:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + delta[j] * two_ws
     return zpos

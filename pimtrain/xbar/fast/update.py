@@ -9,6 +9,7 @@ Write noise is drawn ahead from the core's generator in blocks (its stream diffe
 from __future__ import annotations
 
 import math
+import os
 import time
 
 import numpy as np
@@ -33,6 +34,8 @@ def available() -> bool:
 def refusal(core) -> str | None:
     """Why the fast path does not cover this core (one line naming the field), or None when it does."""
     d = core.design
+    if os.environ.get("PIMTRAIN_FAST", "1") == "0":
+        return "disabled by PIMTRAIN_FAST=0"
     if not available():
         return "numba is not installed"
     if core.device.type != "cpu":
@@ -64,17 +67,30 @@ def warmup() -> float:
     t0 = time.perf_counter()
     from .kernels import rank1_update
 
-    c = np.zeros((2, 2, 2), np.float32)
+    c = np.zeros((2, 4), np.float32)
     rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
                  3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), 0, np.array([0.5, -0.5], np.float32), 1.0,
                  np.zeros(4, np.int64))
     _compile_seconds = time.perf_counter() - t0
+    global _from_cache
+    _from_cache = sum(rank1_update.stats.cache_hits.values()) > 0
     return _compile_seconds
+
+
+_from_cache = False
 
 
 def compile_seconds() -> float | None:
     """Seconds the first use of the kernels took in this process (compile or cache load), None before it."""
     return _compile_seconds
+
+
+def compile_note() -> str | None:
+    """One line on the kernels' first use in this process: seconds, and whether compiled or loaded from disk."""
+    if _compile_seconds is None:
+        return None
+    how = "loaded from the on-disk cache" if _from_cache else "compiled (first run; cached on disk for the next)"
+    return f"numba fast path: {_compile_seconds:.2f} s at first use, {how}"
 
 
 class FastRank1:
@@ -112,10 +128,11 @@ class FastRank1:
         from .kernels import rank1_update
 
         dev0 = core.devices[0]
-        c = core.c[0].numpy()
+        n_in = core.in_features
+        c = core.c[0].numpy().reshape(n_in, -1)  # views: the kernel writes the core's state and cache in place
         wk = core.wk[0].numpy()
         has_d2d = dev0.d2d is not None
-        d2d = dev0.d2d.numpy() if has_d2d else c
+        d2d = dev0.d2d.numpy().reshape(n_in, -1) if has_d2d else c
         xn = x.detach().to(torch.float32).numpy()
         dn = d.detach().to(torch.float32).numpy()
         neg = -float(lr) * core.k_hat
@@ -125,7 +142,7 @@ class FastRank1:
             zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
                                 self.ud, self.k, self.wn_coef, self.z, self.zpos, self.pm, self.wscale, st)
             if zpos < 0:
-                self._refill(c.shape[0] * c.shape[1] * c.shape[2])
+                self._refill(c.shape[0] * c.shape[1])
                 zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
                                     self.ud, self.k, self.wn_coef, self.z, self.zpos, self.pm, self.wscale, st)
             self.zpos = zpos
