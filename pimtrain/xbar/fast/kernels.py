@@ -24,11 +24,13 @@ def _fma(a, b, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z, zpos,
+def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z, offs, zpos,
                  pm, wscale, cache_out):  # pragma: no cover - compiled
     """Apply one rank-1 update in place on ``c`` and ``wk``.
 
-    Returns the new position in the noise buffer ``z`` (-1 when it would run out: nothing was written).
+    Write noise: each pulsed row reads a window of the normal pool ``z`` at offset ``offs[zpos] % (len(z) - m + 1)``
+    (as :class:`pimtrain.devices.NoiseSource`); returns the next ``zpos`` (-1 when ``offs`` would run out: nothing
+    was written).
     ``cache_out`` (int64[4]) receives pulses (Σ|nx|·Σ|nd|), cells updated, pulsed rows, pulsed columns.
     """
     n_in = x.shape[0]
@@ -94,7 +96,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
         cache_out[2] = na
         cache_out[3] = nb
     m = pairs * n_out
-    if wn_coef > 0.0 and zpos + na * m > z.shape[0]:
+    if wn_coef > 0.0 and zpos + na > offs.shape[0]:
         return -1
     sg = sx if scale > 0 else -sx
     full = na == n_in
@@ -145,9 +147,10 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
                 delta[q] = _fma(aa * ab[q], ud32, r)
         if wn_coef > 0.0:  # write noise: a random walk, std wn sqrt(dw_min |r|)
             sqa = np.sqrt(aa)
+            w0 = offs[zpos] % (z.shape[0] - m + 1)
+            zpos += 1
             for q in range(m):
-                delta[q] = delta[q] + ((z[zpos + q] * sqb[q]) * sqa) * wn32
-            zpos += m
+                delta[q] = delta[q] + ((z[w0 + q] * sqb[q]) * sqa) * wn32
         if has_d2d:
             drow = d2d[i]
             for q in range(m):

@@ -17,7 +17,7 @@ import torch
 
 from ..base import log_once
 
-_NOISE_BLOCK = 1 << 20
+_OFFSETS = 4096
 _MODELS = {"linear_step": 0, "soft_bounds": 1}
 _SCHEMES = {"none": 0, "deterministic": 1}
 _compile_seconds: float | None = None
@@ -69,7 +69,8 @@ def warmup() -> float:
 
     c = np.zeros((2, 4), np.float32)
     rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
-                 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), 0, np.array([0.5, -0.5], np.float32), 1.0,
+                 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.zeros(8, np.int64), 0,
+                 np.array([0.5, -0.5], np.float32), 1.0,
                  np.zeros(4, np.int64))
     _compile_seconds = time.perf_counter() - t0
     global _from_cache
@@ -112,13 +113,16 @@ class FastRank1:
         self.pm = core.pm.reshape(-1).numpy().astype(np.float32)
         self.wscale = float(core.wscale[0])
         self.stats = np.zeros(4, np.int64)
-        self.z = np.zeros(0, np.float32)
+        self.z = np.zeros(1, np.float32)  # the normal pool (drawn once, at the first noisy write, from the generator)
+        self.offs = np.zeros(0, np.int64)  # random window offsets into it, drawn 4096 at a time
         self.zpos = 0
         warmup()
 
-    def _refill(self, need: int) -> None:
-        n = max(_NOISE_BLOCK, 2 * need)
-        self.z = torch.randn(n, generator=self.core.generator).numpy()
+    def _refill(self, row: int) -> None:
+        g = self.core.generator
+        if self.z.shape[0] < row:
+            self.z = torch.randn(max(self.core._pool_size, 4 * row), generator=g).numpy()
+        self.offs = torch.randint(0, 1 << 62, (_OFFSETS,), generator=g).numpy()
         self.zpos = 0
 
     def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
@@ -140,11 +144,11 @@ class FastRank1:
         pulses = cells = na = nb = 0
         for i in range(xn.shape[0]):
             zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
-                                self.ud, self.k, self.wn_coef, self.z, self.zpos, self.pm, self.wscale, st)
+                                self.ud, self.k, self.wn_coef, self.z, self.offs, self.zpos, self.pm, self.wscale, st)
             if zpos < 0:
-                self._refill(c.shape[0] * c.shape[1])
+                self._refill(c.shape[1])
                 zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
-                                    self.ud, self.k, self.wn_coef, self.z, self.zpos, self.pm, self.wscale, st)
+                                    self.ud, self.k, self.wn_coef, self.z, self.offs, self.zpos, self.pm, self.wscale, st)
             self.zpos = zpos
             pulses += int(st[0])
             cells += int(st[1])
