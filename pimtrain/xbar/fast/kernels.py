@@ -7,7 +7,8 @@ The device physics here is the same expression, in the same float32 operation or
 Layout (as :class:`pimtrain.xbar.core.AnalogCore`): state ``c`` (in, pairs·out), a view of (in, pairs, out), centred in [-0.5, 0.5];
 cache ``wk`` (in, out) in weight units; pair signs ``pm`` (+0.5, -0.5) or (+0.5,).
 
-Models: 0 = linear step (``Δc = r + ud |r|``), 1 = soft bounds with 0 <= α <= 1 (``Δc = R − k |R| c``).
+Models: 0 = linear step (``Δc = r + ud |r|``), 1 = soft bounds with 0 <= α <= 1 (``Δc = R − k |R| c``),
+2 = lookup tables (:mod:`pimtrain.devices.lookup`: mean step ``F`` and inverse-CDF spread ``D`` per bin).
 Schemes: 0 = ``none`` (the request itself), 1 = ``deterministic`` (x, d quantised per sample).
 Compiled with ``cache=True``: a second process loads the machine code from ``__pycache__``.
 """
@@ -25,7 +26,7 @@ def _fma(a, b, c):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z, offs, zpos,
-                 pm, wscale, cache_out):  # pragma: no cover - compiled
+                 pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes):  # pragma: no cover - compiled
     """Apply one rank-1 update in place on ``c`` and ``wk``.
 
     Write noise: each pulsed row reads a window of the normal pool ``z`` at offset ``offs[zpos] % (len(z) - m + 1)``
@@ -96,7 +97,8 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
         cache_out[2] = na
         cache_out[3] = nb
     m = pairs * n_out
-    if wn_coef > 0.0 and zpos + na > offs.shape[0]:
+    nper = (1 if wn_coef > 0.0 else 0) + (1 if model == 2 else 0)  # pool windows per pulsed row
+    if nper > 0 and zpos + nper * na > offs.shape[0]:
         return -1
     sg = sx if scale > 0 else -sx
     full = na == n_in
@@ -141,6 +143,19 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
                 r = a * bb[q]
                 ar = aa * ab[q]
                 delta[q] = (_fma(r, ud32, ar) * crow[q]) * mk0 + _fma(ar, ud32, r)
+        elif model == 2:  # lookup tables: Δ = F[bin] r + D[bin, quantile] sqrt|r|
+            sqa = np.sqrt(aa)
+            w1 = offs[zpos] % (qbytes.shape[0] - m + 1)
+            zpos += 1
+            fnu = f32(nu - 1)
+            for q in range(m):
+                idx = np.int32(_fma(crow[q], fnu, half))
+                if bb[q] != 0.0 and (a < 0.0) != (bb[q] < 0.0):
+                    idx += nu
+                if has_toff:
+                    idx += toff[i, q]
+                dv = td[idx * nq + (qbytes[w1 + q] & (nq - 1))]
+                delta[q] = _fma(dv * sqb[q], sqa, (tf[idx] * bb[q]) * a)
         else:  # linear step: Δ = r + ud |r|
             for q in range(m):
                 r = a * bb[q]
