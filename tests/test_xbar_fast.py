@@ -74,6 +74,7 @@ def test_noise_on_deterministic_per_seed_and_statistically_equal():
     torch.manual_seed(0)
     w = torch.zeros(4, 64)
     x = torch.full((1, 64), 0.5)
+    x[0, :16] = 0.0  # rows without pulses: the torch path's noise window spans the pulsed rows only, so streams differ
     d = torch.full((1, 4), 1.0)
     runs = {}
     for name, seed in (("fast", 5), ("fast_again", 5), ("slow", 5)):
@@ -82,7 +83,7 @@ def test_noise_on_deterministic_per_seed_and_statistically_equal():
             core._update = core._update_rank1
         w0 = core.get_weight()
         core.opu(x, d, 0.02)
-        runs[name] = (core.get_weight() - w0).flatten()
+        runs[name] = (core.get_weight() - w0)[:, 16:].flatten()
     assert torch.equal(runs["fast"], runs["fast_again"])
     a, b = runs["fast"], runs["slow"]
     assert not torch.equal(a, b)  # the noise streams differ
@@ -139,6 +140,7 @@ def test_lookup_table_spread_on_deterministic_and_statistically_equal():
     d = _taox()
     w = torch.zeros(4, 64)
     x = torch.full((1, 64), 0.5)
+    x[0, :16] = 0.0  # rows without pulses: the torch path's noise window spans the pulsed rows only, so streams differ
     dd = torch.full((1, 4), 1.0)
     runs = {}
     for name in ("fast", "fast_again", "slow"):
@@ -147,7 +149,7 @@ def test_lookup_table_spread_on_deterministic_and_statistically_equal():
             core._update = core._update_rank1
         w0 = core.get_weight()
         core.opu(x, dd, 0.02)
-        runs[name] = (core.get_weight() - w0).flatten()
+        runs[name] = (core.get_weight() - w0)[:, 16:].flatten()
     assert torch.equal(runs["fast"], runs["fast_again"])
     a, b = runs["fast"], runs["slow"]
     assert not torch.equal(a, b)

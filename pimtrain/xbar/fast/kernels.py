@@ -25,13 +25,12 @@ def _fma(a, b, c):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z, offs, zpos,
+def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z,
                  pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes):  # pragma: no cover - compiled
     """Apply one rank-1 update in place on ``c`` and ``wk``.
 
-    Write noise: each pulsed row reads a window of the normal pool ``z`` at offset ``offs[zpos] % (len(z) - m + 1)``
-    (as :class:`pimtrain.devices.NoiseSource`); returns the next ``zpos`` (-1 when ``offs`` would run out: nothing
-    was written).
+    Noise: ``z`` (in·pairs·out normals) and ``qbytes`` (as many random bytes, lookup tables) are windows of the
+    core's :class:`pimtrain.devices.NoiseSource` pools, one per sample, as the torch path draws one per update.
     ``cache_out`` (int64[4]) receives pulses (Σ|nx|·Σ|nd|), cells updated, pulsed rows, pulsed columns.
     """
     n_in = x.shape[0]
@@ -53,7 +52,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
     cache_out[2] = 0
     cache_out[3] = 0
     if xm == 0.0:
-        return zpos
+        return
     a_full = np.empty(n_in, np.float32)
     b_vec = np.empty(n_out, np.float32)
     if scheme == 1:
@@ -63,7 +62,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             if v > dm:
                 dm = v
         if dm == 0.0:
-            return zpos
+            return
         fx = f32(nr / np.float64(xm))
         fd = f32(nc / np.float64(dm))
         sa = 0.0
@@ -97,9 +96,6 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
         cache_out[2] = na
         cache_out[3] = nb
     m = pairs * n_out
-    nper = (1 if wn_coef > 0.0 else 0) + (1 if model == 2 else 0)  # pool windows per pulsed row
-    if nper > 0 and zpos + nper * na > offs.shape[0]:
-        return -1
     sg = sx if scale > 0 else -sx
     full = na == n_in
     s32 = f32(scale)
@@ -145,8 +141,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
                 delta[q] = (_fma(r, ud32, ar) * crow[q]) * mk0 + _fma(ar, ud32, r)
         elif model == 2:  # lookup tables: Δ = F[bin] r + D[bin, quantile] sqrt|r|
             sqa = np.sqrt(aa)
-            w1 = offs[zpos] % (qbytes.shape[0] - m + 1)
-            zpos += 1
+            w1 = i * m
             fnu = f32(nu - 1)
             for q in range(m):
                 idx = np.int32(_fma(crow[q], fnu, half))
@@ -162,8 +157,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
                 delta[q] = _fma(aa * ab[q], ud32, r)
         if wn_coef > 0.0:  # write noise: a random walk, std wn sqrt(dw_min |r|)
             sqa = np.sqrt(aa)
-            w0 = offs[zpos] % (z.shape[0] - m + 1)
-            zpos += 1
+            w0 = i * m
             for q in range(m):
                 delta[q] = delta[q] + ((z[w0 + q] * sqb[q]) * sqa) * wn32
         if has_d2d:
@@ -193,4 +187,3 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             else:
                 for j in range(n_out):
                     wrow[j] = wrow[j] + delta[j] * two_ws
-    return zpos

@@ -4,7 +4,8 @@
 keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice, one weight
 copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step``, ``soft_bounds``
 (0 <= nonlinearity <= 1) or ``lookup_table`` with write noise and device-to-device variation, without finite levels or stuck cells.
-Write noise is drawn ahead from the core's generator in blocks (its stream differs from the torch path's pool).
+Noise: one window of the core's NoiseSource pools per sample (saved with the core; the stream differs from the
+torch path's, which takes one window per update of the pulsed rows only).
 """
 from __future__ import annotations
 
@@ -17,7 +18,6 @@ import torch
 
 from ..base import log_once
 
-_OFFSETS = 4096
 _NO_TABLE = (np.zeros(1, np.float32), np.zeros(1, np.float32), np.float32(0.0), 1, 1, np.zeros((1, 1), np.int32), False,
              np.zeros(1, np.int32))
 _MODELS = {"linear_step": 0, "soft_bounds": 1, "lookup_table": 2}
@@ -71,8 +71,8 @@ def warmup() -> float:
 
     c = np.zeros((2, 4), np.float32)
     rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
-                 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.zeros(8, np.int64), 0,
-                 np.array([0.5, -0.5], np.float32), 1.0, np.zeros(4, np.int64), *_NO_TABLE)
+                 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.array([0.5, -0.5], np.float32), 1.0,
+                 np.zeros(4, np.int64), *_NO_TABLE)
     _compile_seconds = time.perf_counter() - t0
     global _from_cache
     _from_cache = sum(rank1_update.stats.cache_hits.values()) > 0
@@ -112,23 +112,19 @@ class FastRank1:
         self.ud = float(d.device.up_down)
         dev0 = core.devices[0]
         self.wn_coef = dev0.write_noise * math.sqrt(dev0.dw_min) if dev0.write_noise > 0 and self.model != 2 else 0.0
-        self.qbytes = np.zeros(1, np.int32)  # lookup tables: the pool of random bytes for the quantile draws
         self.pm = core.pm.reshape(-1).numpy().astype(np.float32)
         self.wscale = float(core.wscale[0])
         self.stats = np.zeros(4, np.int64)
-        self.z = np.zeros(1, np.float32)  # the normal pool (drawn once, at the first noisy write, from the generator)
-        self.offs = np.zeros(0, np.int64)  # random window offsets into it, drawn 4096 at a time
-        self.zpos = 0
         warmup()
 
-    def _refill(self, row: int) -> None:
-        g = self.core.generator
-        if self.z.shape[0] < row:
-            self.z = torch.randn(max(self.core._pool_size, 4 * row), generator=g).numpy()
-        if self.model == 2 and self.qbytes.shape[0] < row:
-            self.qbytes = torch.randint(0, 256, (max(self.core._pool_size, 4 * row),), generator=g, dtype=torch.int32).numpy()
-        self.offs = torch.randint(0, 1 << 62, (_OFFSETS,), generator=g).numpy()
-        self.zpos = 0
+    def _bytes(self, count: int) -> np.ndarray:
+        """``count`` random bytes (int32) from the core's NoiseSource: a window of its byte pool, as
+        ``NoiseSource.quantile_index`` draws them (its state is saved with the core), without the masking pass
+        (the kernel masks)."""
+        ns = self.core.noise
+        if count > ns.pool_size // 4:
+            return torch.randint(0, 256, (count,), generator=ns.generator, dtype=torch.int32).numpy()
+        return ns.quantile_index((count,), 256).numpy()  # n = 256: the mask keeps every bit
 
     def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         core = self.core
@@ -145,26 +141,23 @@ class FastRank1:
         xn = x.detach().to(torch.float32).numpy()
         dn = d.detach().to(torch.float32).numpy()
         neg = -float(lr) * core.k_hat
+        count = c.shape[0] * c.shape[1]
         if self.model == 2:
             from pimtrain.devices.lookup import NQ, NU
 
             toff = dev0.table_offset
             tab = (dev0.F.numpy(), dev0.D.numpy(), np.float32(dev0._half), NU, NQ,
-                   toff.numpy().reshape(n_in, -1) if toff is not None else _NO_TABLE[5], toff is not None, self.qbytes)
+                   toff.numpy().reshape(n_in, -1) if toff is not None else _NO_TABLE[5], toff is not None)
         else:
-            tab = _NO_TABLE
+            tab = _NO_TABLE[:7]
         st = self.stats
         pulses = cells = na = nb = 0
         for i in range(xn.shape[0]):
-            zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
-                                self.ud, self.k, self.wn_coef, self.z, self.offs, self.zpos, self.pm, self.wscale, st, *tab)
-            if zpos < 0:
-                self._refill(c.shape[1])
-                if self.model == 2:
-                    tab = tab[:7] + (self.qbytes,)
-                zpos = rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model,
-                                    self.ud, self.k, self.wn_coef, self.z, self.offs, self.zpos, self.pm, self.wscale, st, *tab)
-            self.zpos = zpos
+            # one window of the core's noise pools per sample (the torch path draws one per update): saved state
+            z = core.noise.normal((count,)).numpy() if self.wn_coef > 0 else _NO_TABLE[0]
+            qb = self._bytes(count) if self.model == 2 else _NO_TABLE[7]
+            rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model, self.ud,
+                         self.k, self.wn_coef, z, self.pm, self.wscale, st, *tab, qb)
             pulses += int(st[0])
             cells += int(st[1])
             na += int(st[2])
