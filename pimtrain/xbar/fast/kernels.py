@@ -123,6 +123,15 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             bR[q] = _fma(ab[q], uds, bb[q])
             bA[q] = _fma(bb[q], uds, ab[q])
     delta = np.empty(m, np.float32)
+    idx_row = np.empty(m, np.int32)
+    neg_lo = np.zeros(m, np.int32)  # + nu where the request goes down, for a > 0 (b < 0) and a < 0 (b > 0)
+    neg_hi = np.zeros(m, np.int32)
+    if model == 2:
+        for q in range(m):
+            if bb[q] < 0.0:
+                neg_lo[q] = nu
+            elif bb[q] > 0.0:
+                neg_hi[q] = nu
     lo = f32(-0.5)
     hi = f32(0.5)
     for i in range(n_in):
@@ -143,14 +152,17 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             sqa = np.sqrt(aa)
             w1 = i * m
             fnu = f32(nu - 1)
+            negs = neg_lo if a > 0.0 else neg_hi  # cells asked to go down: the second table of the pair
             for q in range(m):
-                idx = np.int32(_fma(crow[q], fnu, half))
-                if bb[q] != 0.0 and (a < 0.0) != (bb[q] < 0.0):
-                    idx += nu
-                if has_toff:
-                    idx += toff[i, q]
-                dv = td[idx * nq + (qbytes[w1 + q] & (nq - 1))]
-                delta[q] = _fma(dv * sqb[q], sqa, (tf[idx] * bb[q]) * a)
+                idx_row[q] = np.int32(_fma(crow[q], fnu, half)) + negs[q]
+            if has_toff:
+                trow = toff[i]
+                for q in range(m):
+                    idx_row[q] += trow[q]
+            for q in range(m):
+                ix = idx_row[q]
+                dv = td[ix * nq + (qbytes[w1 + q] & (nq - 1))]
+                delta[q] = _fma(dv * sqb[q], sqa, (tf[ix] * bb[q]) * a)
         else:  # linear step: Δ = r + ud |r|
             for q in range(m):
                 r = a * bb[q]

@@ -124,7 +124,14 @@ class FastRank1:
         ns = self.core.noise
         if count > ns.pool_size // 4:
             return torch.randint(0, 256, (count,), generator=ns.generator, dtype=torch.int32).numpy()
-        return ns.quantile_index((count,), 256).numpy()  # n = 256: the mask keeps every bit
+        # mirrors NoiseSource.quantile_index (same pool, same offsets, same saved state), without its masking pass
+        if getattr(ns, "_bytes", None) is None:
+            ns._bytes_state = ns.generator.get_state()
+            ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
+        if not getattr(ns, "_qoffsets", None):
+            ns._qoffsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()
+        off = ns._qoffsets.pop() % (ns.pool_size - count + 1)
+        return ns._bytes[off:off + count].numpy()
 
     def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         core = self.core
