@@ -7,6 +7,7 @@ the same network with the same batching loop; the ratio is what the targets of i
 """
 from __future__ import annotations
 
+import os
 import time
 
 import torch
@@ -38,6 +39,13 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
     from pimtrain.nn.models import mlp
 
     torch.set_num_threads(threads)
+    jit = None
+    if device == "cpu":  # the CPU fast path's kernels: compiled at the first run, loaded from disk after (timed)
+        from pimtrain.xbar import fast
+
+        if fast.available() and os.environ.get("PIMTRAIN_FAST", "1") != "0":
+            fast.warmup()
+            jit = fast.compile_note()
     data = load_dataset("mnist5k", seed=0)
     cases = [("batch 32, accumulate, soft bounds", 32, "accumulate", "soft_bounds", 3.0),
              ("batch 1, outer product, soft bounds", 1, "outer_product", "soft_bounds", 2.0)]
@@ -66,6 +74,7 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
             "reference": "plain PyTorch float training, same network, data order and loop",
             "threads": threads,
             "device": device,
+            **({"jit": jit} if jit else {}),
         })
     return out
 

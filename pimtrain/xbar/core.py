@@ -420,7 +420,9 @@ class AnalogCore(CoreBase):
             return self._update_batch
         if not self.devices[0].state_dependent and self.design.update.pulse.scheme == "none":
             return self._update_summed_rank1
-        return self._update_rank1
+        from .fast import select_rank1  # the CPU fast path (numba) where it covers the design, else None
+
+        return select_rank1(self) or self._update_rank1
 
     def _update_exact(self, x, d, lr: float) -> None:
         """``exact``: the float update, programmed directly (no pulses, no programming noise)."""

@@ -1,0 +1,201 @@
+"""numba kernels of the CPU fast path: one per-sample (rank-1) outer-product update of one analog array.
+
+The device physics here is the same expression, in the same float32 operation order, as the torch path
+(:mod:`pimtrain.devices.soft_bounds`, :mod:`pimtrain.devices.linear_step`, :meth:`DeviceModel.step_delta`);
+``tests/test_xbar_fast.py`` holds the two equal (noise off: same weights to float32 rounding, same pulses).
+
+Layout (as :class:`pimtrain.xbar.core.AnalogCore`): state ``c`` (in, pairs·out), a view of (in, pairs, out), centred in [-0.5, 0.5];
+cache ``wk`` (in, out) in weight units; pair signs ``pm`` (+0.5, -0.5) or (+0.5,).
+
+Models: 0 = linear step (``Δc = r + ud |r|``), 1 = soft bounds with 0 <= α <= 1 (``Δc = R − k |R| c``),
+2 = lookup tables (:mod:`pimtrain.devices.lookup`: mean step ``F`` and inverse-CDF spread ``D`` per bin).
+Schemes: 0 = ``none`` (the request itself), 1 = ``deterministic`` (x, d quantised per sample).
+Compiled with ``cache=True``: a second process loads the machine code from ``__pycache__``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True, inline="always")
+def _fma(a, b, c):  # pragma: no cover - compiled
+    """float32 a*b + c rounded once, as torch's vectorised CPU kernels (FMA) compute add(alpha=) and addcmul."""
+    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+
+
+@njit(cache=True, nogil=True)
+def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z,
+                 pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes):  # pragma: no cover - compiled
+    """Apply one rank-1 update in place on ``c`` and ``wk``.
+
+    Noise: ``z`` (in·pairs·out normals) and ``qbytes`` (as many random bytes, lookup tables) are windows of the
+    core's :class:`pimtrain.devices.NoiseSource` pools, one per sample, as the torch path draws one per update.
+    ``cache_out`` (int64[4]) receives pulses (Σ|nx|·Σ|nd|), cells updated, pulsed rows, pulsed columns.
+    """
+    n_in = x.shape[0]
+    n_out = d.shape[0]
+    pairs = pm.shape[0]
+    f32 = np.float32
+    mn = x[0]
+    mx = x[0]
+    for i in range(n_in):
+        v = x[i]
+        if v < mn:
+            mn = v
+        if v > mx:
+            mx = v
+    sx = 1 if mn >= 0.0 else (-1 if mx <= 0.0 else 0)
+    xm = max(-mn, mx)
+    cache_out[0] = 0
+    cache_out[1] = 0
+    cache_out[2] = 0
+    cache_out[3] = 0
+    if xm == 0.0:
+        return
+    a_full = np.empty(n_in, np.float32)
+    b_vec = np.empty(n_out, np.float32)
+    if scheme == 1:
+        dm = f32(0.0)
+        for j in range(n_out):
+            v = abs(d[j])
+            if v > dm:
+                dm = v
+        if dm == 0.0:
+            return
+        fx = f32(nr / np.float64(xm))
+        fd = f32(nc / np.float64(dm))
+        sa = 0.0
+        sb = 0.0
+        na = 0
+        nb = 0
+        for i in range(n_in):
+            a_full[i] = np.round(x[i] * fx)
+            sa += abs(a_full[i])
+            na += a_full[i] != 0.0
+        for j in range(n_out):
+            b_vec[j] = np.round(d[j] * fd)
+            sb += abs(b_vec[j])
+            nb += b_vec[j] != 0.0
+        scale = neg_lr_khat * (np.float64(xm) / nr) * (np.float64(dm) / nc)
+        cache_out[0] = np.int64(sa) * np.int64(sb)
+        cache_out[1] = na * nb * pairs
+        cache_out[2] = na
+        cache_out[3] = nb
+    else:
+        na = 0
+        nb = 0
+        for i in range(n_in):
+            a_full[i] = x[i]
+            na += x[i] != 0.0
+        for j in range(n_out):
+            b_vec[j] = d[j]
+            nb += d[j] != 0.0
+        scale = neg_lr_khat
+        cache_out[1] = na * nb * pairs
+        cache_out[2] = na
+        cache_out[3] = nb
+    m = pairs * n_out
+    sg = sx if scale > 0 else -sx
+    full = na == n_in
+    s32 = f32(scale)
+    mk = f32(-k * sg)
+    uds = f32(ud * sg)
+    ud32 = f32(ud)
+    mk0 = f32(-k)
+    wn32 = f32(wn_coef)
+    ws32 = f32(wscale)
+    two_ws = f32(2.0) * ws32
+    factored = model == 1 and sg != 0
+    # per-sample column factors (pair signs folded in): b, |b|, sqrt|b| and, for the one-sign soft-bounds form,
+    # bR = b + ud σ|b| and bA = |b| + ud σ b
+    bb = np.empty(m, np.float32)
+    ab = np.empty(m, np.float32)
+    sqb = np.empty(m, np.float32)
+    bR = np.empty(m, np.float32)
+    bA = np.empty(m, np.float32)
+    for p in range(pairs):
+        for j in range(n_out):
+            q = p * n_out + j
+            bb[q] = b_vec[j] * pm[p]
+            ab[q] = abs(bb[q])
+            sqb[q] = np.sqrt(ab[q])
+            bR[q] = _fma(ab[q], uds, bb[q])
+            bA[q] = _fma(bb[q], uds, ab[q])
+    delta = np.empty(m, np.float32)
+    idx_row = np.empty(m, np.int32)
+    neg_lo = np.zeros(m, np.int32)  # + nu where the request goes down, for a > 0 (b < 0) and a < 0 (b > 0)
+    neg_hi = np.zeros(m, np.int32)
+    if model == 2:
+        for q in range(m):
+            if bb[q] < 0.0:
+                neg_lo[q] = nu
+            elif bb[q] > 0.0:
+                neg_hi[q] = nu
+    lo = f32(-0.5)
+    hi = f32(0.5)
+    for i in range(n_in):
+        if a_full[i] == 0.0:
+            continue
+        a = a_full[i] * s32
+        aa = abs(a)
+        crow = c[i]
+        if factored:  # soft bounds, inputs of one sign: Δ = a (bR − kσ bA c)
+            for q in range(m):
+                delta[q] = _fma(bA[q] * crow[q], mk, bR[q]) * a
+        elif model == 1:  # soft bounds, general: Δ = R − k |R| c
+            for q in range(m):
+                r = a * bb[q]
+                ar = aa * ab[q]
+                delta[q] = (_fma(r, ud32, ar) * crow[q]) * mk0 + _fma(ar, ud32, r)
+        elif model == 2:  # lookup tables: Δ = F[bin] r + D[bin, quantile] sqrt|r|
+            sqa = np.sqrt(aa)
+            w1 = i * m
+            fnu = f32(nu - 1)
+            negs = neg_lo if a > 0.0 else neg_hi  # cells asked to go down: the second table of the pair
+            for q in range(m):
+                idx_row[q] = np.int32(_fma(crow[q], fnu, half)) + negs[q]
+            if has_toff:
+                trow = toff[i]
+                for q in range(m):
+                    idx_row[q] += trow[q]
+            for q in range(m):
+                ix = idx_row[q]
+                dv = td[ix * nq + (qbytes[w1 + q] & (nq - 1))]
+                delta[q] = _fma(dv * sqb[q], sqa, (tf[ix] * bb[q]) * a)
+        else:  # linear step: Δ = r + ud |r|
+            for q in range(m):
+                r = a * bb[q]
+                delta[q] = _fma(aa * ab[q], ud32, r)
+        if wn_coef > 0.0:  # write noise: a random walk, std wn sqrt(dw_min |r|)
+            sqa = np.sqrt(aa)
+            w0 = i * m
+            for q in range(m):
+                delta[q] = delta[q] + ((z[w0 + q] * sqb[q]) * sqa) * wn32
+        if has_d2d:
+            drow = d2d[i]
+            for q in range(m):
+                delta[q] = min(max(_fma(delta[q], drow[q], crow[q]), lo), hi)
+        else:
+            for q in range(m):
+                delta[q] = min(max(delta[q] + crow[q], lo), hi)
+        wrow = wk[i]
+        if full:  # the torch path steps the whole array in place and re-derives the cache
+            for q in range(m):
+                crow[q] = delta[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
+            else:
+                for j in range(n_out):
+                    wrow[j] = crow[j] * two_ws
+        else:  # row-sparse: the applied change is scattered back (index_add_)
+            for q in range(m):
+                delta[q] = delta[q] - crow[q]
+                crow[q] = crow[q] + delta[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + (delta[j] - delta[n_out + j]) * ws32
+            else:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + delta[j] * two_ws

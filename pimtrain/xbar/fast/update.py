@@ -1,0 +1,193 @@
+"""Selection and driver of the CPU fast path for the per-sample (``outer_product``) update of an AnalogCore.
+
+:func:`select_rank1` returns the core's update strategy when the design is covered, else ``None`` (the core
+keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice, one weight
+copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step``, ``soft_bounds``
+(0 <= nonlinearity <= 1) or ``lookup_table`` with write noise and device-to-device variation, without finite levels or stuck cells.
+Noise: one window of the core's NoiseSource pools per sample (saved with the core; the stream differs from the
+torch path's, which takes one window per update of the pulsed rows only).
+"""
+from __future__ import annotations
+
+import math
+import os
+import time
+
+import numpy as np
+import torch
+
+from ..base import log_once
+
+_NO_TABLE = (np.zeros(1, np.float32), np.zeros(1, np.float32), np.float32(0.0), 1, 1, np.zeros((1, 1), np.int32), False,
+             np.zeros(1, np.int32))
+_MODELS = {"linear_step": 0, "soft_bounds": 1, "lookup_table": 2}
+_SCHEMES = {"none": 0, "deterministic": 1}
+_compile_seconds: float | None = None
+
+
+def available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def refusal(core) -> str | None:
+    """Why the fast path does not cover this core (one line naming the field), or None when it does."""
+    d = core.design
+    if os.environ.get("PIMTRAIN_FAST", "1") == "0":
+        return "disabled by PIMTRAIN_FAST=0"
+    if not available():
+        return "numba is not installed"
+    if core.device.type != "cpu":
+        return f"the core is on {core.device.type} (the fast path is CPU only)"
+    if d.update.rule != "outer_product":
+        return f"update.rule {d.update.rule!r} (covered: outer_product)"
+    if d.update.pulse.scheme not in _SCHEMES:
+        return f"update.pulse.scheme {d.update.pulse.scheme!r} (covered: {', '.join(_SCHEMES)})"
+    if d.device.model not in _MODELS:
+        return f"device.model {d.device.model!r} (covered: {', '.join(_MODELS)})"
+    if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
+        return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
+    if d.device.levels is not None:
+        return "device.levels (finite levels are not covered)"
+    if d.device.stuck_at.at_gmin or d.device.stuck_at.at_gmax:
+        return "device.stuck_at (stuck cells are not covered)"
+    if core.slices != 1:
+        return f"update.slicing.slices {core.slices} (covered: 1)"
+    if d.update.weight_copies != 1 or d.update.delta_arrays:
+        return "update.weight_copies / update.delta_arrays (covered: one copy, no delta arrays)"
+    return None
+
+
+def warmup() -> float:
+    """Compile (or load from the on-disk cache) the kernels once; returns the seconds it took (0 if done)."""
+    global _compile_seconds
+    if _compile_seconds is not None:
+        return 0.0
+    t0 = time.perf_counter()
+    from .kernels import rank1_update
+
+    c = np.zeros((2, 4), np.float32)
+    rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
+                 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.array([0.5, -0.5], np.float32), 1.0,
+                 np.zeros(4, np.int64), *_NO_TABLE)
+    _compile_seconds = time.perf_counter() - t0
+    global _from_cache
+    _from_cache = sum(rank1_update.stats.cache_hits.values()) > 0
+    return _compile_seconds
+
+
+_from_cache = False
+
+
+def compile_seconds() -> float | None:
+    """Seconds the first use of the kernels took in this process (compile or cache load), None before it."""
+    return _compile_seconds
+
+
+def compile_note() -> str | None:
+    """One line on the kernels' first use in this process: seconds, and whether compiled or loaded from disk."""
+    if _compile_seconds is None:
+        return None
+    how = "loaded from the on-disk cache" if _from_cache else "compiled (first run; cached on disk for the next)"
+    return f"numba fast path: {_compile_seconds:.2f} s at first use, {how}"
+
+
+class FastRank1:
+    """The ``outer_product`` update strategy of one AnalogCore, through :func:`.kernels.rank1_update`."""
+
+    def __init__(self, core):
+        self.core = core
+        d = core.design
+        p = d.update.pulse
+        self.scheme = _SCHEMES[p.scheme]
+        self.nr = float((1 << p.row_bits) - 1)
+        self.nc = float((1 << p.col_bits) - 1)
+        alpha = float(d.device.nonlinearity) if d.device.model == "soft_bounds" else 0.0
+        self.model = 2 if d.device.model == "lookup_table" else (1 if (d.device.model == "soft_bounds" and alpha > 0.0)
+                                                                  else 0)
+        self.k = alpha / (1.0 - alpha / 2.0)
+        self.ud = float(d.device.up_down)
+        dev0 = core.devices[0]
+        self.wn_coef = dev0.write_noise * math.sqrt(dev0.dw_min) if dev0.write_noise > 0 and self.model != 2 else 0.0
+        self.pm = core.pm.reshape(-1).numpy().astype(np.float32)
+        self.wscale = float(core.wscale[0])
+        self.stats = np.zeros(4, np.int64)
+        warmup()
+
+    def _bytes(self, count: int) -> np.ndarray:
+        """``count`` random bytes (int32) from the core's NoiseSource: a window of its byte pool, as
+        ``NoiseSource.quantile_index`` draws them (its state is saved with the core), without the masking pass
+        (the kernel masks)."""
+        ns = self.core.noise
+        if count > ns.pool_size // 4:
+            return torch.randint(0, 256, (count,), generator=ns.generator, dtype=torch.int32).numpy()
+        # mirrors NoiseSource.quantile_index (same pool, same offsets, same saved state), without its masking pass
+        if getattr(ns, "_bytes", None) is None:
+            ns._bytes_state = ns.generator.get_state()
+            ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
+        if not getattr(ns, "_qoffsets", None):
+            ns._qoffsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()
+        off = ns._qoffsets.pop() % (ns.pool_size - count + 1)
+        return ns._bytes[off:off + count].numpy()
+
+    def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        core = self.core
+        if core.device.type != "cpu":  # moved after selection: the torch path
+            return core._update_rank1(x, d, lr)
+        from .kernels import rank1_update
+
+        dev0 = core.devices[0]
+        n_in = core.in_features
+        c = core.c[0].numpy().reshape(n_in, -1)  # views: the kernel writes the core's state and cache in place
+        wk = core.wk[0].numpy()
+        has_d2d = dev0.d2d is not None
+        d2d = dev0.d2d.numpy().reshape(n_in, -1) if has_d2d else c
+        xn = x.detach().to(torch.float32).numpy()
+        dn = d.detach().to(torch.float32).numpy()
+        neg = -float(lr) * core.k_hat
+        count = c.shape[0] * c.shape[1]
+        if self.model == 2:
+            from pimtrain.devices.lookup import NQ, NU
+
+            toff = dev0.table_offset
+            tab = (dev0.F.numpy(), dev0.D.numpy(), np.float32(dev0._half), NU, NQ,
+                   toff.numpy().reshape(n_in, -1) if toff is not None else _NO_TABLE[5], toff is not None)
+        else:
+            tab = _NO_TABLE[:7]
+        st = self.stats
+        pulses = cells = na = nb = 0
+        for i in range(xn.shape[0]):
+            # one window of the core's noise pools per sample (the torch path draws one per update): saved state
+            z = core.noise.normal((count,)).numpy() if self.wn_coef > 0 else _NO_TABLE[0]
+            qb = self._bytes(count) if self.model == 2 else _NO_TABLE[7]
+            rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model, self.ud,
+                         self.k, self.wn_coef, z, self.pm, self.wscale, st, *tab, qb)
+            pulses += int(st[0])
+            cells += int(st[1])
+            na += int(st[2])
+            nb += int(st[3])
+            if 0 < st[2] < xn.shape[1]:  # a row-sparse write accumulates into the cache (as the torch path)
+                core._since_refresh += 1
+                if core._since_refresh >= 4096:
+                    core.refresh_weights()
+            core._tick(1)
+        cnt = core.counters
+        cnt.add("cells_updated", cells)
+        if self.scheme == 1:
+            cnt.add("update.pulses", pulses)
+            cnt.add("update.row_drives", na * core.mapping.col_tiles)
+            cnt.add("update.col_drives", nb * core.mapping.row_tiles)
+
+
+def select_rank1(core):
+    """The fast ``outer_product`` strategy for ``core`` or None, with one log line per design saying which."""
+    why = refusal(core)
+    if why is not None:
+        log_once(f"pimtrain fast path [{core.design.name}]: not used ({why}); torch path")
+        return None
+    log_once(f"pimtrain fast path [{core.design.name}]: numba per-sample update on CPU ({core.design.device.model}, "
+             f"{core.design.update.pulse.scheme} pulses)")
+    return FastRank1(core)
