@@ -43,7 +43,7 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
     if device == "cpu":  # the CPU fast path's kernels: compiled at the first run, loaded from disk after (timed)
         from pimtrain.xbar import fast
 
-        if fast.available() and os.environ.get("PIMTRAIN_FAST", "1") != "0":
+        if fast.available() and fast.enabled():
             fast.warmup()
             jit = fast.compile_note()
     data = load_dataset("mnist5k", seed=0)

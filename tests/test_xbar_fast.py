@@ -11,6 +11,20 @@ from pimtrain.xbar.fast import FastRank1, refusal
 pytest.importorskip("numba")
 
 
+@pytest.fixture(autouse=True)
+def _fast_on(monkeypatch):
+    """The fast path is opt-in (PIMTRAIN_FAST=1) until the README's accuracy tables are re-measured on it."""
+    monkeypatch.setenv("PIMTRAIN_FAST", "1")
+
+
+def test_fast_path_is_off_unless_asked(monkeypatch):
+    monkeypatch.delenv("PIMTRAIN_FAST")
+    from pimtrain.design import load_design
+
+    core = AnalogCore(torch.zeros(4, 3), load_design("marinella2018-analog"), seed=0)
+    assert "PIMTRAIN_FAST=1" in refusal(core)
+
+
 def _design(model="soft_bounds", scheme="deterministic", noise=False, d2d=False, alpha=1.0, ud=-0.2):
     d = bench_design("outer_product")
     d.device.model = model
