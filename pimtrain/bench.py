@@ -7,7 +7,6 @@ the same network with the same batching loop; the ratio is what the targets of i
 """
 from __future__ import annotations
 
-import os
 import time
 
 import torch
