@@ -161,14 +161,15 @@ def test_tracing_works_in_train_and_eval_mode_and_keeps_the_mode():
 class _Recurrent(nn.Module):
     def __init__(self):
         super().__init__()
-        self.rnn = nn.LSTM(4, 6, batch_first=True)
+        self.rnn = nn.RNN(4, 6, batch_first=True)
         self.head = nn.Linear(6, 2)
 
     def forward(self, x):
         return self.head(self.rnn(x)[0][:, -1])
 
 
-@pytest.mark.parametrize("module", [nn.LSTM(3, 4), nn.GRU(3, 4), nn.MultiheadAttention(4, 2), nn.Embedding(5, 3)])
+@pytest.mark.parametrize("module", [nn.RNN(3, 4), nn.MultiheadAttention(4, 2), nn.Embedding(5, 3),
+                                    nn.TransformerEncoderLayer(4, 2, 8), nn.Bilinear(3, 3, 2)])
 def test_unsupported_modules_are_refused_in_one_line(module):
     with pytest.raises(PimtrainError) as err:
         convert(nn.Sequential(nn.Linear(3, 3), module), IDEAL)
@@ -178,11 +179,11 @@ def test_unsupported_modules_are_refused_in_one_line(module):
 
 def test_digital_on_request_is_kept_and_costed_alike():
     net = _Recurrent()
-    with pytest.raises(PimtrainError, match=r"rnn \(LSTM\)"):
+    with pytest.raises(PimtrainError, match=r"rnn \(RNN\)"):
         from_module(net, (5, 4))
-    for digital in (["rnn"], ["LSTM"], [nn.LSTM]):
+    for digital in (["rnn"], ["RNN"], [nn.RNN]):
         analog = convert(net, IDEAL, digital=digital)
-        assert isinstance(analog.rnn, nn.LSTM) and isinstance(analog.head, AnalogLayer)
+        assert isinstance(analog.rnn, nn.RNN) and isinstance(analog.head, AnalogLayer)
         wl = from_module(net, (5, 4), digital=digital)
         assert [L.name for L in wl.layers] == ["head"] and wl.digital == ("rnn",)
     x = torch.randn(2, 5, 4)
@@ -221,8 +222,88 @@ def test_registry_covers_its_analog_types():
     for spec in SPECS:
         for t in spec.analog_types:
             assert spec_of(t.__new__(t)) is spec
-    assert spec_of(nn.LSTM(2, 2)) is None
+    assert spec_of(nn.RNN(2, 2)) is None
     grouped = convert(nn.Conv1d(2, 4, 3, groups=2), IDEAL)
     assert isinstance(grouped, AnalogGroupedConv) and all(isinstance(p, AnalogConv1d) for p in grouped.groups)
     assert [m.layer_index for m in analog_layers(grouped)] == [0, 1]
     assert isinstance(convert(nn.ConvTranspose2d(2, 2, 2), IDEAL), AnalogConvTranspose2d)
+
+
+class _Seq(nn.Module):
+    """A recurrent layer and a linear head on the last step's output."""
+
+    def __init__(self, cls, batch_first, num_layers, bias=True):
+        super().__init__()
+        self.rnn = cls(4, 5, num_layers=num_layers, batch_first=batch_first, bias=bias)
+        self.head = nn.Linear(5, 3)
+        self.batch_first = batch_first
+
+    def forward(self, x):
+        out = self.rnn(x)[0]
+        return self.head(out[:, -1] if self.batch_first else out[-1])
+
+
+RNN_CASES = [(nn.LSTM, True, 2, True), (nn.LSTM, False, 1, False), (nn.GRU, True, 1, True), (nn.GRU, False, 2, True)]
+
+
+@pytest.mark.parametrize("case", RNN_CASES, ids=[f"{c[0].__name__}-bf{c[1]}-L{c[2]}-bias{c[3]}" for c in RNN_CASES])
+def test_recurrent_ideal_design_trains_like_float(case):
+    cls, batch_first, num_layers, bias = case
+    torch.manual_seed(0)
+    float_model = _Seq(cls, batch_first, num_layers, bias)
+    analog = convert(float_model, IDEAL, seed=0)
+    assert not any(isinstance(m, (nn.LSTM, nn.GRU, nn.Linear)) for m in analog.modules())
+    gen = torch.Generator().manual_seed(2)
+    x, y = torch.randn(16, 6, 4, generator=gen), torch.randint(0, 3, (16,), generator=gen)
+    losses = {}
+    for key, model, opt in (("float", float_model, torch.optim.SGD(float_model.parameters(), lr=0.2)),
+                            ("analog", analog, AnalogSGD(analog, lr=0.2))):
+        out = []
+        for step in range(4):
+            xb = x[step * 4:(step + 1) * 4]
+            xb = xb if batch_first else xb.transpose(0, 1)
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), y[step * 4:(step + 1) * 4])
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        losses[key] = torch.tensor(out)
+    torch.testing.assert_close(losses["analog"], losses["float"], atol=1e-5, rtol=0)
+    for layer in range(num_layers):
+        for part in ("ih", "hh"):
+            core = getattr(analog.rnn, f"{part}_l{layer}")
+            ref = getattr(float_model.rnn, f"weight_{part}_l{layer}").detach()
+            torch.testing.assert_close(core.weight_tensor(), ref, atol=1e-5, rtol=1e-5)
+    # unbatched input and an explicit initial state give torch's results too
+    seq = torch.randn(6, 4)
+    torch.testing.assert_close(analog.rnn(seq)[0], float_model.rnn(seq)[0], atol=1e-5, rtol=1e-5)
+
+
+def test_recurrent_counted_kernels_equal_the_registry(monkeypatch):
+    """Per step: T·B rows through each matrix forward and update; the recurrent matrix's backward skips t=0
+    (h₀ = 0 needs no gradient), the first input matrix's backward is skipped (first layer)."""
+    monkeypatch.setattr(layers_mod, "build_core", lambda w, d, layer_index=0, seed=None: _CountingCore(w))
+    torch.manual_seed(0)
+    model = _Seq(nn.LSTM, True, 2)
+    steps, batch = 7, 3
+    wl = from_module(model, (steps, 4))
+    analog = convert(model, IDEAL)
+    names = [q for q, m in analog.named_modules() if isinstance(m, AnalogLayer)]
+    assert [L.name for L in wl.layers] == names == ["rnn.ih_l0", "rnn.hh_l0", "rnn.ih_l1", "rnn.hh_l1", "head"]
+    opt = AnalogSGD(analog, lr=0.01)
+    nn.functional.cross_entropy(analog(torch.randn(batch, steps, 4)), torch.randint(0, 3, (batch,))).backward()
+    opt.step()
+    modules = dict(analog.named_modules())
+    expected_backward = {"rnn.ih_l0": 0, "rnn.hh_l0": batch * (steps - 1), "rnn.ih_l1": batch * steps,
+                         "rnn.hh_l1": batch * (steps - 1), "head": batch}
+    for L in wl.layers:
+        rows = modules[L.name].core.rows
+        assert rows == {"forward": batch * L.reuse, "backward": expected_backward[L.name], "update": batch * L.reuse}
+    assert wl.layers[0].out_features == 20 and wl.layers[1].in_features == 5
+
+
+def test_recurrent_options_without_a_mapping_are_refused():
+    with pytest.raises(PimtrainError, match="bidirectional"):
+        convert(nn.Sequential(nn.LSTM(3, 4, bidirectional=True)), IDEAL)
+    kept = convert(nn.Sequential(nn.LSTM(3, 4, bidirectional=True)), IDEAL, digital=["0"])
+    assert isinstance(kept[0], nn.LSTM)

@@ -24,7 +24,12 @@ from pimtrain.design import Design, PimtrainError
 
 from .layers import AnalogConv2d, AnalogLayer, _pair
 
-__all__ = ["AnalogConv1d", "AnalogGroupedConv", "AnalogConvTranspose2d"]
+__all__ = ["AnalogComposite", "AnalogConv1d", "AnalogGroupedConv", "AnalogConvTranspose2d"]
+
+
+class AnalogComposite(nn.Module):
+    """A torch layer made of several analog layers (one core each): a grouped convolution, an LSTM …
+    ``convert`` and the cost tracer treat it as one placement whose cores are its analog children."""
 
 
 def _single(v) -> int:
@@ -162,7 +167,7 @@ class AnalogConvTranspose2d(AnalogLayer):
                 f"padding={self.padding}, output_padding={self.output_padding}, dilation={self.dilation}")
 
 
-class AnalogGroupedConv(nn.Module):
+class AnalogGroupedConv(AnalogComposite):
     """A grouped convolution (``groups > 1``, depthwise included) as ``groups`` analog convolutions, one core
     each (``self.groups[i]``); the input channels are split, each group runs on its core, outputs concatenated."""
 

@@ -30,8 +30,9 @@ from torch import nn
 
 from pimtrain.design import PimtrainError
 
-from .conv_layers import AnalogConv1d, AnalogConvTranspose2d, AnalogGroupedConv
+from .conv_layers import AnalogComposite, AnalogConv1d, AnalogConvTranspose2d, AnalogGroupedConv
 from .layers import AnalogConv2d, AnalogLayer, AnalogLinear
+from .recurrent import AnalogGRU, AnalogLSTM
 
 __all__ = ["LayerSpec", "Matrix", "Placement", "SPECS", "plan", "spec_of", "DIGITAL_KINDS", "describe"]
 
@@ -57,6 +58,7 @@ class LayerSpec:
     output: Callable  # (module, input meta tensor) -> output meta tensor
     digital_part: str  # what of it stays digital, and why
     check: Callable | None = None  # (module, input meta tensor) -> error text or None
+    core_names: Callable | None = None  # (module) -> the suffixes of its cores (default: one core, "")
 
 
 @dataclass(frozen=True)
@@ -168,6 +170,61 @@ SPECS: tuple[LayerSpec, ...] = (
               _convert_conv(AnalogConvTranspose2d), _convt_matrices, _convt_output,
               "the overlap-add (fold) of the columns and the bias, added after it where no array row can "
               "carry it (plain SGD)", _conv_check(2)),
+)
+
+
+def _rnn_steps(m, x):
+    unbatched = x.dim() == 2
+    steps = x.shape[0] if unbatched or not m.batch_first else x.shape[1]
+    return int(steps), unbatched
+
+
+def _rnn_matrices(m, x):
+    steps = math.prod(x.shape[:-1])  # rows per traced call (batch 1): time steps × the traced batch
+    gates = 4 if isinstance(m, (nn.LSTM, AnalogLSTM)) else 3
+    out = []
+    for layer in range(int(m.num_layers)):
+        n_in = int(m.input_size) if layer == 0 else int(m.hidden_size)
+        out.append(Matrix(f"ih_l{layer}", gates * int(m.hidden_size), n_in, steps, "linear"))
+        out.append(Matrix(f"hh_l{layer}", gates * int(m.hidden_size), int(m.hidden_size), steps, "linear"))
+    return out
+
+
+def _rnn_output(m, x):
+    steps, unbatched = _rnn_steps(m, x)
+    batch = 1 if unbatched else (x.shape[0] if m.batch_first else x.shape[1])
+    h = int(m.hidden_size)
+    if unbatched:
+        out, state = torch.empty((steps, h), device="meta"), torch.empty((int(m.num_layers), h), device="meta")
+    else:
+        shape = (batch, steps, h) if m.batch_first else (steps, batch, h)
+        out, state = torch.empty(shape, device="meta"), torch.empty((int(m.num_layers), batch, h), device="meta")
+    return (out, (state, state.clone())) if isinstance(m, (nn.LSTM, AnalogLSTM)) else (out, state)
+
+
+def _rnn_check(m, x):
+    if x.dim() not in (2, 3) or x.shape[-1] != m.input_size:
+        return f"takes (steps, {m.input_size}) per sample, the traced input has shape {tuple(x.shape[1:])}"
+    return None
+
+
+def _rnn_names(m):
+    return [f"{p}_l{layer}" for layer in range(int(m.num_layers)) for p in ("ih", "hh")]
+
+
+def _convert_rnn(cls):
+    def convert(m, design, next_index, seed):
+        return cls.from_rnn(m, design, next_index=next_index, seed=seed)
+    return convert
+
+
+SPECS = SPECS + (
+    LayerSpec("LSTM", (nn.LSTM,), (AnalogLSTM,), _convert_rnn(AnalogLSTM), _rnn_matrices, _rnn_output,
+              "the gate non-linearities and the cell state (element-wise); input and recurrent matrices on cores",
+              _rnn_check, _rnn_names),
+    LayerSpec("GRU", (nn.GRU,), (AnalogGRU,), _convert_rnn(AnalogGRU), _rnn_matrices, _rnn_output,
+              "the gate non-linearities and the state update (element-wise); input and recurrent matrices on "
+              "cores", _rnn_check, _rnn_names),
 )
 
 
@@ -288,12 +345,22 @@ def describe(model: nn.Module, digital=None) -> list[dict]:
     for p in plan(model, digital, strict=False):
         names = []
         if p.spec is not None:
-            g = _groups(p.module)
-            names = [p.name] if g == 1 else [f"{p.name}.groups.{i}".lstrip(".") for i in range(g)]
+            names = [".".join(s for s in (p.name, suffix) if s) for suffix in core_names(p.module)]
         rows.append({"name": p.name or "<model>", "type": type(p.module).__name__, "role": p.role, "why": p.why,
                      "matrices": names})
     return rows
 
 
+def core_names(module: nn.Module) -> list[str]:
+    """The suffixes of the cores an analog-mappable module uses ("" for a single core)."""
+    spec = spec_of(module)
+    if spec is None:
+        return []
+    if spec.core_names is not None:
+        return spec.core_names(module)
+    g = _groups(module)
+    return [""] if g == 1 else [f"groups.{i}" for i in range(g)]
+
+
 def is_analog_module(module: nn.Module) -> bool:
-    return isinstance(module, (AnalogLayer, AnalogGroupedConv))
+    return isinstance(module, (AnalogLayer, AnalogComposite))
