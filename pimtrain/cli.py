@@ -127,16 +127,16 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _precheck_step_cost(design, dataset: str) -> None:
+def _precheck_step_cost(design, dataset: str, model: str = "mlp") -> None:
     """Cost one training step of the dataset's default network before training, so that a design whose
     cost figures are non-finite, negative or zero-area-with-energy is refused before any work."""
     from pimtrain.cost import evaluate
     from pimtrain.nn import load_dataset
-    from pimtrain.nn.models import default_model
+    from pimtrain.nn.zoo import build_model
     from pimtrain.workloads import from_module
 
     data = load_dataset(dataset)
-    step = evaluate(design, from_module(default_model(data), tuple(data.train_x.shape[1:])), batch_size=1)
+    step = evaluate(design, from_module(build_model(model, data), tuple(data.train_x.shape[1:])), batch_size=1)
     check_finite_figures(step.to_json(), "cost of one training step")
 
 
@@ -150,6 +150,7 @@ def _setup_logging(verbose: bool) -> None:
 def train(
     design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path"),
     dataset: str = typer.Option("digits", "--dataset", "-s", help="digits, digits-sklearn, mnist5k, filetypes"),
+    model: str = typer.Option("mlp", "--model", "-m", help="mlp, cnn, cnn1d, lstm, transformer (pimtrain/nn/zoo.py)"),
     epochs: int = typer.Option(5, "--epochs", "-e", min=1),
     batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
     lr: Optional[float] = typer.Option(None, "--lr", help="learning rate (default: the trainer's per-dataset default)"),
@@ -172,8 +173,9 @@ def train(
         raise PimtrainError(f"--lr: {lr} is not allowed; allowed: a finite positive number")
     check_outputs(output=output, plot=plot, report=report)
     d = load_design(design)
-    _precheck_step_cost(d, dataset)
-    result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json)
+    _precheck_step_cost(d, dataset, model)
+    result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json,
+                             model=model)
 
     def render():
         console.print(train_table([(d.name, result)], title=f"Training {result['dataset']} on {d.name}"))

@@ -11,6 +11,8 @@ never disagree on where a module runs. Each torch module of a model is classifie
 - **digital** — normalisation, activation, pooling, dropout, reshapes, padding (torch's own modules of those
   kinds), or anything the user names in ``digital=[...]`` (a qualified name, a class or a class name). Their
   parameters are trained by plain SGD; the cost lists them (``Workload.digital``) beside the analog layers.
+  A user module may state digital work of its own besides its children with a class attribute
+  ``pim_digital = "why"`` (e.g. attention scores, :class:`pimtrain.nn.zoo.SelfAttention`).
 - **refused** — any other module with weights (``nn.LSTM``, ``nn.GRU``, ``nn.MultiheadAttention``,
   ``nn.Embedding`` …, or a user module owning parameters directly): a one-line :class:`PimtrainError` naming
   it and what is allowed.
@@ -332,6 +334,9 @@ def plan(model: nn.Module, digital=None, *, strict: bool = True) -> list[Placeme
                 raise PimtrainError(f"{label} ({type(module).__name__}): {why}")
             out.append(Placement(name, module, "refused", why))
             return
+        note = getattr(type(module), "pim_digital", None)  # a module's own work beside its children
+        if note:
+            out.append(Placement(name, module, "digital", str(note)))
         for child_name, child in module.named_children():
             visit(f"{name}.{child_name}" if name else child_name, child)
 
