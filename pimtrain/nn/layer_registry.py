@@ -32,6 +32,7 @@ from torch import nn
 
 from pimtrain.design import PimtrainError
 
+from .attention import AnalogMultiheadAttention
 from .conv_layers import AnalogComposite, AnalogConv1d, AnalogConvTranspose2d, AnalogGroupedConv
 from .layers import AnalogConv2d, AnalogLayer, AnalogLinear
 from .recurrent import AnalogGRU, AnalogLSTM
@@ -61,6 +62,7 @@ class LayerSpec:
     digital_part: str  # what of it stays digital, and why
     check: Callable | None = None  # (module, input meta tensor) -> error text or None
     core_names: Callable | None = None  # (module) -> the suffixes of its cores (default: one core, "")
+    wants_args: bool = False  # matrices / output / check also take the call's other arguments (key, value …)
 
 
 @dataclass(frozen=True)
@@ -230,6 +232,51 @@ SPECS = SPECS + (
 )
 
 
+def _mha_tensors(m, query, key=None, *args, **kwargs):
+    key = kwargs.get("key", key)
+    key = query if key is None else key
+    batched = query.dim() == 3
+    first = (lambda z: z) if (not batched or m.batch_first) else (lambda z: z.transpose(0, 1))
+    return first(query), first(key), batched
+
+
+def _mha_matrices(m, query, *args, **kwargs):
+    q, k, batched = _mha_tensors(m, query, *args, **kwargs)
+    tgt = math.prod(q.shape[:-1])
+    src = math.prod(k.shape[:-1])
+    e = int(m.embed_dim)
+    return [Matrix("q_proj", e, e, tgt, "linear"), Matrix("k_proj", e, e, src, "linear"),
+            Matrix("v_proj", e, e, src, "linear"), Matrix("out_proj", e, e, tgt, "linear")]
+
+
+def _mha_output(m, query, *args, **kwargs):
+    return torch.empty_like(query, device="meta"), None  # attention weights are not traced
+
+
+def _mha_check(m, query, *args, **kwargs):
+    q, k, _ = _mha_tensors(m, query, *args, **kwargs)
+    if q.shape[-1] != m.embed_dim or k.shape[-1] != m.embed_dim:
+        return f"takes embeddings of {m.embed_dim}, the traced query / key have {q.shape[-1]} / {k.shape[-1]}"
+    return None
+
+
+SPECS = SPECS + (
+    LayerSpec("MultiheadAttention", (nn.MultiheadAttention,), (AnalogMultiheadAttention,),
+              lambda m, design, next_index, seed: AnalogMultiheadAttention.from_mha(m, design, next_index=next_index,
+                                                                                    seed=seed),
+              _mha_matrices, _mha_output,
+              "the attention scores QKᵀ/√d and softmax·V (products of two activations), masks, softmax, dropout",
+              _mha_check, lambda m: ["q_proj", "k_proj", "v_proj", "out_proj"], wants_args=True),
+)
+
+#: torch layers made only of registered children plus element-wise work: walked through like containers
+WALK_THROUGH = {
+    nn.TransformerEncoderLayer: "residual adds (element-wise); its attention, feed-forward and norms are children",
+    nn.TransformerDecoderLayer: "residual adds (element-wise); its attentions, feed-forward and norms are children",
+    nn.TransformerEncoder: "a stack of encoder layers", nn.TransformerDecoder: "a stack of decoder layers",
+}
+
+
 def _grouped_spec(m: AnalogGroupedConv) -> LayerSpec:
     return next(s for s in SPECS if s.name == m.kind)
 
@@ -326,7 +373,8 @@ def plan(model: nn.Module, digital=None, *, strict: bool = True) -> list[Placeme
             out.append(Placement(name, module, "digital", kind))
             return
         own = [p for p, _ in module.named_parameters(recurse=False)]
-        torch_layer = type(module).__module__.startswith("torch.nn.modules.") and not isinstance(module, _CONTAINERS)
+        torch_layer = type(module).__module__.startswith("torch.nn.modules.") and not isinstance(
+            module, _CONTAINERS + tuple(WALK_THROUGH))
         if own or torch_layer:
             why = (f"no analog mapping; allowed on cores: {_allowed()}; digital by nature: normalisation, "
                    f"activation, pooling, dropout, reshapes; or keep it digital with digital=[{label!r}]")

@@ -203,14 +203,15 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
             if not isinstance(inp, torch.Tensor):
                 raise PimtrainError(f"workload: {qual or '<model>'} ({type(m).__name__}) got a "
                                     f"{type(inp).__name__}, not a tensor")
-            problem = spec.check(m, inp) if spec.check else None
+            extra = (args, kwargs) if spec.wants_args else ((), {})
+            problem = spec.check(m, inp, *extra[0], **extra[1]) if spec.check else None
             if problem:
                 raise PimtrainError(f"workload: {qual or '<model>'} ({type(m).__name__}) {problem}")
-            for mat in spec.matrices(m, inp):
+            for mat in spec.matrices(m, inp, *extra[0], **extra[1]):
                 full = ".".join(p for p in (qual or "layer", mat.suffix) if p)
                 records.append(LayerShape(full, "linear" if mat.kind == "linear" else "conv", mat.out_features,
                                           mat.in_features, mat.reuse))
-            return spec.output(m, inp)
+            return spec.output(m, inp, *extra[0], **extra[1])
         return fwd
 
     for p in placements:
