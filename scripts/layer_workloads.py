@@ -9,6 +9,7 @@ energy / latency of one training step of the batch (fixed-activity cost model). 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import time
 
@@ -36,7 +37,7 @@ def main() -> None:
         data = load_dataset(dataset)
         for design in DESIGNS:
             start = time.time()
-            factory = lambda: build_model(name, data)  # noqa: E731
+            factory = functools.partial(build_model, name, data)
             if design == "float":
                 res = train_float(data, model=factory, epochs=args.epochs, batch_size=batch, lr=lr, progress=False)
                 step = {}
