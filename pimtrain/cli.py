@@ -236,7 +236,9 @@ def designs(as_json: bool = typer.Option(False, "--json")):
 @user_errors
 def cost(
     design: str = typer.Option(..., "--design", "-d"),
-    workload: str = typer.Option(..., "--workload", "-w", help="zoo name (vgg16, resnet50, ...) or mlp:784-300-10"),
+    workload: Optional[str] = typer.Option(None, "--workload", "-w", help="zoo name (vgg16, resnet50, ...) or mlp:784-300-10"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="your torch model instead: FILE.py:factory"),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="with --model: one sample's shape, e.g. 1,28,28"),
     batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
     inference: bool = typer.Option(False, "--inference", help="one inference batch instead of a training step"),
     as_json: bool = typer.Option(False, "--json"),
@@ -251,9 +253,28 @@ def cost(
     check_outputs(output=output, plot=plot)
     _check_figure(plot)
     d = load_design(design)
-    rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
+    if (workload is None) == (model is None):
+        raise PimtrainError("--workload / --model: give exactly one (a zoo name, or FILE.py:factory with --input-shape)")
+    placements = None
+    if model is not None:  # a user's module: traced with the layer plan convert follows (pimtrain/nn/layer_registry.py)
+        from pimtrain.nn.user_model import load_model, parse_shape, placement_rows
+
+        module = load_model(model)
+        rep = evaluate(d, module, batch_size=batch_size, inference=inference, input_shape=parse_shape(input_shape))
+        placements = placement_rows(module, rep)
+    else:
+        rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
+    result = rep.to_json() if placements is None else {**rep.to_json(), "placement": placements}
+
+    def render():
+        console.print(rep.table())
+        if placements:
+            from pimtrain.nn.user_model import placement_table
+
+            console.print(placement_table(placements))
+
     with atomic_batch():  # --output and --plot: both or neither
-        emit_result(rep.to_json(), as_json, output, lambda: console.print(rep.table()))
+        emit_result(result, as_json, output, render)
         if plot:
             from pimtrain.report.figures import cost_breakdown, save
 

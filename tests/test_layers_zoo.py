@@ -62,3 +62,30 @@ def test_cli_trains_a_named_model_and_refuses_a_bad_one():
     assert sorted(out["cost"]["measured"]["counts"]) == ["1", "4", "8"]
     bad = runner.invoke(app, ["train", "-d", "ideal", "-m", "rnn", "-e", "1"])
     assert bad.exit_code == 2 and "--model" in bad.output and len(bad.output.strip().splitlines()) == 1
+
+
+def test_cli_cost_of_a_users_module_with_its_placement(tmp_path):
+    net = tmp_path / "net.py"
+    net.write_text("from torch import nn\n"
+                   "def make():\n"
+                   "    return nn.Sequential(nn.Conv1d(1, 4, 3), nn.BatchNorm1d(4), nn.ReLU(), nn.Flatten(),\n"
+                   "                         nn.Linear(24, 3))\n"
+                   "def bad():\n"
+                   "    return nn.Sequential(nn.RNN(3, 4))\n")
+    res = runner.invoke(app, ["cost", "-d", "marinella2018-analog", "-m", f"{net}:make", "--input-shape", "1,8",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    rows = {r["name"]: r for r in out["placement"]}
+    assert rows["0"]["role"] == "analog" and rows["1"]["role"] == "digital" and rows["1"]["why"] == "normalisation"
+    shares = [r["energy_share"] for r in out["placement"] if r["energy_share"] is not None]
+    assert len(shares) == 2 and 0 < sum(shares) <= 1.0 + 1e-9
+    for args, needle in ((["-m", f"{net}:bad", "--input-shape", "5,3"], "0 (RNN)"),
+                         (["-m", f"{net}:make", "--input-shape", "2,8"], "0 (Conv1d)"),
+                         (["-m", f"{net}:make", "--input-shape", "a"], "--input-shape"),
+                         (["-m", f"{net}:nothing", "--input-shape", "1,8"], "nothing"),
+                         (["-m", "missing.py:make", "--input-shape", "1,8"], "--model"),
+                         ([], "--workload")):
+        bad = runner.invoke(app, ["cost", "-d", "ideal", *args])
+        assert bad.exit_code == 2 and needle in bad.output, (args, bad.output)
+        assert len(bad.output.strip().splitlines()) == 1
