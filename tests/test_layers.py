@@ -302,9 +302,15 @@ def test_recurrent_counted_kernels_equal_the_registry(monkeypatch):
     assert wl.layers[0].out_features == 20 and wl.layers[1].in_features == 5
 
 
-def test_recurrent_options_without_a_mapping_are_refused():
-    with pytest.raises(PimtrainError, match="bidirectional"):
-        convert(nn.Sequential(nn.LSTM(3, 4, bidirectional=True)), IDEAL)
+def test_settings_without_a_mapping_are_refused_by_convert_and_cost_alike():
+    for module, needle in ((nn.LSTM(3, 4, bidirectional=True), "bidirectional"),
+                           (nn.Conv1d(1, 2, 3, padding=1, padding_mode="reflect"), "padding_mode"),
+                           (nn.MultiheadAttention(4, 2, kdim=3, vdim=3), "kdim")):
+        with pytest.raises(PimtrainError, match=rf"0 \({type(module).__name__}\): .*{needle}"):
+            convert(nn.Sequential(module), IDEAL)
+        with pytest.raises(PimtrainError, match=needle):
+            from_module(nn.Sequential(module), (5, 3))
+        assert [p.role for p in plan(nn.Sequential(module), strict=False)] == ["refused"]
     kept = convert(nn.Sequential(nn.LSTM(3, 4, bidirectional=True)), IDEAL, digital=["0"])
     assert isinstance(kept[0], nn.LSTM)
 

@@ -277,6 +277,29 @@ WALK_THROUGH = {
 }
 
 
+def _conv_options(m):
+    if getattr(m, "padding_mode", "zeros") != "zeros":
+        return f"padding_mode={m.padding_mode!r} (allowed: 'zeros')"
+    return None
+
+
+def _rnn_options(m):
+    bad = [f"{k}={v}" for k, v in (("bidirectional", m.bidirectional), ("proj_size", getattr(m, "proj_size", 0)),
+                                   ("dropout", m.dropout)) if v]
+    return ", ".join(bad) + " (allowed: unidirectional, proj_size=0, dropout=0)" if bad else None
+
+
+def _mha_options(m):
+    if not m._qkv_same_embed_dim or m.bias_k is not None or m.add_zero_attn:
+        return "kdim/vdim != embed_dim, add_bias_kv or add_zero_attn (allowed: the defaults)"
+    return None
+
+
+#: per spec: the settings of a torch module that no analog layer maps (refused, or digital on request)
+_OPTIONS = {"Conv1d": _conv_options, "Conv2d": _conv_options, "ConvTranspose2d": _conv_options,
+            "LSTM": _rnn_options, "GRU": _rnn_options, "MultiheadAttention": _mha_options}
+
+
 def _grouped_spec(m: AnalogGroupedConv) -> LayerSpec:
     return next(s for s in SPECS if s.name == m.kind)
 
@@ -366,7 +389,15 @@ def plan(model: nn.Module, digital=None, *, strict: bool = True) -> list[Placeme
             out.append(Placement(name, module, "digital", "kept digital on request (digital=[...])"))
             return
         if spec is not None:
-            out.append(Placement(name, module, "analog", f"on cores; digital: {spec.digital_part}", spec))
+            check = _OPTIONS.get(spec.name)
+            problem = None if is_analog_module(module) or check is None else check(module)
+            if problem is None:
+                out.append(Placement(name, module, "analog", f"on cores; digital: {spec.digital_part}", spec))
+                return
+            why = f"{problem} has no analog mapping; or keep it digital with digital=[{label!r}]"
+            if strict:
+                raise PimtrainError(f"{label} ({type(module).__name__}): {why}")
+            out.append(Placement(name, module, "refused", why))
             return
         kind = _digital_kind(module)
         if kind is not None:
