@@ -379,3 +379,22 @@ def test_multihead_attention_masks_and_weights_match_torch():
     digital_why = {r["name"]: r["why"] for r in describe(nn.Sequential(_Encoder()))}
     assert "QKᵀ" in [r for r in describe(nn.Sequential(_Encoder())) if r["type"] == "MultiheadAttention"][0]["why"]
     assert digital_why["0.encoder.layers.0.norm1"] == "normalisation"
+
+
+def test_attention_counted_kernels_equal_the_registry(monkeypatch):
+    monkeypatch.setattr(layers_mod, "build_core", lambda w, d, layer_index=0, seed=None: _CountingCore(w))
+    torch.manual_seed(0)
+    model = _Encoder()
+    wl = from_module(model, (5, 8))
+    analog = convert(model, IDEAL)
+    batch = 3
+    opt = AnalogSGD(analog, lr=0.01)
+    nn.functional.cross_entropy(analog(torch.randn(batch, 5, 8)), torch.randint(0, 3, (batch,))).backward()
+    opt.step()
+    modules = dict(analog.named_modules())
+    first = {f"encoder.layers.0.self_attn.{p}_proj" for p in "qkv"}  # they read the input: no backward
+    assert first <= {L.name for L in wl.layers}
+    for L in wl.layers:
+        rows = modules[L.name].core.rows
+        backward = 0 if L.name in first else batch * L.reuse
+        assert rows == {"forward": batch * L.reuse, "backward": backward, "update": batch * L.reuse}, L.name
