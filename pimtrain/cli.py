@@ -127,16 +127,16 @@ def _set_threads(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _precheck_step_cost(design, dataset: str) -> None:
+def _precheck_step_cost(design, dataset: str, model: str = "mlp") -> None:
     """Cost one training step of the dataset's default network before training, so that a design whose
     cost figures are non-finite, negative or zero-area-with-energy is refused before any work."""
     from pimtrain.cost import evaluate
     from pimtrain.nn import load_dataset
-    from pimtrain.nn.models import default_model
+    from pimtrain.nn.zoo import build_model
     from pimtrain.workloads import from_module
 
     data = load_dataset(dataset)
-    step = evaluate(design, from_module(default_model(data), tuple(data.train_x.shape[1:])), batch_size=1)
+    step = evaluate(design, from_module(build_model(model, data), tuple(data.train_x.shape[1:])), batch_size=1)
     check_finite_figures(step.to_json(), "cost of one training step")
 
 
@@ -150,6 +150,7 @@ def _setup_logging(verbose: bool) -> None:
 def train(
     design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path"),
     dataset: str = typer.Option("digits", "--dataset", "-s", help="digits, digits-sklearn, mnist5k, filetypes"),
+    model: str = typer.Option("mlp", "--model", "-m", help="mlp, cnn, cnn1d, lstm, transformer (pimtrain/nn/zoo.py)"),
     epochs: int = typer.Option(5, "--epochs", "-e", min=1),
     batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
     lr: Optional[float] = typer.Option(None, "--lr", help="learning rate (default: the trainer's per-dataset default)"),
@@ -179,9 +180,9 @@ def train(
 
         times = parse_times(eval_at)
     d = load_design(design)
-    _precheck_step_cost(d, dataset)
+    _precheck_step_cost(d, dataset, model)
     result = train_with_cost(d, dataset, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, progress=not as_json,
-                             eval_at=times)
+                             eval_at=times, model=model)
 
     def render():
         console.print(train_table([(d.name, result)], title=f"Training {result['dataset']} on {d.name}"))
@@ -245,7 +246,9 @@ def designs(as_json: bool = typer.Option(False, "--json")):
 @user_errors
 def cost(
     design: str = typer.Option(..., "--design", "-d"),
-    workload: str = typer.Option(..., "--workload", "-w", help="zoo name (vgg16, resnet50, ...) or mlp:784-300-10"),
+    workload: Optional[str] = typer.Option(None, "--workload", "-w", help="zoo name (vgg16, resnet50, ...) or mlp:784-300-10"),
+    model: Optional[str] = typer.Option(None, "--model", "-m", help="your torch model instead: FILE.py:factory"),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="with --model: one sample's shape, e.g. 1,28,28"),
     batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
     inference: bool = typer.Option(False, "--inference", help="one inference batch instead of a training step"),
     as_json: bool = typer.Option(False, "--json"),
@@ -263,15 +266,38 @@ def cost(
     if executor not in ("count", "program"):
         raise PimtrainError(f"--executor: {executor!r} is not allowed; allowed: count, program")
     d = load_design(design)
-    rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
-    data, render = rep.to_json(), lambda: console.print(rep.table())
+    if (workload is None) == (model is None):
+        raise PimtrainError("--workload / --model: give exactly one (a zoo name, or FILE.py:factory with --input-shape)")
+    placements = None
+    if model is not None:  # a user's module: traced with the layer plan convert follows (pimtrain/nn/layer_registry.py)
+        from pimtrain.nn.user_model import load_model, parse_shape, placement_rows
+
+        if executor == "program":
+            raise PimtrainError("--executor: 'program' compiles named MLP workloads; use --workload with it")
+        module = load_model(model)
+        rep = evaluate(d, module, batch_size=batch_size, inference=inference, input_shape=parse_shape(input_shape))
+        placements = placement_rows(module, rep)
+    else:
+        rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
+    result = rep.to_json() if placements is None else {**rep.to_json(), "placement": placements}
+    prog = None
     if executor == "program":  # the analytical report and the executed program side by side
         from pimtrain.isa.costing import program_cost, program_table
 
         prog = program_cost(d, workload, batch_size=batch_size, inference=inference)
-        data, render = {**data, "program": prog}, lambda: (console.print(rep.table()), console.print(program_table(prog)))
+        result = {**result, "program": prog}
+
+    def render():
+        console.print(rep.table())
+        if placements:
+            from pimtrain.nn.user_model import placement_table
+
+            console.print(placement_table(placements))
+        if prog is not None:
+            console.print(program_table(prog))
+
     with atomic_batch():  # --output and --plot: both or neither
-        emit_result(data, as_json, output, render)
+        emit_result(result, as_json, output, render)
         if plot:
             from pimtrain.report.figures import cost_breakdown, save
 

@@ -63,14 +63,18 @@ def measured_layer_counts(model) -> dict:
 
 
 def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: int, lr: float | None, seed: int,
-                    progress: bool = True, eval_at: list[float] | None = None) -> dict:
+                    progress: bool = True, eval_at: list[float] | None = None, model: str = "mlp") -> dict:
     """``pimtrain train``: the training result (contract of DESIGN.md) with ``cost`` of one epoch: the
     fixed-activity estimate, the epoch costed with what the numerics counted (``cost.measured``), and the
     difference (``cost.difference``)."""
     from pimtrain.nn import load_dataset, train
+    from pimtrain.nn.zoo import build_model
 
     data = load_dataset(dataset, seed=seed)
     kwargs = {} if lr is None else {"lr": lr}
+    if model != "mlp":  # ``--model``: a named network of pimtrain/nn/zoo.py (mlp: the trainer's default)
+        build_model(model, data)  # an unknown name is refused before any work
+        kwargs["model"] = lambda: build_model(model, data)
     result = train(design, data, epochs=epochs, batch_size=batch_size, seed=seed, progress=progress, **kwargs)
     out = result.to_json()
     out["design"] = design.name

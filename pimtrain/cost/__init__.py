@@ -13,7 +13,7 @@ Components (one class per circuit block) are in :mod:`pimtrain.cost.components`,
 """
 from __future__ import annotations
 
-from pimtrain.design import Design, load_design
+from pimtrain.design import Design, PimtrainError, load_design
 
 from .components import MODELS
 from .checks import check_report
@@ -24,7 +24,8 @@ from .scaling import area_scale, energy_scale, latency_scale
 
 
 def evaluate(design, workload, batch_size: int = 1, inference: bool = False, stats: dict | None = None,
-             first_layer_backward: bool = False, check_fit: bool = True, counts: dict | None = None) -> CostReport:
+             first_layer_backward: bool = False, check_fit: bool = True, counts: dict | None = None, *,
+             input_shape=None, digital=None) -> CostReport:
     """Cost of one training step of one batch (or one inference batch with ``inference=True``).
 
     ``design``: a :class:`Design`, preset name or YAML path. ``workload``: a ``Workload`` or a name
@@ -38,10 +39,28 @@ def evaluate(design, workload, batch_size: int = 1, inference: bool = False, sta
     per carry of the update per update event, and the measured activities; they replace the Mapping's
     fixed-activity counts (analog designs on the generic engine; the PUMA node model of matrix-unit designs takes neither).
     Raises :class:`PimtrainError` when the weights do not fit the chip.
+
+    ``workload`` may also be a ``torch.nn.Module`` with ``input_shape`` (per sample): it is traced by
+    :func:`pimtrain.workloads.from_module` (``digital``: modules to keep digital, as for ``convert``).
     """
+    workload = _module_workload(workload, input_shape, digital)
     led, hw, placement, wl, names = run_ledger(design, workload, batch_size, inference, stats,
                                                first_layer_backward, check_fit, counts)
     return check_report(build_report(led, hw, placement, wl, names, batch_size, inference))
+
+
+def _module_workload(workload, input_shape, digital):
+    """A torch module becomes its traced Workload (the same layer plan as ``convert``); anything else passes."""
+    if isinstance(workload, str) or not hasattr(workload, "named_modules"):
+        if input_shape is not None or digital is not None:
+            raise PimtrainError("evaluate: input_shape and digital apply to a torch.nn.Module workload only")
+        return workload
+    if input_shape is None:
+        raise PimtrainError(f"evaluate: input_shape is required for a {type(workload).__name__} module "
+                            "(the shape of one sample, e.g. input_shape=(1, 28, 28))")
+    from pimtrain.workloads import from_module
+
+    return from_module(workload, input_shape, digital=digital)
 
 
 def kernel_costs(design, out_features: int, in_features: int, batch_size: int = 1, reuse: int = 1) -> dict:

@@ -1,4 +1,4 @@
-"""Turn any torch model into its analog twin: every ``nn.Linear`` / ``nn.Conv2d`` becomes an analog layer."""
+"""Turn any torch model into its analog twin, layer by layer as :mod:`pimtrain.nn.layer_registry` says."""
 from __future__ import annotations
 
 import copy
@@ -8,72 +8,71 @@ from torch import nn
 
 from pimtrain.design import Design, PimtrainError, load_design
 
-from .layers import AnalogConv2d, AnalogLayer, AnalogLinear
+from .layer_registry import is_analog_module, plan
+from .layers import AnalogLayer
 
 __all__ = ["convert", "analog_layers"]
 
 log = logging.getLogger("pimtrain.nn")
 
 
-def convert(model: nn.Module, design: Design | str, seed: int | None = None, *, inplace: bool = False) -> nn.Module:
-    """A copy of ``model`` with every ``nn.Linear`` and ``nn.Conv2d`` replaced by an analog layer.
+def convert(model: nn.Module, design: Design | str, seed: int | None = None, *, inplace: bool = False,
+            digital=None) -> nn.Module:
+    """A copy of ``model`` with every layer the registry maps onto cores replaced by its analog layer.
 
-    Weights and biases are copied into the cores. ``layer_index`` is the order of appearance in
-    ``model.named_modules()`` (which seeds each core's random generator together with ``seed``).
-    Other modules (activations, pooling, BatchNorm …) stay digital and are trained by plain SGD.
-    ``model`` itself is left untouched unless ``inplace=True``; a bare ``nn.Linear``/``nn.Conv2d`` is
-    returned as its analog layer.
+    Where each module runs comes from :func:`pimtrain.nn.layer_registry.plan` — the same plan the cost
+    tracer (:func:`pimtrain.workloads.from_module`) follows: ``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d`` (any
+    ``groups``: one core per group) and ``nn.ConvTranspose2d`` go on cores; normalisation, activation, pooling,
+    dropout and reshapes stay digital (plain SGD); any other module with weights (``nn.LSTM``,
+    ``nn.MultiheadAttention`` …) is refused with a one-line :class:`PimtrainError` unless named in ``digital``
+    (qualified names such as ``'encoder.0'``, class names such as ``'LSTM'``, or classes).
+
+    Weights and biases are copied into the cores. ``layer_index`` (which seeds each core's random generator
+    together with ``seed``) counts the cores in order of appearance in ``model.named_modules()``. ``model``
+    itself is left untouched unless ``inplace=True``; a bare layer is returned as its analog layer.
     """
     design = load_design(design)
     if not isinstance(model, nn.Module):
         raise PimtrainError(f"convert: model must be a torch.nn.Module, got {type(model).__name__}")
+    try:
+        placements = plan(model, digital)
+    except PimtrainError as exc:
+        raise PimtrainError(f"convert: {exc}") from None
     target = model if inplace else copy.deepcopy(model)
+    if not inplace:  # the same plan on the copy (same order, same roles)
+        placements = plan(target, digital)
     counter = [0]
 
-    def analog_of(module: nn.Module) -> AnalogLayer | None:
-        if isinstance(module, AnalogLayer):
-            return None
-        if isinstance(module, nn.Linear):
-            layer = AnalogLinear.from_linear(module, design, layer_index=counter[0], seed=seed)
-        elif isinstance(module, nn.Conv2d):
-            layer = AnalogConv2d.from_conv(module, design, layer_index=counter[0], seed=seed)
-        else:
-            return None
+    def next_index() -> int:
         counter[0] += 1
-        layer.train(module.training)
-        return layer
+        return counter[0] - 1
 
-    root = analog_of(target)
-    if root is not None:
-        _log_fast_paths([root])
+    replacements: dict[int, nn.Module] = {}
+    for p in placements:
+        if p.role != "analog" or is_analog_module(p.module):
+            continue
+        layer = p.spec.convert(p.module, design, next_index, seed)
+        layer.train(p.module.training)
+        replacements[id(p.module)] = layer
+    if id(target) in replacements:
+        root = replacements[id(target)]
+        _log_fast_paths(analog_layers(root))
         return root
-    _replace_children(target, analog_of, {})
+    _replace_children(target, replacements, set())
     _log_fast_paths(analog_layers(target))
     return target
 
 
-def _replace_children(module: nn.Module, analog_of, done: dict[int, nn.Module]) -> None:
-    """Depth-first, in registration order, so layer indices follow the order of appearance.
-
-    A module shared at several places stays shared (one analog layer). Attention blocks keep their
-    projections digital: ``nn.MultiheadAttention`` reads ``out_proj.weight`` directly.
-    """
+def _replace_children(module: nn.Module, replacements: dict[int, nn.Module], seen: set[int]) -> None:
+    """Put every replacement at each place its module appears (a shared module stays shared)."""
+    if id(module) in seen:
+        return
+    seen.add(id(module))
     for name, child in list(module.named_children()):
-        if id(child) in done:
-            if done[id(child)] is not child:
-                setattr(module, name, done[id(child)])
-            continue
-        if isinstance(child, nn.MultiheadAttention):
-            log.warning("convert: %s (MultiheadAttention) stays digital", name)
-            done[id(child)] = child
-            continue
-        replacement = analog_of(child)
-        if replacement is not None:
-            setattr(module, name, replacement)
-            done[id(child)] = replacement
+        if id(child) in replacements:
+            setattr(module, name, replacements[id(child)])
         else:
-            done[id(child)] = child
-            _replace_children(child, analog_of, done)
+            _replace_children(child, replacements, seen)
 
 
 def analog_layers(model: nn.Module) -> list[AnalogLayer]:

@@ -404,6 +404,13 @@ def network_name(model: nn.Module) -> str:
     others = [m for m in model.modules() if isinstance(m, nn.Conv2d) or type(m).__name__ == "AnalogConv2d"]
     acts = sorted({type(m).__name__.lower() for m in model.modules() if isinstance(m, (nn.Sigmoid, nn.ReLU, nn.Tanh))})
     act = f" ({', '.join(acts)})" if acts else ""
+    from .layer_registry import plan  # a network with more than Linear / Conv2d: its mapped layer types
+
+    kinds = [p.spec.name for p in plan(model, strict=False) if p.role == "analog"]
+    if set(kinds) - {"Linear", "Conv2d"} or any(getattr(type(m), "pim_digital", None) for m in model.modules()):
+        counts = {k: kinds.count(k) for k in dict.fromkeys(kinds)}
+        extra = sorted({type(m).__name__ for m in model.modules() if getattr(type(m), "pim_digital", None)})
+        return ", ".join([f"{n} {k}" for k, n in counts.items()] + extra) + act
     if linear and not others:
         sizes = [linear[0].in_features] + [m.out_features for m in linear]
         return "mlp " + "-".join(map(str, sizes)) + act

@@ -2,8 +2,8 @@
 
 ``get_workload(name)``: inline MLPs (``mlp:784-300-10``) and zoo networks (``vgg16``, ``vgg16-cifar``,
 ``vgg16-cifar100``, ``resnet18``, ``resnet18-cifar``, ``resnet50``, ``resnet50-cifar``).
-``from_module(module, input_shape)``: the Linear/Conv2d shapes of a torch module (input shape without
-the batch dimension), traced on the ``meta`` device so nothing large is allocated.
+``from_module(module, input_shape)``: the core matrices of a torch module (input shape without the batch
+dimension) as :mod:`pimtrain.nn.layer_registry` places them, traced on the ``meta`` device.
 
 A layer is a weight matrix ``(out_features, in_features)`` used ``reuse`` times per sample (a
 convolution: once per output position; its matrix is ``out_channels × in_channels/groups·kh·kw``).
@@ -38,6 +38,7 @@ class Workload:
     name: str
     layers: tuple[LayerShape, ...] = field(default_factory=tuple)
     input_shape: tuple[int, ...] = ()
+    digital: tuple[str, ...] = ()  # modules that run digitally (from_module), beside the core layers
 
     @property
     def macs(self) -> int:
@@ -169,47 +170,57 @@ def get_workload(name: str) -> Workload:
 
 
 # ----------------------------------------------------------------------------------------------- from torch
-def from_module(module, input_shape, name: str | None = None) -> Workload:
-    """Linear/Conv2d shapes of ``module`` for an input of ``input_shape`` (per sample, no batch dim;
-    a leading 1 is accepted too). Runs on the ``meta`` device; layers that behave like Linear
-    (``in_features``/``out_features``) or Conv2d (``in_channels``/``out_channels``/``kernel_size``) are
-    recorded — pimtrain's analog layers included — and are not executed."""
+def from_module(module, input_shape, name: str | None = None, digital=None) -> Workload:
+    """The core matrices of ``module`` for an input of ``input_shape`` (per sample, no batch dim; a leading 1
+    is accepted too), placed by :func:`pimtrain.nn.layer_registry.plan` — the same plan ``convert`` follows,
+    so the layers named here are exactly the analog layers of ``convert(module, ...)`` (a grouped convolution:
+    one layer per group, ``<name>.groups.<i>``). Digital modules are listed in ``Workload.digital``; a module
+    with weights and no analog mapping is refused (one line) unless named in ``digital``.
+
+    Runs on the ``meta`` device (nothing large is allocated), in eval mode whatever the module's mode
+    (``BatchNorm`` with one sample), which is restored afterwards; analog layers are not executed."""
     import torch
+    from torch import nn
     from torch.func import functional_call
 
-    shape = tuple(int(s) for s in input_shape)
+    from pimtrain.nn.layer_registry import plan
+
+    if not isinstance(module, nn.Module):
+        raise PimtrainError(f"workload: model must be a torch.nn.Module, got {type(module).__name__}")
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise PimtrainError(f"workload: input_shape {input_shape!r} is not a tuple of positive integers") from None
+    if not shape or any(s < 1 for s in shape):
+        raise PimtrainError(f"workload: input_shape {input_shape!r} is not a tuple of positive integers")
+    placements = plan(module, digital)
     x = torch.empty((1, *shape), device="meta")
     records: list[LayerShape] = []
     patched = []
 
-    def is_linear(m):
-        return hasattr(m, "in_features") and hasattr(m, "out_features") and not hasattr(m, "kernel_size")
-
-    def is_conv(m):
-        return hasattr(m, "in_channels") and hasattr(m, "out_channels") and hasattr(m, "kernel_size")
-
-    def make_forward(qual, m):
+    def make_forward(qual, m, spec):
         def fwd(inp, *args, **kwargs):
-            if is_linear(m):
-                rows = math.prod(inp.shape[1:-1]) if inp.dim() > 2 else 1
-                records.append(LayerShape(qual, "linear", int(m.out_features), int(m.in_features), int(rows)))
-                return torch.empty((*inp.shape[:-1], int(m.out_features)), device="meta")
-            k = _pair(m.kernel_size)
-            st, pd, dl = _pair(getattr(m, "stride", 1)), getattr(m, "padding", 0), _pair(getattr(m, "dilation", 1))
-            pd = _pair(pd) if not isinstance(pd, str) else ((k[0] - 1) // 2, (k[1] - 1) // 2)
-            groups = int(getattr(m, "groups", 1))
-            h, w = inp.shape[-2], inp.shape[-1]
-            ho = (h + 2 * pd[0] - dl[0] * (k[0] - 1) - 1) // st[0] + 1
-            wo = (w + 2 * pd[1] - dl[1] * (k[1] - 1) - 1) // st[1] + 1
-            records.append(LayerShape(qual, "conv", int(m.out_channels), int(m.in_channels) // groups * k[0] * k[1], int(ho * wo)))
-            return torch.empty((inp.shape[0], int(m.out_channels), ho, wo), device="meta")
+            if not isinstance(inp, torch.Tensor):
+                raise PimtrainError(f"workload: {qual or '<model>'} ({type(m).__name__}) got a "
+                                    f"{type(inp).__name__}, not a tensor")
+            extra = (args, kwargs) if spec.wants_args else ((), {})
+            problem = spec.check(m, inp, *extra[0], **extra[1]) if spec.check else None
+            if problem:
+                raise PimtrainError(f"workload: {qual or '<model>'} ({type(m).__name__}) {problem}")
+            for mat in spec.matrices(m, inp, *extra[0], **extra[1]):
+                full = ".".join(p for p in (qual or "layer", mat.suffix) if p)
+                records.append(LayerShape(full, "linear" if mat.kind == "linear" else "conv", mat.out_features,
+                                          mat.in_features, mat.reuse))
+            return spec.output(m, inp, *extra[0], **extra[1])
         return fwd
 
-    for qual, m in module.named_modules():
-        if qual and (is_linear(m) or is_conv(m)):
-            m.forward = make_forward(qual, m)
-            patched.append(m)
+    for p in placements:
+        if p.role == "analog":
+            p.module.forward = make_forward(p.name, p.module, p.spec)
+            patched.append(p.module)
+    modes = [(m, m.training) for m in module.modules()]
     try:
+        module.eval()
         state = {k: torch.empty_like(v, device="meta")
                  for k, v in [*module.named_parameters(), *module.named_buffers()] if isinstance(v, torch.Tensor)}
         with torch.no_grad():
@@ -217,11 +228,16 @@ def from_module(module, input_shape, name: str | None = None) -> Workload:
     except PimtrainError:
         raise
     except Exception as exc:
-        raise PimtrainError(f"workload: cannot trace {type(module).__name__} with input shape {shape} on the meta device ({type(exc).__name__}: {exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise PimtrainError(f"workload: cannot trace {type(module).__name__} with input shape {shape} on the meta "
+                            f"device ({type(exc).__name__}: {first})") from None
     finally:
         for m in patched:
             del m.forward
-    return Workload(name or type(module).__name__.lower(), tuple(records), shape)
+        for m, mode in modes:
+            m.training = mode
+    digital_names = tuple(p.name or "<model>" for p in placements if p.role == "digital")
+    return Workload(name or type(module).__name__.lower(), tuple(records), shape, digital_names)
 
 
 def _pair(v):
