@@ -246,6 +246,24 @@ class _Seq(nn.Module):
 RNN_CASES = [(nn.LSTM, True, 2, True), (nn.LSTM, False, 1, False), (nn.GRU, True, 1, True), (nn.GRU, False, 2, True)]
 
 
+def _sequence_losses(float_model, analog, x, y, batch_first: bool, lr: float, steps: int) -> dict:
+    """Per-step losses of the float model (torch SGD) and its converted copy (AnalogSGD), 4 sequences a step."""
+    losses = {}
+    for key, model, opt in (("float", float_model, torch.optim.SGD(float_model.parameters(), lr=lr)),
+                            ("analog", analog, AnalogSGD(analog, lr=lr))):
+        out = []
+        for step in range(steps):
+            xb = x[step * 4:(step + 1) * 4]
+            xb = xb if batch_first else xb.transpose(0, 1)
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(model(xb), y[step * 4:(step + 1) * 4])
+            loss.backward()
+            opt.step()
+            out.append(loss.item())
+        losses[key] = torch.tensor(out)
+    return losses
+
+
 @pytest.mark.parametrize("case", RNN_CASES, ids=[f"{c[0].__name__}-bf{c[1]}-L{c[2]}-bias{c[3]}" for c in RNN_CASES])
 def test_recurrent_ideal_design_trains_like_float(case):
     cls, batch_first, num_layers, bias = case
@@ -255,19 +273,7 @@ def test_recurrent_ideal_design_trains_like_float(case):
     assert not any(isinstance(m, (nn.LSTM, nn.GRU, nn.Linear)) for m in analog.modules())
     gen = torch.Generator().manual_seed(2)
     x, y = torch.randn(16, 6, 4, generator=gen), torch.randint(0, 3, (16,), generator=gen)
-    losses = {}
-    for key, model, opt in (("float", float_model, torch.optim.SGD(float_model.parameters(), lr=0.2)),
-                            ("analog", analog, AnalogSGD(analog, lr=0.2))):
-        out = []
-        for step in range(4):
-            xb = x[step * 4:(step + 1) * 4]
-            xb = xb if batch_first else xb.transpose(0, 1)
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb), y[step * 4:(step + 1) * 4])
-            loss.backward()
-            opt.step()
-            out.append(loss.item())
-        losses[key] = torch.tensor(out)
+    losses = _sequence_losses(float_model, analog, x, y, batch_first, lr=0.2, steps=4)
     torch.testing.assert_close(losses["analog"], losses["float"], atol=1e-5, rtol=0)
     for layer in range(num_layers):
         for part in ("ih", "hh"):
@@ -336,19 +342,7 @@ def test_transformer_encoder_ideal_design_trains_like_float(batch_first, norm_fi
     assert not any(isinstance(m, (nn.Linear, nn.MultiheadAttention)) for m in analog.modules())
     gen = torch.Generator().manual_seed(3)
     x, y = torch.randn(12, 5, 8, generator=gen), torch.randint(0, 3, (12,), generator=gen)
-    losses = {}
-    for key, model, opt in (("float", float_model, torch.optim.SGD(float_model.parameters(), lr=0.1)),
-                            ("analog", analog, AnalogSGD(analog, lr=0.1))):
-        out = []
-        for step in range(3):
-            xb = x[step * 4:(step + 1) * 4]
-            xb = xb if batch_first else xb.transpose(0, 1)
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(model(xb), y[step * 4:(step + 1) * 4])
-            loss.backward()
-            opt.step()
-            out.append(loss.item())
-        losses[key] = torch.tensor(out)
+    losses = _sequence_losses(float_model, analog, x, y, batch_first, lr=0.1, steps=3)
     torch.testing.assert_close(losses["analog"], losses["float"], atol=1e-5, rtol=0)
     attn = float_model.encoder.layers[0].self_attn
     torch.testing.assert_close(analog.encoder.layers[0].self_attn.k_proj.weight_tensor(),

@@ -27,18 +27,7 @@ def check_program(
     stats = program_stats(parse_program(text))
 
     def render():
-        from rich.table import Table
-
-        t = Table(title=f"{file}: static program statistics")
-        t.add_column("quantity")
-        t.add_column("value", justify="right")
-        for k, v in stats.items():
-            if isinstance(v, dict):
-                for kk, vv in v.items():
-                    t.add_row(f"{k}.{kk}", str(vv))
-            else:
-                t.add_row(k, str(v))
-        console.print(t)
+        console.print(_stats_table(f"{file}: static program statistics", stats))
 
     emit_result({"file": file, **stats}, as_json, output, render)
 
