@@ -47,12 +47,16 @@ class Machine:
 
     @classmethod
     def from_design(cls, design, tiles: int | None = None, regs: int = 1024, edram: int = 65536) -> "Machine":
-        """The node of a PUMA-style ``design`` (``hierarchy``: cores per tile, matrix units per core; ``array``
-        rows × cols). ``regs`` / ``edram`` are assumptions of this ISA (data memory of 1024 16-bit words per core,
+        """The node of a PUMA-style ``design`` (``hierarchy``: tiles, cores per tile; matrix units per core: the
+        count of its ``matrix_unit`` component, else ``arrays_per_core``; ``array`` rows × cols). ``regs`` / ``edram`` are assumptions of this ISA (data memory of 1024 16-bit words per core,
         a 128 KB eDRAM of 16-bit words per tile), not read from the design."""
+        from pimtrain.cost.hardware import build_hardware
+
         h = design.hierarchy
+        mcu = build_hardware(design).first("matrix_unit")  # the units the cost charges (as cost/puma.py plans them)
+        units = mcu.count if mcu is not None else h.arrays_per_core
         return cls(tiles=int(tiles or h.tiles_per_chip or 1), cores=int(h.cores_per_tile or 1),
-                   mvmus=int(h.arrays_per_core or 1), rows=int(design.array.rows), cols=int(design.array.cols),
+                   mvmus=int(units or 1), rows=int(design.array.rows), cols=int(design.array.cols),
                    regs=regs, edram=edram)
 
     def header(self) -> str:

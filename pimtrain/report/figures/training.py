@@ -6,26 +6,16 @@ from .common import WIDTH_IN, pyplot, si_scale
 
 
 def epoch_energy(result: dict) -> tuple[list[float], str]:
-    """Energy of each epoch (J) and what it is: the measured per-epoch figures of the run when its JSON
-    carries them (``cost.measured``: a list per epoch or one figure), else the fixed-activity estimate
-    ``cost.energy_j_per_epoch`` repeated (the same for every epoch)."""
+    """Energy of each epoch (J) and what it is: the run's measured figure when its JSON carries one
+    (``cost.measured.energy_j_per_epoch``, written by ``pimtrain train``: one figure, or one per epoch), else
+    the fixed-activity estimate ``cost.energy_j_per_epoch`` repeated (the same for every epoch)."""
     cost = result.get("cost") or {}
     n = len(result.get("epochs", []))
-    measured = cost.get("measured")
-    per_epoch = [e.get("energy_j") for e in result.get("epochs", [])]
-    if per_epoch and all(isinstance(v, (int, float)) for v in per_epoch):
-        return [float(v) for v in per_epoch], "measured activity of each epoch"
-    if isinstance(measured, dict):
-        for key in ("energy_j_per_epoch", "energy_j"):
-            v = measured.get(key)
-            if isinstance(v, list) and len(v) == n:
-                return [float(x) for x in v], "measured activity of each epoch"
-            if isinstance(v, (int, float)):
-                return [float(v)] * n, "measured activity (mean epoch)"
-    for key in ("measured_energy_j_per_epoch",):
-        v = cost.get(key)
-        if isinstance(v, (int, float)):
-            return [float(v)] * n, "measured activity (mean epoch)"
+    v = (cost.get("measured") or {}).get("energy_j_per_epoch")
+    if isinstance(v, list) and len(v) == n:
+        return [float(x) for x in v], "measured activity of each epoch"
+    if isinstance(v, (int, float)):
+        return [float(v)] * n, "measured activity (mean epoch)"
     if isinstance(cost.get("energy_j_per_epoch"), (int, float)):
         return [float(cost["energy_j_per_epoch"])] * n, "fixed-activity estimate (every epoch the same)"
     return [], "no cost in the result"
