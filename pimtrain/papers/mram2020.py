@@ -38,6 +38,13 @@ GPU = "gtx1080"
 WORKLOADS = ("alexnet", "vgg16", "googlenet", "squeezenet")
 SRC_A = "Wang et al. 2020 abstract (papers.md §3 [A])"
 SRC_F = "FloatPIM ISCA 2019 (papers.md §8.2 [S])"
+#: the best published bit-serial stateful-NOR bfloat16 algorithms, as a check on the gate sequences of
+#: :mod:`pimtrain.pimlogic`: cycles with one initialising write per gate ("1-INIT", so NOR gates = cycles / 2).
+#: Source: Leitersdorf et al., "AritPIM: High-Throughput In-Memory Arithmetic" (2022), public repository
+#: oleitersdorf/AritPIM, file results/floating/latency.csv (row "Serial Multiply", "Serial Add (signed)",
+#: column "bfloat 16"); its README states that FloatPIM needs periphery outside the stateful-logic model.
+ARITPIM_BF16_CYCLES = {"mul": 1742, "add": 1849}
+ARITPIM_SRC = "oleitersdorf/AritPIM results/floating/latency.csv"
 
 #: (quantity, paper value, unit, source)
 PAPER_ROWS = [
@@ -116,6 +123,7 @@ def _block(design: Design):
 def _notes(designs: dict[str, Design], rows: list[dict]) -> list[str]:
     """Why each row that is not reproduced is not: the number the model gives and the physical limit."""
     from pimtrain.cost.digital_pim import design_format, op_costs
+    from pimtrain.pimlogic.fparith import op_counts
     from pimtrain.cost.gpu import gpu_step_cost
     from pimtrain.workloads import get_workload
 
@@ -146,6 +154,9 @@ def _notes(designs: dict[str, Design], rows: list[dict]) -> list[str]:
     f2 = sblk.tech_model.p["feature_size"] ** 2
     need_f2 = (area_f / PAPER_ROWS[2][1] - n_blocks * sblk.p["block_periphery_area"]) / cells / f2
     lat = by[PAPER_ROWS[1][0]]["ours"]
+    steps = {op: tech.nor_steps(op_counts(fmt, op)) for op in ("mul", "add")}
+    ar = {op: c // 2 for op, c in ARITPIM_BF16_CYCLES.items()}
+    alg = (steps["mul"] + steps["add"]) / (ar["mul"] + ar["add"])
     notes = [
         f"{w}: the paper's {speed}x / {eff}x over the {GPU} roofline imply {f.macs / (g[w]['latency_s'] / speed):.3g} MAC/s "
         f"and {g[w]['energy_j'] / eff / f.macs * 1e12:.3g} pJ per MAC for FloatPIM ({g[w]['energy_j'] / eff / f.macs / e_step:.0f} NOR "
@@ -158,17 +169,32 @@ def _notes(designs: dict[str, Design], rows: list[dict]) -> list[str]:
         f"are fewer than one {p_sig}-bit ripple add, {p_sig * fa_nor}). With every row busy in every kernel (layers pipelined "
         f"over a batch, no chain) the speed-up would be {bound:.3g}x: rows in parallel are already counted, and neither "
         f"operand reuse nor pipelining removes a product's own row operations",
+        f"gate counts checked against the best published stateful-NOR bf16 algorithms ({ARITPIM_SRC}, serial, "
+        f"1-INIT: multiply {ARITPIM_BF16_CYCLES['mul']}, signed add {ARITPIM_BF16_CYCLES['add']} cycles, about "
+        f"{ar['mul']} and {ar['add']} NOR gates): ours take {steps['mul']} and {steps['add']} NOR steps "
+        f"({steps['mul'] / ar['mul']:.1f}x and {steps['add'] / ar['add']:.1f}x more). With those counts the speed-up would be "
+        f"about {by[PAPER_ROWS[3][0]]['ours'] * alg:.2g}x, still {speed / (by[PAPER_ROWS[3][0]]['ours'] * alg):.0f}x short, "
+        "so the gap is not in the arithmetic; the AritPIM README states that FloatPIM's algorithms need periphery outside "
+        "the stateful-NOR model. Not applied: the SOT chip runs the same sequences and the SOT/FloatPIM latency row rests on "
+        "them. Source that would be needed: FloatPIM's own per-operation cycle counts and the periphery behind them "
+        "(ISCA 2019 §4-5, not public in our sources)",
         f"the two GPU rows together: {speed}x faster and {eff}x more efficient means FloatPIM drew {speed / eff:.2f}x the "
         f"GPU's power, {speed / eff * p_gpu:.0f} W against the roofline's {p_gpu:.0f} W (geometric mean), not the "
-        f"paper's own {p_chip} W chip; at {p_chip} W, {eff}x efficiency allows at most {eff * p_chip / p_gpu:.0f}x speed-up",
+        f"paper's own {p_chip} W chip; at {p_chip} W, {eff}x efficiency allows at most {eff * p_chip / p_gpu:.0f}x speed-up. "
+        "Source that would be needed: how FloatPIM measured the GPU (batch, framework, power) and its pipelining of a "
+        "training batch across blocks (ISCA 2019 §7)",
         f"chip power not reproduced ({by[PAPER_ROWS[5][0]]['ours']:.0f} W): {p_chip} W over {n_rows / 1e6:.1f} M rows "
         f"stepping every {t_cyc * 1e9:.1f} ns is {budget * 1e15:.1f} fJ per row and step; a NOR step here costs "
         f"{e_step * 1e15:.1f} fJ, {tech.init_energy() * 1e15:.1f} fJ of it setting the output cell (the quarter already at "
-        f"R_on conducts for the whole {tech.p['switch_time'] * 1e9:g} ns pulse at {tech.p['gate_voltage']:g} V)",
+        f"R_on conducts for the whole {tech.p['switch_time'] * 1e9:g} ns pulse at {tech.p['gate_voltage']:g} V). FloatPIM applies "
+        "an operation-dependent voltage per operation, which its authors credit with 2x energy efficiency (talk abstract, "
+        "crispreasearch.blogspot.com/2019/10/floatpim-acceleration-of-dnn-training.html); its voltages are not public, so "
+        "a single 1 V is kept. Source that would be needed: FloatPIM's per-operation voltages and energies (ISCA 2019 §6)",
         f"area not reproduced ({a_f:.3g}x): at FloatPIM's capacity a 2.5x smaller SOT-MRAM chip needs a cell of "
         f"{need_f2:.2f} F^2 (same block periphery), below the 4 F^2 of any cell at a crossing of two lines; at equal "
         f"throughput (the SOT chip {lat:.2f}x faster, so that many times fewer blocks) it is {a_f * lat:.2f}x. The paper's "
-        f"basis of comparison is not known (only the abstract of Wang et al. 2020 is public)",
+        f"basis of comparison is not known (only the abstract of Wang et al. 2020 is public). Source that would be needed: "
+        "the SOT-MRAM cell layout and the basis of the area comparison (Wang et al. 2020 §III-IV)",
     ]
     if "pipelayer" in designs:
         pl = {x: evaluate(designs["pipelayer"], x, batch_size=1) for x in WORKLOADS}

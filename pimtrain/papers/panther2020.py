@@ -184,20 +184,44 @@ def _positions_for(designs: dict[str, Design], layer: str, base: str, target: fl
     return float(b)
 
 
+#: the simulator's SRAM: data memory 2 KB, 0.33 mW leakage (puma-simulator, branch training,
+#: include/mlpPanther/constants_digital.py dataMem_pow_leak; papers.md §2.3 [C])
+SRAM_LEAK_PER_2KB = 0.33e-3
+#: bytes of weights one digital MVMU holds: a 128x128 matrix of 16-bit words (papers.md §2.2 [C])
+MVMU_WEIGHT_BYTES = 128 * 128 * 2
+#: PANTHER Table 3 via papers.md §2.2 [S]: PANTHER node 105 W TDP, RTX 2080 Ti 250 W
+TDP_PANTHER_W, TDP_GPU_W = 105.0, 250.0
+
+
+def _digital_row_at(designs: dict[str, Design], leak: float) -> float:
+    """The digital-energy row with the digital MVMU leaking ``leak`` W (caption only, not a preset)."""
+    from pimtrain.design import design_from_dict, design_to_dict
+
+    data = design_to_dict(designs["digital"])
+    data["circuits"]["components"]["mcu"]["params"]["leak_power"] = leak
+    moved = dict(designs, digital=design_from_dict(data, where=designs["digital"].name))
+    return max(_ratio(step_costs(moved, BENCHMARKS), "digital", w, 0) for w in BENCHMARKS)
+
+
 def _digital_leak_for(designs: dict[str, Design], target: float) -> float:
     """Leakage (W) of the digital MVMU at which the digital-energy row equals ``target`` (the row is linear
     in it: leakage energy adds); ``nan`` when it would be negative. For the caption, not used in a preset."""
-    from pimtrain.design import design_from_dict, design_to_dict
-
-    def row(leak: float) -> float:
-        data = design_to_dict(designs["digital"])
-        data["circuits"]["components"]["mcu"]["params"]["leak_power"] = leak
-        moved = dict(designs, digital=design_from_dict(data, where=designs["digital"].name))
-        return max(_ratio(step_costs(moved, BENCHMARKS), "digital", w, 0) for w in BENCHMARKS)
-
-    r0, r1 = row(0.0), row(1e-3)
+    r0, r1 = _digital_row_at(designs, 0.0), _digital_row_at(designs, 1e-3)
     leak = (target - r0) / (r1 - r0) * 1e-3 if r1 != r0 else float("nan")
     return leak if leak >= 0 else float("nan")
+
+
+def _opa_mvm_ratio(designs: dict[str, Design], layer: str = "convA", positions: int = 4096) -> float:
+    """Base_opa/mvm's energy over PANTHER's on ``layer``'s matrix at ``positions`` per example (1: as the
+    simulator's benchmark runs it; many: the limit the conv ratio falls to when the baseline's one serial write
+    is spread over the positions)."""
+    from pimtrain.workloads import LayerShape, Workload
+
+    L = get_workload(layer).layers[0]
+    w = Workload(f"{layer}@{positions}", (LayerShape(L.name, L.kind, L.out_features, L.in_features, positions),),
+                 (L.in_features,))
+    e = [evaluate(designs[k], w, batch_size=1, first_layer_backward=True).energy_j for k in ("base_opa_mvm", "panther")]
+    return e[0] / e[1]
 
 
 def _notes(designs: dict[str, Design], c: dict) -> list[str]:
@@ -219,6 +243,9 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
     pos = {w: [L.reuse for L in get_workload(w).layers] for w in CONV_LAYERS}
     bom = {w: _ratio(c, "base_opa_mvm", w, 0) for w in CONV_LAYERS}
     lo, hi = (_positions_for(designs, "convA", "base_opa_mvm", PAPER_ROWS[i][1]) for i in (9, 8))
+    r_one, r_many = _opa_mvm_ratio(designs, "convA", 1), _opa_mvm_ratio(designs, "convA", 4096)
+    sram_leak = SRAM_LEAK_PER_2KB * MVMU_WEIGHT_BYTES / 2048
+    dig_lo, dig_hi = _digital_row_at(designs, 0.0), _digital_row_at(designs, sram_leak)
     return [
         f"GPU rows: PANTHER is charged as a board ('hierarchy.static_power: {GPU_STATIC_POWER}'), as the GPU is "
         f"charged its board power with its {idle:.0f} W idle floor: every block of the {h.tiles_per_chip}-tile node "
@@ -230,12 +257,21 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         f"The paper's {PAPER_ROWS[4][1]:.0f}x / {PAPER_ROWS[5][1]:.0f}x imply a GPU/PANTHER power ratio of "
         f"{implied:.1f} ({implied * ep / tp:.0f} W of GPU at this PANTHER power, or {g['power_w'] / implied:.1f} W of "
         f"PANTHER at this GPU power); how the paper measured GPU energy is not in our sources (papers.md §11), "
-        "so the energy row is not reproduced.",
+        "so the energy row is not reproduced. The sources bracket it: both at their Table 3 ratings "
+        f"({TDP_GPU_W:.0f} W GPU, {TDP_PANTHER_W:.0f} W PANTHER node) the power ratio is {TDP_GPU_W / TDP_PANTHER_W:.1f} "
+        f"({TDP_GPU_W / TDP_PANTHER_W * PAPER_ROWS[5][1]:.0f}x at the paper's 16x), here {g['power_w'] / (ep / tp):.1f}; "
+        "the paper's 6.4 lies between. Source that would be needed: how the paper measured the GPU's energy "
+        "(PANTHER §6: framework, batch, power counter).",
         f"Energy vs the digital accelerator: the digital MVMU's static power is not in our sources; it is derived "
         f"as {dig * 1e3:.2f} mW (its area, 8.97x the MCU's, at the leakage density of the simulator's 32 nm SRAM), "
         f"giving {_ratio(c, 'digital', w_dig, 0):.2f}x on {w_dig}; the simulator itself charges it none; the paper's "
         f"{PAPER_ROWS[0][1]}x would need {need * 1e3:.2f} mW ({need / dig:.1f}x the derived figure), so the row "
-        "is not reproduced and no number is tuned to it.",
+        "is not reproduced and no number is tuned to it. The sources bracket it: the simulator's own zero leakage of "
+        f"the digital MVMU gives {dig_lo:.2f}x; its 128x128 16-bit weights ({MVMU_WEIGHT_BYTES // 1024} KB) held in "
+        f"the simulator's SRAM ({SRAM_LEAK_PER_2KB * 1e3:.2f} mW per 2 KB of data memory) would leak "
+        f"{sram_leak * 1e3:.2f} mW and give {dig_hi:.2f}x. Source that would be needed: the digital MVMU's static "
+        "power (PUMA's digital-MVMU estimate behind its 8.97x area / 4.17x energy, or PANTHER Table 3's 839 W "
+        "digital node broken down).",
         "Base_opa/mvm conv rows: one serial outer-product write per example and layer (positions summed first; "
         "constants_pipelayer.py 'serial access cannot get amortized over batch') against PANTHER's OPA per "
         "position, so the ratio falls with the positions per example. Each conv set is the VGG-16 layers its "
@@ -244,7 +280,14 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         + f". With the serial-update count calibrated to 54.21x on FC layers, the paper's {PAPER_ROWS[9][1]}x and "
         f"{PAPER_ROWS[8][1]}x would need about {lo:.0f} and {hi:.0f} positions per example on convA's matrix "
         "(VGG-16 on CIFAR-100 has 4 to 64 per layer in these sets); "
-        "positions are not tuned to the paper.",
+        "positions are not tuned to the paper. The authors' simulator benchmarks "
+        "(benchmarks/panther_benchmarks/conv*Panther.cpp) train one input vector per example, which counted that "
+        f"way gives {r_one:.1f}x on convA's matrix, as an FC layer; so the paper's conv ratios rest on a count per "
+        "position the sources do not give. Charging the baseline for forming its position sum (Base_mvm's CMOS outer "
+        "product per position) would raise every ratio, further from the paper; without it the baseline falls below "
+        f"PANTHER past a few hundred positions ({r_many:.2f}x at 4096). Source that would be needed: the positions "
+        "(or batch) behind the paper's conv rows and how Base_opa/mvm forms a conv layer's weight gradient "
+        "(PANTHER §6).",
     ]
 
 
