@@ -45,6 +45,9 @@ SRC_F = "FloatPIM ISCA 2019 (papers.md §8.2 [S])"
 #: column "bfloat 16"); its README states that FloatPIM needs periphery outside the stateful-logic model.
 ARITPIM_BF16_CYCLES = {"mul": 1742, "add": 1849}
 ARITPIM_SRC = "oleitersdorf/AritPIM results/floating/latency.csv"
+#: FloatPIM's own bfloat16 against fp32 (training): 2.9x faster, 2.5x less energy (FloatPIM ISCA 2019 §7.2, via
+#: the paper card 2019_Imani_FloatPIM_DAC.md, papers.md source S7)
+FP32_OVER_BF16 = {"latency": 2.9, "energy": 2.5}
 
 #: (quantity, paper value, unit, source)
 PAPER_ROWS = [
@@ -113,6 +116,20 @@ def reproduce() -> dict:
             "notes": _notes(designs, rows)}
 
 
+def fp32_over_bf16(design: Design) -> dict[str, float]:
+    """``{"latency", "energy"}``: the same chip computing in fp32 over bf16, one training step of batch 1,
+    geometric mean over :data:`WORKLOADS` (FloatPIM reports 2.9x and 2.5x, :data:`FP32_OVER_BF16`)."""
+    from pimtrain.design import design_from_dict, design_to_dict
+
+    data = design_to_dict(design)
+    data["digital"]["format"] = "fp32"
+    wide = design_from_dict(data, where=f"{design.name} (fp32)")
+    a = {w: evaluate(design, w, batch_size=1) for w in WORKLOADS}
+    b = {w: evaluate(wide, w, batch_size=1) for w in WORKLOADS}
+    return {"latency": _gmean([b[w].latency_s / a[w].latency_s for w in WORKLOADS]),
+            "energy": _gmean([b[w].energy_j / a[w].energy_j for w in WORKLOADS])}
+
+
 def _block(design: Design):
     from pimtrain.cost.hardware import build_hardware
 
@@ -136,6 +153,7 @@ def _notes(designs: dict[str, Design], rows: list[dict]) -> list[str]:
     blk, n_rows = _block(floatpim)
     tech, t_cyc = blk.tech_model, blk.tech_model.cycle_time
     need_cycles = n_rows * (g[w]["latency_s"] / speed) / f.macs / t_cyc
+    n_blocks_f = n_rows / blk.rows
     our_cycles = n_rows * f.latency_s / f.macs / t_cyc
     fmt = design_format(floatpim)
     p_sig, fa_nor = fmt.precision, tech.cycles("fa")
@@ -157,6 +175,7 @@ def _notes(designs: dict[str, Design], rows: list[dict]) -> list[str]:
     steps = {op: tech.nor_steps(op_counts(fmt, op)) for op in ("mul", "add")}
     ar = {op: c // 2 for op, c in ARITPIM_BF16_CYCLES.items()}
     alg = (steps["mul"] + steps["add"]) / (ar["mul"] + ar["add"])
+    f32 = fp32_over_bf16(floatpim)
     notes = [
         f"{w}: the paper's {speed}x / {eff}x over the {GPU} roofline imply {f.macs / (g[w]['latency_s'] / speed):.3g} MAC/s "
         f"and {g[w]['energy_j'] / eff / f.macs * 1e12:.3g} pJ per MAC for FloatPIM ({g[w]['energy_j'] / eff / f.macs / e_step:.0f} NOR "
@@ -174,7 +193,9 @@ def _notes(designs: dict[str, Design], rows: list[dict]) -> list[str]:
         f"{ar['mul']} and {ar['add']} NOR gates): ours take {steps['mul']} and {steps['add']} NOR steps "
         f"({steps['mul'] / ar['mul']:.1f}x and {steps['add'] / ar['add']:.1f}x more). With those counts the speed-up would be "
         f"about {by[PAPER_ROWS[3][0]]['ours'] * alg:.2g}x, still {speed / (by[PAPER_ROWS[3][0]]['ours'] * alg):.0f}x short, "
-        "so the gap is not in the arithmetic; the AritPIM README states that FloatPIM's algorithms need periphery outside "
+        f"so the gap is not in the arithmetic. The arithmetic's scaling is FloatPIM's own: fp32 over bf16 costs "
+        f"{f32['latency']:.2f}x the time and {f32['energy']:.2f}x the energy here (geometric mean of the four CNNs), "
+        f"against FloatPIM's {FP32_OVER_BF16['latency']}x and {FP32_OVER_BF16['energy']}x (ISCA 2019 §7.2); the AritPIM README states that FloatPIM's algorithms need periphery outside "
         "the stateful-NOR model. Not applied: the SOT chip runs the same sequences and the SOT/FloatPIM latency row rests on "
         "them. Source that would be needed: FloatPIM's own per-operation cycle counts and the periphery behind them "
         "(ISCA 2019 §4-5, not public in our sources)",
@@ -183,7 +204,9 @@ def _notes(designs: dict[str, Design], rows: list[dict]) -> list[str]:
         f"paper's own {p_chip} W chip; at {p_chip} W, {eff}x efficiency allows at most {eff * p_chip / p_gpu:.0f}x speed-up. "
         "Source that would be needed: how FloatPIM measured the GPU (batch, framework, power) and its pipelining of a "
         "training batch across blocks (ISCA 2019 §7)",
-        f"chip power not reproduced ({by[PAPER_ROWS[5][0]]['ours']:.0f} W): {p_chip} W over {n_rows / 1e6:.1f} M rows "
+        f"chip power not reproduced ({by[PAPER_ROWS[5][0]]['ours']:.0f} W): {p_chip} W is {p_chip / n_blocks_f * 1e3:.2f} mW "
+        f"for each of the {n_blocks_f:.0f} blocks of 1 Mb (the paper card's 'tile 7.64 mW' is this per-block figure), "
+        f"here {by[PAPER_ROWS[5][0]]['ours'] / n_blocks_f * 1e3:.1f} mW; {p_chip} W over {n_rows / 1e6:.1f} M rows "
         f"stepping every {t_cyc * 1e9:.1f} ns is {budget * 1e15:.1f} fJ per row and step; a NOR step here costs "
         f"{e_step * 1e15:.1f} fJ, {tech.init_energy() * 1e15:.1f} fJ of it setting the output cell (the quarter already at "
         f"R_on conducts for the whole {tech.p['switch_time'] * 1e9:g} ns pulse at {tech.p['gate_voltage']:g} V). FloatPIM applies "

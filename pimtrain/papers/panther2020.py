@@ -191,6 +191,9 @@ SRAM_LEAK_PER_2KB = 0.33e-3
 MVMU_WEIGHT_BYTES = 128 * 128 * 2
 #: PANTHER Table 3 via papers.md §2.2 [S]: PANTHER node 105 W TDP, RTX 2080 Ti 250 W
 TDP_PANTHER_W, TDP_GPU_W = 105.0, 250.0
+#: PANTHER Table 3 via papers.md §2.2 [S]: the digital baseline of equal on-chip memory, 578 mm2 and 839 W;
+#: the PANTHER node 117 mm2
+DIGITAL_NODE_W, DIGITAL_NODE_MM2, PANTHER_NODE_MM2 = 839.0, 578.0, 117.0
 
 
 def _digital_row_at(designs: dict[str, Design], leak: float) -> float:
@@ -271,7 +274,9 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         f"the simulator's SRAM ({SRAM_LEAK_PER_2KB * 1e3:.2f} mW per 2 KB of data memory) would leak "
         f"{sram_leak * 1e3:.2f} mW and give {dig_hi:.2f}x. Source that would be needed: the digital MVMU's static "
         "power (PUMA's digital-MVMU estimate behind its 8.97x area / 4.17x energy, or PANTHER Table 3's 839 W "
-        "digital node broken down).",
+        f"digital node broken down). Table 3 itself puts the digital node at {DIGITAL_NODE_W / TDP_PANTHER_W:.2f}x "
+        f"PANTHER's power ({DIGITAL_NODE_W:.0f} W / {TDP_PANTHER_W:.0f} W) and {DIGITAL_NODE_MM2 / PANTHER_NODE_MM2:.2f}x "
+        "its area (PUMA's whole digital chip: 4.93x area, 6.76x energy, papers.md §7); ratings, not a leakage split.",
         "Base_opa/mvm conv rows: one serial outer-product write per example and layer (positions summed first; "
         "constants_pipelayer.py 'serial access cannot get amortized over batch') against PANTHER's OPA per "
         "position, so the ratio falls with the positions per example. Each conv set is the VGG-16 layers its "
@@ -283,8 +288,10 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         "positions are not tuned to the paper. The authors' simulator benchmarks "
         "(benchmarks/panther_benchmarks/conv*Panther.cpp) train one input vector per example, which counted that "
         f"way gives {r_one:.1f}x on convA's matrix, as an FC layer; so the paper's conv ratios rest on a count per "
-        "position the sources do not give. Charging the baseline for forming its position sum (Base_mvm's CMOS outer "
-        "product per position) would raise every ratio, further from the paper; without it the baseline falls below "
+        "position the sources do not give. PipeLayer-like accelerators form a conv layer's weight gradient with MVMs, "
+        "writing the non-stationary operand into crossbars (PANTHER §5.4.3, via its paper card 2020_Ankit_PANTHER_TC.md, "
+        "papers.md source S7); charging the baseline for forming its position sum that way, or as Base_mvm's CMOS outer "
+        "product per position, would raise every ratio, further from the paper; without it the baseline falls below "
         f"PANTHER past a few hundred positions ({r_many:.2f}x at 4096). Source that would be needed: the positions "
         "(or batch) behind the paper's conv rows and how Base_opa/mvm forms a conv layer's weight gradient "
         "(PANTHER §6).",
