@@ -138,3 +138,12 @@ def test_chip_power_note_reads_the_card_figure_per_block(mram):
     note = next(n for n in mram["notes"] if n.startswith("chip power not reproduced"))
     assert "7.64 mW for each of the 8192 blocks" in note
     assert 62.6 / (32 * 256) == pytest.approx(7.64e-3, rel=1e-3)
+
+
+def test_the_authors_puma_digital_mvmu_leakage_overshoots_the_paper():
+    """With the authors' PUMA digital-MVMU leakage (40.24 mW per 128x128 matrix) the digital-energy row would be
+    several times the paper's 8.02x: PANTHER's baseline cannot have charged it (the caption says so)."""
+    from pimtrain.papers import panther2020 as p
+
+    designs = {k: load_design(n) for k, n in p.DESIGNS.items()}
+    assert p._digital_row_at(designs, p.PUMA_DIGITAL_MVMU_LEAK) > 4 * p.PAPER_ROWS[0][1]

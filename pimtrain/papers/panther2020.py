@@ -191,6 +191,10 @@ SRAM_LEAK_PER_2KB = 0.33e-3
 MVMU_WEIGHT_BYTES = 128 * 128 * 2
 #: PANTHER Table 3 via papers.md §2.2 [S]: PANTHER node 105 W TDP, RTX 2080 Ti 250 W
 TDP_PANTHER_W, TDP_GPU_W = 105.0, 250.0
+#: the authors' own digital 128x128 MVMU model (PUMA's, not the one PANTHER's baseline constants use):
+#: leakage 40.24 mW (puma-simulator, branch training, include/constants_digital.py Digital_xbar_pow_leak_dict['128'],
+#: charged per digital matrix by src/ima_metrics.py compute_pow_leak)
+PUMA_DIGITAL_MVMU_LEAK = 40.24037556e-3
 #: PANTHER Table 3 via papers.md §2.2 [S]: the digital baseline of equal on-chip memory, 578 mm2 and 839 W;
 #: the PANTHER node 117 mm2
 DIGITAL_NODE_W, DIGITAL_NODE_MM2, PANTHER_NODE_MM2 = 839.0, 578.0, 117.0
@@ -249,6 +253,7 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
     r_one, r_many = _opa_mvm_ratio(designs, "convA", 1), _opa_mvm_ratio(designs, "convA", 4096)
     sram_leak = SRAM_LEAK_PER_2KB * MVMU_WEIGHT_BYTES / 2048
     dig_lo, dig_hi = _digital_row_at(designs, 0.0), _digital_row_at(designs, sram_leak)
+    dig_puma = _digital_row_at(designs, PUMA_DIGITAL_MVMU_LEAK)
     return [
         f"GPU rows: PANTHER is charged as a board ('hierarchy.static_power: {GPU_STATIC_POWER}'), as the GPU is "
         f"charged its board power with its {idle:.0f} W idle floor: every block of the {h.tiles_per_chip}-tile node "
@@ -272,7 +277,9 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         "is not reproduced and no number is tuned to it. The sources bracket it: the simulator's own zero leakage of "
         f"the digital MVMU gives {dig_lo:.2f}x; its 128x128 16-bit weights ({MVMU_WEIGHT_BYTES // 1024} KB) held in "
         f"the simulator's SRAM ({SRAM_LEAK_PER_2KB * 1e3:.2f} mW per 2 KB of data memory) would leak "
-        f"{sram_leak * 1e3:.2f} mW and give {dig_hi:.2f}x. Source that would be needed: the digital MVMU's static "
+        f"{sram_leak * 1e3:.2f} mW and give {dig_hi:.2f}x; the authors' PUMA digital-MVMU model "
+        f"(include/constants_digital.py, 128x128: {PUMA_DIGITAL_MVMU_LEAK * 1e3:.2f} mW) would give {dig_puma:.0f}x, so "
+        "PANTHER's baseline did not charge it. Source that would be needed: the digital MVMU's static "
         "power (PUMA's digital-MVMU estimate behind its 8.97x area / 4.17x energy, or PANTHER Table 3's 839 W "
         f"digital node broken down). Table 3 itself puts the digital node at {DIGITAL_NODE_W / TDP_PANTHER_W:.2f}x "
         f"PANTHER's power ({DIGITAL_NODE_W:.0f} W / {TDP_PANTHER_W:.0f} W) and {DIGITAL_NODE_MM2 / PANTHER_NODE_MM2:.2f}x "
