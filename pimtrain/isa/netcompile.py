@@ -176,9 +176,12 @@ def plan_net(traced, design, base: Machine) -> tuple[list[NetLayer], int]:
 class _Map:
     """A vector of ``size`` words written once per step: by the host (``port`` set) or by stores of the program."""
 
-    def __init__(self, size: int, port: str | None = None, offset: int = 0, output: str | None = None):
+    def __init__(self, size: int, port: str | None = None, offset: int = 0, output: str | None = None,
+                 chunk: int | None = None):
         self.size, self.port, self.offset, self.output = size, port, offset, output
-        self.base: dict[int, int] = {}  # tile -> eDRAM address of word 0
+        #: words allocated together on a tile (a tile holds only the chunks it writes or reads)
+        self.chunk = chunk or size
+        self.base: dict = {}  # (tile, chunk) -> eDRAM address of the chunk's first word
         self.written: dict[int, np.ndarray] = {}  # tile -> bool per word present there
         self.pieces: list[tuple[int, int, int]] = []  # (offset, length, producer tile)
 
@@ -188,7 +191,6 @@ class _Net:
         self.m = machine
         self.program = Program(machine)
         self.edram_top: dict[int, int] = {}
-        self.reads = {}  # tile -> np.int64 array: loads and sends of each word
         self.deferred: list = []  # (kind, stream or port list, object) whose reader counts are set at the end
         self.slots: dict = {}
         self.reg_top: dict = {}
@@ -203,7 +205,7 @@ class _Net:
     def edram(self, tile: int, n: int) -> int:
         a = self.edram_top.get(tile, 0)
         if a + n > self.m.edram:
-            raise PimtrainError(f"compile: eDRAM of tile {tile} full ({self.m.edram} words); "
+            raise _EdramFull(f"compile: eDRAM of tile {tile} full ({self.m.edram} words); "
                                 "allowed: a model whose step fits the tile buffers")
         self.edram_top[tile] = a + n
         return a
@@ -215,70 +217,96 @@ class _Net:
         self.reg_top[tc] = a + n
         return Reg("r", 0, a)
 
-    def _read(self, tile, addr, n):
-        r = self.reads.get(tile)
-        if r is None:
-            r = self.reads[tile] = np.zeros(self.m.edram, dtype=np.int64)
-        r[addr:addr + n] += 1
-
     def slot(self, tile, key, n) -> int:
+        """The eDRAM slot of a matrix unit's partial sums (reused vector after vector: one reader stream)."""
         k = (tile, key)
         if k not in self.slots:
             self.slots[k] = self.edram(tile, max(n, self.m.rows, self.m.cols))
         return self.slots[k]
 
     # -- maps ------------------------------------------------------------------------------------------------
-    def _base(self, mp: _Map, tile: int) -> int:
-        if tile not in mp.base:
-            mp.base[tile] = self.edram(tile, mp.size)
-            mp.written[tile] = np.zeros(mp.size, dtype=bool)
+    def _addr(self, mp: _Map, tile: int, offset: int) -> int:
+        """eDRAM address of word ``offset`` of ``mp`` on ``tile`` (its chunk allocated there on first use)."""
+        return self._chunk(mp, tile, offset)[0]
+
+    def _chunk(self, mp: _Map, tile: int, offset: int):
+        """``(address of word offset, reader counts of the chunk's words, offset of the word in the chunk)``."""
+        k = offset // mp.chunk
+        if (tile, k) not in mp.base:
+            n = min(mp.chunk, mp.size - k * mp.chunk)
+            mp.base[(tile, k)] = (self.edram(tile, n), np.zeros(n, dtype=np.int64))
+            if tile not in mp.written:
+                mp.written[tile] = np.zeros(mp.size, dtype=bool)
             if mp.port is not None:
-                self.deferred.append(("port", tile, Port("input", mp.port, tile, mp.base[tile], mp.size, mp.offset, 1)))
-        return mp.base[tile]
+                a, r = mp.base[(tile, k)]
+                self.deferred.append(("port", tile, Port("input", mp.port, tile, a, n, mp.offset + k * mp.chunk, 1), r, 0))
+        a, r = mp.base[(tile, k)]
+        return a + offset - k * mp.chunk, r, offset - k * mp.chunk
+
+    def _read(self, mp, tile, offset, n):
+        _a, r, i = self._chunk(mp, tile, offset)
+        r[i:i + n] += 1
+
+    def _runs(self, mp: _Map, offset: int, n: int):
+        """``(offset, length)`` pieces of a range cut at ``mp``'s chunk boundaries."""
+        s = offset
+        while s < offset + n:
+            e = min(offset + n, (s // mp.chunk + 1) * mp.chunk)
+            yield s, e - s
+            s = e
 
     def put(self, tc, mp: _Map, offset: int, src: Reg, n: int) -> None:
         """Store ``n`` words of core ``tc`` into ``mp`` at ``offset`` (reader count set at the end)."""
-        a = self._base(mp, tc[0]) + offset
-        st = Store(a, src, 1, n)
-        self.core(tc).append(st)
-        self.deferred.append(("store", self.program.stream(*tc), st))
-        mp.pieces.append((offset, n, tc[0]))
-        mp.written[tc[0]][offset:offset + n] = True
-        if mp.output is not None:  # the host reads it (a reader that leaves the count)
-            self._read(tc[0], a, n)
-            self.program.ports.append(Port("output", mp.output, tc[0], a, n, mp.offset + offset))
+        for o, m in self._runs(mp, offset, n):
+            a, r, i = self._chunk(mp, tc[0], o)
+            reg = Reg(src.file, src.unit, src.index + o - offset)
+            st = Store(a, reg, 1, m)
+            self.core(tc).append(st)
+            self.deferred.append(("store", self.program.stream(*tc), st, r, i))
+            mp.pieces.append((o, m, tc[0]))
+            mp.written[tc[0]][o:o + m] = True
+            if mp.output is not None:  # the host reads it (a reader that leaves the count)
+                self._read(mp, tc[0], o, m)
+                self.program.ports.append(Port("output", mp.output, tc[0], a, m, mp.offset + o))
 
     def get(self, tc, mp: _Map, offset: int, dst: Reg, n: int) -> None:
         """Load ``n`` words of ``mp`` at ``offset`` into ``dst`` of core ``tc`` (receiving what its tile lacks)."""
         tile = tc[0]
-        base = self._base(mp, tile)
-        if mp.port is None:
-            have = mp.written[tile]
-            if not have[offset:offset + n].all():
-                for po, pn, pt in mp.pieces:
-                    lo, hi = max(po, offset), min(po + pn, offset + n)
-                    if lo >= hi or pt == tile:
-                        continue
-                    s = lo
-                    while s < hi:  # runs of words not yet here
-                        if have[s]:
-                            s += 1
-                            continue
-                        e = s
-                        while e < hi and not have[e]:
-                            e += 1
-                        src = mp.base[pt] + s
-                        self.tile(pt).append(Send(src, tile, e - s))
-                        self._read(pt, src, e - s)
-                        rv = Receive(base + s, pt, 1, e - s)
-                        self.tile(tile).append(rv)
-                        self.deferred.append(("recv", self.program.stream(tile, None), rv))
-                        have[s:e] = True
-                        s = e
-                if not have[offset:offset + n].all():
-                    raise AssertionError(f"compile: map words {offset}..{offset + n} read before written")
-        self.core(tc).append(Load(dst, base + offset, n))
-        self._read(tile, base + offset, n)
+        for o, m in self._runs(mp, offset, n):
+            addr = self._addr(mp, tile, o)
+            if mp.port is None:
+                self._bring(mp, tile, o, m)
+            self.core(tc).append(Load(Reg(dst.file, dst.unit, dst.index + o - offset), addr, m))
+            self._read(mp, tile, o, m)
+
+    def _bring(self, mp: _Map, tile: int, offset: int, n: int) -> None:
+        """``send`` / ``recv`` the words of ``offset .. offset+n`` (one chunk) that ``tile`` does not hold yet."""
+        have = mp.written[tile]
+        if have[offset:offset + n].all():
+            return
+        for po, pn, pt in mp.pieces:
+            lo, hi = max(po, offset), min(po + pn, offset + n)
+            if lo >= hi or pt == tile:
+                continue
+            s = lo
+            while s < hi:  # runs of words not yet here
+                if have[s]:
+                    s += 1
+                    continue
+                e = s
+                while e < hi and not have[e]:
+                    e += 1
+                src = self._addr(mp, pt, s)
+                self.tile(pt).append(Send(src, tile, e - s))
+                self._read(mp, pt, s, e - s)
+                dst, r, i = self._chunk(mp, tile, s)
+                rv = Receive(dst, pt, 1, e - s)
+                self.tile(tile).append(rv)
+                self.deferred.append(("recv", self.program.stream(tile, None), rv, r, i))
+                have[s:e] = True
+                s = e
+        if not have[offset:offset + n].all():
+            raise AssertionError(f"compile: map words {offset}..{offset + n} read before written")
 
     def partial(self, src_tc, key, reg: Reg, n: int, dst_tc) -> int:
         """Store a partial sum into the unit's slot, sent to the reducer's tile if needed; its address there."""
@@ -310,10 +338,9 @@ class _Net:
                         k = seen.get(ins.frm, 0)
                         seen[ins.frm] = k + 1
                         recv_pairs[id(ins)] = sends_of[(ins.frm, s.tile)][k]
-        for kind, where, obj in self.deferred:
-            tile = where if kind == "port" else where.tile
+        for kind, _where, obj, reads, at in self.deferred:
             addr = obj.addr
-            r = self.reads.get(tile, np.zeros(self.m.edram, dtype=np.int64))[addr:addr + obj.vec]
+            r = reads[at:at + obj.vec]
             runs, s = [], 0
             while s < obj.vec:
                 e = s + 1
@@ -339,13 +366,32 @@ class _Net:
                 s.instructions = [j for i in s.instructions for j in split.get(id(i), [i])]
 
 
+class _EdramFull(PimtrainError):
+    pass
+
+
 def compile_model(model: nn.Module, design, train: bool = False, lr: float = 0.1, batch: int = 1,
-                  input_shape=None, examples_before: int = 0, first_layer_backward: bool = False) -> Compiled:
+                  input_shape=None, examples_before: int = 0, first_layer_backward: bool = False,
+                  edram: int | None = None) -> Compiled:
     """Compile ``model`` for ``design``: inference (``train=False``) or one SGD step of ``batch`` examples with rate
     ``lr``. ``input_shape``: one example's shape, ``(C, H, W)`` for a convolutional network (default: the first
     Linear's features). ``examples_before``: examples trained before this step (places the ``crs``).
     ``first_layer_backward``: also the first layer's transposed read and input error (output ``dx``), as a layer in
-    the middle of a network has."""
+    the middle of a network has. ``edram``: words of eDRAM per tile (default: 65536, the ISA's assumption, doubled
+    until the step's buffers fit; ``compiled.program.machine.edram`` says what was used)."""
+    if edram is not None:
+        return _compile(model, design, train, lr, batch, input_shape, examples_before, first_layer_backward, edram)
+    words = 65536
+    while True:
+        try:
+            return _compile(model, design, train, lr, batch, input_shape, examples_before, first_layer_backward, words)
+        except _EdramFull:
+            if words >= Machine.LIMITS["edram"]:
+                raise
+            words *= 2
+
+
+def _compile(model, design, train, lr, batch, input_shape, examples_before, first_layer_backward, edram):
     if not isinstance(batch, int) or batch < 1:
         raise PimtrainError(f"compile: batch={batch!r}; allowed: a positive integer")
     if input_shape is None:
@@ -357,7 +403,7 @@ def compile_model(model: nn.Module, design, train: bool = False, lr: float = 0.1
     base = Machine.from_design(design, tiles=1)
     plans, cores = plan_net(traced, design, base)
     machine = Machine(tiles=max(1, math.ceil(cores / base.cores)), cores=base.cores, mvmus=base.mvmus,
-                      rows=base.rows, cols=base.cols, regs=base.regs, edram=base.edram)
+                      rows=base.rows, cols=base.cols, regs=base.regs, edram=int(edram))
     e = _Net(machine)
     R, C = machine.rows, machine.cols
     L = len(plans)
@@ -447,7 +493,11 @@ def compile_model(model: nn.Module, design, train: bool = False, lr: float = 0.1
                     target = errs[li - 1]
                 else:
                     target = [_Map(in_size, output="dx", offset=b * in_size) for b in range(batch)]
-                pe = [_Map(lp.positions * lp.in_features) for _ in range(batch)] if lp.kind == "conv" else None
+                kp = lp.row_blocks * R  # a patch error per position, one chunk per row block (held where it is made and read)
+                # per example and output row of positions
+                pe = [[_Map(lp.out_hw[1] * kp, chunk=R) for _ in range(lp.out_hw[0])] for _ in range(batch)] \
+                    if lp.kind == "conv" else None
+                fold = _Folder(e, lp, below, R, C) if lp.kind == "conv" else None
             for b in range(batch if do_t else 0):
                 for q in range(lp.positions):
                     part = {}
@@ -480,7 +530,7 @@ def compile_model(model: nn.Module, design, train: bool = False, lr: float = 0.1
                             for row, m, _off in lp.segments(q):
                                 a, z = max(row, lo), min(row + m, lo + n)
                                 if a < z:
-                                    e.put(tc, pe[b], q * lp.in_features + a, Reg("r", 0, acc.index + a - lo), z - a)
+                                    e.put(tc, pe[b][q // lp.out_hw[1]], (q % lp.out_hw[1]) * kp + a, Reg("r", 0, acc.index + a - lo), z - a)
                             continue
                         if below is not None and below.activation:
                             y = e.reg(tc, n)
@@ -488,8 +538,8 @@ def compile_model(model: nn.Module, design, train: bool = False, lr: float = 0.1
                             e.core(tc).append(Alu(below.activation + "_d", y, y, None, n))
                             e.core(tc).append(Alu("mul", acc, acc, y, n))
                         _put_cut(e, tc, target[b], rb * R, acc, n, lp.in_hwc[2], C)
-            if do_t and lp.kind == "conv":
-                _fold(e, lp, below, pe, maps[li], target, batch, R, C)
+                    if fold is not None and (q + 1) % lp.out_hw[1] == 0:  # an output row done: fold what is complete
+                        fold.rows(pe[b], maps[li][b], target[b], q // lp.out_hw[1])
             # update: reload x, xo <- lr·d, outer product in place; crs where the carry schedule falls
             single = batch * lp.positions == 1 and do_t  # xo still holds the error of the one vector
             for b in range(batch):
@@ -525,50 +575,71 @@ def _put_cut(e: _Net, tc, mp: _Map, offset: int, acc: Reg, n: int, channels: int
         s = nxt
 
 
-def _fold(e: _Net, lp: NetLayer, below, pe, xmaps, target, batch, R, C) -> None:
-    """col2im: the error of every input pixel's channel block is the sum of the patch entries that cover it (in the
-    order of the positions), times the derivative of the activation below; on the layer's back-reduce cores in turn."""
-    h, w, c_in = lp.in_hwc
-    kh, kw = lp.kernel
-    (sh, sw), (ph, pw) = lp.stride, lp.padding
-    oh, ow = lp.out_hw
-    cores = sorted({lp.back_reducer(rb) for rb in range(lp.row_blocks) if rb * R < lp.in_features})
-    blocks = math.ceil(c_in / C)
-    k = 0
-    for b in range(batch):
+class _Folder:
+    """col2im of a convolution's patch errors: the error of every input pixel's channel block is the sum of the patch
+    entries that cover it (positions in order), times the derivative of the activation below; on the layer's
+    back-reduce cores in turn. Input rows are folded as soon as the output rows covering them are done. (Map memory is
+    not reused within a step: with PUMA's counters a later map's reader could take an earlier map's valid words.)"""
+
+    def __init__(self, e: _Net, lp: NetLayer, below, R: int, C: int):
+        self.e, self.lp, self.below, self.R, self.C = e, lp, below, R, C
+        self.cores = sorted({lp.back_reducer(rb) for rb in range(lp.row_blocks) if rb * R < lp.in_features})
+        self.k = 0
+
+    def rows(self, pe: list, xmap: _Map, target: _Map, oy_done: int) -> None:
+        e, lp, R, C = self.e, self.lp, self.R, self.C
+        h, w, c_in = lp.in_hwc
+        kh, kw = lp.kernel
+        (sh, sw), (ph, pw) = lp.stride, lp.padding
+        oh, ow = lp.out_hw
+        kp = lp.row_blocks * R
+        last = oy_done == oh - 1
+
+        def ready(y):  # every output row covering input row y is done
+            return last or min(oh - 1, (y + ph) // sh) <= oy_done
+
         for y in range(h):
+            if getattr(self, "_done", -1) >= y or not ready(y):
+                continue
+            self._done = y
             for x in range(w):
-                for cb in range(blocks):
-                    c0, n = cb * C, min(C, c_in - cb * C)
-                    tc = cores[k % len(cores)]
-                    k += 1
-                    e.reg_top.clear()
-                    acc, tmp, first = e.reg(tc, n), None, True
-                    for oy in range(oh):
-                        i = y + ph - oy * sh
-                        if not 0 <= i < kh:
-                            continue
-                        for ox in range(ow):
-                            j = x + pw - ox * sw
-                            if not 0 <= j < kw:
-                                continue
-                            off = (oy * ow + ox) * lp.in_features + (i * kw + j) * c_in + c0
-                            if first:
-                                e.get(tc, pe[b], off, acc, n)
-                                first = False
-                            else:
-                                tmp = tmp if tmp is not None else e.reg(tc, n)
-                                e.get(tc, pe[b], off, tmp, n)
-                                e.core(tc).append(Alu("add", acc, acc, tmp, n))
-                    if first:
-                        e.core(tc).append(Set(acc, 0, n))
-                    pix = (y * w + x) * c_in + c0
-                    if below is not None and below.activation:
-                        yv = e.reg(tc, n)
-                        e.get(tc, xmaps[b], pix, yv, n)
-                        e.core(tc).append(Alu(below.activation + "_d", yv, yv, None, n))
-                        e.core(tc).append(Alu("mul", acc, acc, yv, n))
-                    e.put(tc, target[b], pix, acc, n)
+                for cb in range(math.ceil(c_in / C)):
+                    self._pixel(pe, xmap, target, y, x, cb * C, min(C, c_in - cb * C), kh, kw, sh, sw, ph, pw, oh, ow, kp)
+        if last:
+            self._done = -1
+
+    def _pixel(self, pe, xmap, target, y, x, c0, n, kh, kw, sh, sw, ph, pw, oh, ow, kp):
+        e, lp = self.e, self.lp
+        c_in = lp.in_hwc[2]
+        tc = self.cores[self.k % len(self.cores)]
+        self.k += 1
+        e.reg_top.clear()
+        acc, tmp, first = e.reg(tc, n), None, True
+        for oy in range(oh):
+            i = y + ph - oy * sh
+            if not 0 <= i < kh:
+                continue
+            for ox in range(ow):
+                j = x + pw - ox * sw
+                if not 0 <= j < kw:
+                    continue
+                off = ox * kp + (i * kw + j) * c_in + c0
+                if first:
+                    e.get(tc, pe[oy], off, acc, n)
+                    first = False
+                else:
+                    tmp = tmp if tmp is not None else e.reg(tc, n)
+                    e.get(tc, pe[oy], off, tmp, n)
+                    e.core(tc).append(Alu("add", acc, acc, tmp, n))
+        if first:
+            e.core(tc).append(Set(acc, 0, n))
+        pix = (y * lp.in_hwc[1] + x) * c_in + c0
+        if self.below is not None and self.below.activation:
+            yv = e.reg(tc, n)
+            e.get(tc, xmap, pix, yv, n)
+            e.core(tc).append(Alu(self.below.activation + "_d", yv, yv, None, n))
+            e.core(tc).append(Alu("mul", acc, acc, yv, n))
+        e.put(tc, target, pix, acc, n)
 
 
 def _carry_interval(design) -> int | None:
