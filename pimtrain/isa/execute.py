@@ -247,6 +247,11 @@ def run_on_layer_cores(compiled, cores, inputs: dict, host=None, dtype=torch.flo
     units._start_run()
     ex = Executor(compiled.program, units, dtype=dtype)
     outs = ex.run(dict(inputs), host=host() if host else None)
+    for li, core in enumerate(units.cores):
+        sched = getattr(core, "carry_schedule", None)
+        if sched is not None and sched.since >= sched.interval:
+            raise ProgramError(f"layer {li} ({compiled.layers[li].name}): {sched.since} updates without the crs the "
+                               f"design's carry schedule needs; allowed: a crs every {sched.interval} updates")
     return ex, outs
 
 

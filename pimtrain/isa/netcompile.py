@@ -642,6 +642,15 @@ class _Folder:
         e.put(tc, target, pix, acc, n)
 
 
+def host_input(compiled: Compiled, x: torch.Tensor) -> torch.Tensor:
+    """The host vector of port ``x`` for a batch ``x`` (``(B, C, H, W)`` → position-major ``HWC`` per example;
+    ``(B, F)`` as is), flattened."""
+    x = torch.as_tensor(x)
+    if x.dim() == 4:
+        x = x.permute(0, 2, 3, 1)
+    return x.reshape(-1)
+
+
 def _carry_interval(design) -> int | None:
     """The design's carry schedule: ``update.slicing.carry_interval`` of a sliced outer-product update, else None."""
     u = design.update
@@ -673,4 +682,4 @@ def net_unit_weights(compiled: Compiled, model: nn.Module) -> dict:
     return out
 
 
-__all__ = ["NetLayer", "compile_model", "net_unit_weights", "trace_model"]
+__all__ = ["NetLayer", "compile_model", "host_input", "net_unit_weights", "trace_model"]
