@@ -587,7 +587,7 @@ class _Folder:
         self.k = 0
 
     def rows(self, pe: list, xmap: _Map, target: _Map, oy_done: int) -> None:
-        e, lp, R, C = self.e, self.lp, self.R, self.C
+        lp, R, C = self.lp, self.R, self.C
         h, w, c_in = lp.in_hwc
         kh, kw = lp.kernel
         (sh, sw), (ph, pw) = lp.stride, lp.padding
