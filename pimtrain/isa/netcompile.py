@@ -177,8 +177,10 @@ class _Map:
     """A vector of ``size`` words written once per step: by the host (``port`` set) or by stores of the program."""
 
     def __init__(self, size: int, port: str | None = None, offset: int = 0, output: str | None = None,
-                 chunk: int | None = None):
+                 chunk: int | None = None, readers=()):
         self.size, self.port, self.offset, self.output = size, port, offset, output
+        #: tiles whose cores read the map: every piece is sent there as it is stored (in production order)
+        self.readers = set(readers)
         #: words allocated together on a tile (a tile holds only the chunks it writes or reads)
         self.chunk = chunk or size
         self.base: dict = {}  # (tile, chunk) -> eDRAM address of the chunk's first word
@@ -265,6 +267,8 @@ class _Net:
             self.deferred.append(("store", self.program.stream(*tc), st, r, i))
             mp.pieces.append((o, m, tc[0]))
             mp.written[tc[0]][o:o + m] = True
+            for t in sorted(mp.readers - {tc[0]}):
+                self._send(mp, tc[0], t, o, m)
             if mp.output is not None:  # the host reads it (a reader that leaves the count)
                 self._read(mp, tc[0], o, m)
                 self.program.ports.append(Port("output", mp.output, tc[0], a, m, mp.offset + o))
@@ -296,17 +300,21 @@ class _Net:
                 e = s
                 while e < hi and not have[e]:
                     e += 1
-                src = self._addr(mp, pt, s)
-                self.tile(pt).append(Send(src, tile, e - s))
-                self._read(mp, pt, s, e - s)
-                dst, r, i = self._chunk(mp, tile, s)
-                rv = Receive(dst, pt, 1, e - s)
-                self.tile(tile).append(rv)
-                self.deferred.append(("recv", self.program.stream(tile, None), rv, r, i))
-                have[s:e] = True
+                self._send(mp, pt, tile, s, e - s)
                 s = e
         if not have[offset:offset + n].all():
             raise AssertionError(f"compile: map words {offset}..{offset + n} read before written")
+
+    def _send(self, mp: _Map, src_tile: int, tile: int, offset: int, n: int) -> None:
+        """``send`` / ``recv`` words ``offset .. offset+n`` of ``mp`` (one chunk) from ``src_tile`` to ``tile``."""
+        src, sr, si = self._chunk(mp, src_tile, offset)
+        self.tile(src_tile).append(Send(src, tile, n))
+        sr[si:si + n] += 1
+        dst, r, i = self._chunk(mp, tile, offset)
+        rv = Receive(dst, src_tile, 1, n)
+        self.tile(tile).append(rv)
+        self.deferred.append(("recv", self.program.stream(tile, None), rv, r, i, sr, si))
+        mp.written[tile][offset:offset + n] = True
 
     def partial(self, src_tc, key, reg: Reg, n: int, dst_tc) -> int:
         """Store a partial sum into the unit's slot, sent to the reducer's tile if needed; its address there."""
@@ -338,16 +346,32 @@ class _Net:
                         k = seen.get(ins.frm, 0)
                         seen[ins.frm] = k + 1
                         recv_pairs[id(ins)] = sends_of[(ins.frm, s.tile)][k]
-        for kind, _where, obj, reads, at in self.deferred:
-            addr = obj.addr
-            r = reads[at:at + obj.vec]
+        def runs_of(r):
             runs, s = [], 0
-            while s < obj.vec:
+            while s < len(r):
                 e = s + 1
-                while e < obj.vec and r[e] == r[s]:
+                while e < len(r) and r[e] == r[s]:
                     e += 1
                 runs.append((s, e, int(r[s])))
                 s = e
+            return runs
+
+        for item in self.deferred:  # receives first: words nobody reads there are not sent (nor counted at the source)
+            if item[0] != "recv":
+                continue
+            _k, _w, obj, reads, at, src_reads, src_at = item
+            snd = recv_pairs[id(obj)]
+            runs = runs_of(reads[at:at + obj.vec])
+            for s, e, c in runs:
+                if c == 0:
+                    src_reads[src_at + s:src_at + e] -= 1
+            split[id(obj)] = [replace(obj, addr=obj.addr + s, count=c, vec=e - s) for s, e, c in runs if c]
+            split[id(snd)] = [replace(snd, addr=snd.addr + s, vec=e - s) for s, e, c in runs if c]
+        for kind, _where, obj, reads, at, *_src in self.deferred:
+            if kind == "recv":
+                continue
+            addr = obj.addr
+            runs = runs_of(reads[at:at + obj.vec])
             if kind == "port":
                 for s, e, c in runs:
                     if c:
@@ -355,12 +379,6 @@ class _Net:
             elif kind == "store":
                 split[id(obj)] = [replace(obj, addr=addr + s, src=Reg(obj.src.file, obj.src.unit, obj.src.index + s),
                                           count=c, vec=e - s) for s, e, c in runs if c]
-            else:
-                if any(c == 0 for _, _, c in runs):
-                    raise AssertionError("compile: a received word nobody reads")
-                snd = recv_pairs[id(obj)]
-                split[id(obj)] = [replace(obj, addr=addr + s, count=c, vec=e - s) for s, e, c in runs]
-                split[id(snd)] = [replace(snd, addr=snd.addr + s, vec=e - s) for s, e, c in runs]
         for s in self.program.streams:
             if any(id(i) in split for i in s.instructions):
                 s.instructions = [j for i in s.instructions for j in split.get(id(i), [i])]
@@ -423,7 +441,9 @@ def _compile(model, design, train, lr, batch, input_shape, examples_before, firs
     maps = [[_Map(in_size, "x", b * in_size) for b in range(batch)]]
     for li, lp in enumerate(plans):
         last = li == L - 1
-        maps.append([_Map(out_size(lp), output="y" if last else None, offset=b * out_size(lp)) for b in range(batch)])
+        nxt = () if last else {t for t, _c, _u in plans[li + 1].units.values()}
+        maps.append([_Map(out_size(lp), output="y" if last else None, offset=b * out_size(lp), readers=nxt)
+                     for b in range(batch)])
 
     def by_core(lp):
         out: dict = {}
@@ -489,14 +509,16 @@ def _compile(model, design, train, lr, batch, input_shape, examples_before, firs
             do_t = li > 0 or first_layer_backward
             if do_t:
                 if li > 0:
-                    errs[li - 1] = [_Map(out_size(below)) for _ in range(batch)]
+                    errs[li - 1] = [_Map(out_size(below), readers={t for t, _c, _u in below.units.values()})
+                                    for _ in range(batch)]
                     target = errs[li - 1]
                 else:
                     target = [_Map(in_size, output="dx", offset=b * in_size) for b in range(batch)]
                 kp = lp.row_blocks * R  # a patch error per position, one chunk per row block (held where it is made and read)
                 # per example and output row of positions
-                pe = [[_Map(lp.out_hw[1] * kp, chunk=R) for _ in range(lp.out_hw[0])] for _ in range(batch)] \
-                    if lp.kind == "conv" else None
+                folders = {lp.back_reducer(rb)[0] for rb in range(lp.row_blocks) if rb * R < lp.in_features}
+                pe = [[_Map(lp.out_hw[1] * kp, chunk=R, readers=folders) for _ in range(lp.out_hw[0])]
+                      for _ in range(batch)] if lp.kind == "conv" else None
                 fold = _Folder(e, lp, below, R, C) if lp.kind == "conv" else None
             for b in range(batch if do_t else 0):
                 for q in range(lp.positions):
