@@ -273,7 +273,7 @@ def cost(
         from pimtrain.nn.user_model import load_model, parse_shape, placement_rows
 
         if executor == "program":
-            raise PimtrainError("--executor: 'program' compiles named MLP workloads; use --workload with it")
+            raise PimtrainError("--executor: 'program' compiles named workloads; use --workload with it")
         module = load_model(model)
         rep = evaluate(d, module, batch_size=batch_size, inference=inference, input_shape=parse_shape(input_shape))
         placements = placement_rows(module, rep)
@@ -284,7 +284,7 @@ def cost(
     if executor == "program":  # the analytical report and the executed program side by side
         from pimtrain.isa.costing import program_cost, program_table
 
-        prog = program_cost(d, workload, batch_size=batch_size, inference=inference)
+        prog = program_cost(d, workload, batch_size=batch_size, inference=inference, first_layer_backward=False)
         result = {**result, "program": prog}
 
     def render():

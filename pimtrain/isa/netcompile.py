@@ -195,14 +195,21 @@ class _Net:
         self.edram_top: dict[int, int] = {}
         self.deferred: list = []  # (kind, stream or port list, object) whose reader counts are set at the end
         self.slots: dict = {}
+        self._streams: dict = {}
         self.reg_top: dict = {}
 
     # -- streams, memory --------------------------------------------------------------------------------------
+    def stream(self, tile, core=None):
+        k = (tile, core)
+        if k not in self._streams:
+            self._streams[k] = self.program.stream(tile, core)
+        return self._streams[k]
+
     def core(self, tc):
-        return self.program.stream(tc[0], tc[1]).instructions
+        return self.stream(tc[0], tc[1]).instructions
 
     def tile(self, t):
-        return self.program.stream(t, None).instructions
+        return self.stream(t, None).instructions
 
     def edram(self, tile: int, n: int) -> int:
         a = self.edram_top.get(tile, 0)
@@ -264,7 +271,7 @@ class _Net:
             reg = Reg(src.file, src.unit, src.index + o - offset)
             st = Store(a, reg, 1, m)
             self.core(tc).append(st)
-            self.deferred.append(("store", self.program.stream(*tc), st, r, i))
+            self.deferred.append(("store", self.stream(*tc), st, r, i))
             mp.pieces.append((o, m, tc[0]))
             mp.written[tc[0]][o:o + m] = True
             for t in sorted(mp.readers - {tc[0]}):
@@ -313,7 +320,7 @@ class _Net:
         dst, r, i = self._chunk(mp, tile, offset)
         rv = Receive(dst, src_tile, 1, n)
         self.tile(tile).append(rv)
-        self.deferred.append(("recv", self.program.stream(tile, None), rv, r, i, sr, si))
+        self.deferred.append(("recv", self.stream(tile, None), rv, r, i, sr, si))
         mp.written[tile][offset:offset + n] = True
 
     def partial(self, src_tc, key, reg: Reg, n: int, dst_tc) -> int:

@@ -123,17 +123,20 @@ class TimedExecutor(Executor):
         ready = {id(s): 0.0 for s in self.p.streams}
         prev_ev = {id(s): None for s in self.p.streams}
         heap = [(0.0, i) for i in range(len(self.p.streams))]
-        waiting: list[int] = []
-        while heap or waiting:
+        waiting: dict[int, list[int]] = {}  # tile -> streams waiting for its eDRAM / messages (or -1: a barrier)
+        barrier = hasattr(self.units, "arrived")  # matrix units that wait for one another (LayerCores)
+        while heap or any(waiting.values()):
             if not heap:
                 if not (host and host(self)):
-                    s = self.p.streams[waiting[0]]
+                    first = min(i for w in waiting.values() for i in w)
+                    s = self.p.streams[first]
                     raise ProgramError(f"{_where(s, self.pc[id(s)])}: deadlock, every stream waits "
-                                       f"({len(waiting)} streams); allowed: a program whose loads follow their stores")
+                                       f"({sum(map(len, waiting.values()))} streams); allowed: a program whose loads "
+                                       "follow their stores")
                 t_host = max((ev[1] for ev in self.events), default=0.0)
-                for i in waiting:
+                for i in (i for w in waiting.values() for i in w):
                     heapq.heappush(heap, (max(ready[id(self.p.streams[i])], t_host), i))
-                waiting = []
+                waiting = {}
                 continue
             _, i = heapq.heappop(heap)
             s = self.p.streams[i]
@@ -164,7 +167,7 @@ class TimedExecutor(Executor):
                 if q:
                     data_t, data_ev = q[0]
             if not self._step(s, ins):
-                waiting.append(i)
+                waiting.setdefault(-1 if isinstance(ins, (Mvm, Crs)) else s.tile, []).append(i)
                 continue
             if isinstance(ins, Receive):
                 self.msg_meta[(ins.frm, s.tile)].pop(0)
@@ -196,10 +199,16 @@ class TimedExecutor(Executor):
             self.executed += 1
             ready[id(s)], prev_ev[id(s)] = end, ev
             heapq.heappush(heap, (end, i))
-            if waiting:  # something was written or sent: the waiting streams try again
-                for j in waiting:
-                    heapq.heappush(heap, (max(ready[id(self.p.streams[j])], end), j))
-                waiting = []
+            # what this instruction changed: the streams waiting on it try again
+            woken = []
+            if isinstance(ins, (Load, Store, Send, Receive)):
+                woken += waiting.pop(s.tile, [])
+            if isinstance(ins, Send):
+                woken += waiting.pop(ins.to, [])
+            if barrier and isinstance(ins, (Mvm, Crs)):
+                woken += waiting.pop(-1, [])
+            for j in woken:
+                heapq.heappush(heap, (max(ready[id(self.p.streams[j])], end), j))
         return self.report()
 
     def report(self) -> dict:
