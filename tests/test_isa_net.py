@@ -191,3 +191,73 @@ def test_unsupported_conv_models_are_refused_in_one_line():
         compile_model(nn.Sequential(nn.Conv2d(1, 2, 3), nn.MaxPool2d(2)), DESIGN, input_shape=(1, 6, 6))
     with pytest.raises(PimtrainError, match="batch=0"):
         compile_model(_cnn(), DESIGN, batch=0, input_shape=(1, 8, 8))
+
+
+def test_python_driven_steps_carry_across_steps_bit_identically():
+    """Two steps of batch 40 (80 examples): the linear matrix's 64th update falls in the second step, whose program
+    (StepPrograms(40)) has the crs there; weights equal two layer-level AnalogSGD steps."""
+    from pimtrain.isa.execute import LayerCores, train_step
+    from pimtrain.isa.netcompile import StepPrograms
+    from pimtrain.nn import convert
+    from pimtrain.nn.convert import analog_layers
+    from pimtrain.nn.optim import AnalogSGD
+
+    torch.manual_seed(4)
+    model, lr, batch = nn.Sequential(nn.Linear(20, 10)), 0.125, 40
+    xs = torch.randn(2, batch, 20, generator=torch.Generator().manual_seed(6))
+    labels = torch.randint(0, 10, (2, batch), generator=torch.Generator().manual_seed(7))
+    ref = convert(copy.deepcopy(model), DESIGN, seed=3)
+    opt = AnalogSGD(ref, lr)
+    mine = convert(copy.deepcopy(model), DESIGN, seed=3)
+    steps = StepPrograms(model, DESIGN, lr, batch)
+    assert _crs_per_layer(steps(0)) == [0] and _crs_per_layer(steps(batch)) == [1]
+    for k in range(2):
+        opt.zero_grad()
+        nn.functional.cross_entropy(ref(xs[k]), labels[k], reduction="sum").backward()
+        opt.step()
+        c = steps(k * batch)
+        train_step(c, LayerCores(c, [layer.core for layer in analog_layers(mine)]), xs[k].reshape(-1),
+                   lambda y, k=k: _grad(y.reshape(batch, -1), labels[k]).reshape(-1))
+    a, b = analog_layers(mine)[0].core, analog_layers(ref)[0].core
+    assert b.counters.get("update.carries") == 1 == a.counters.get("update.carries")
+    assert torch.equal(a.get_weight(), b.get_weight())
+
+
+def test_executed_steps_of_panther_benchmarks():
+    from pimtrain.papers.panther_program import executed_steps
+
+    s = executed_steps(workloads=("convF", "convC"))
+    for w, v in s.items():
+        assert v["program_latency_s"] > 0 and v["program_dynamic_j"] > 0
+        assert v["program_energy_j"] > v["program_dynamic_j"]  # the node's static power over the executed latency
+        assert v["program_dynamic_j"] == pytest.approx(v["analytical_dynamic_j"], rel=0.1)
+    assert s["convC"]["tiles"] == 5 and s["convC"]["instructions"] > 10_000  # 16 positions × 72 units
+
+
+def test_reproduce_executor_option_is_checked_in_one_line():
+    from typer.testing import CliRunner
+
+    from pimtrain.cli import app
+
+    for args in (["marinella2018", "--executor", "program"], ["panther2020", "--executor", "gpu"]):
+        r = CliRunner().invoke(app, ["reproduce", *args])
+        assert r.exit_code == 2 and "--executor" in r.output
+        assert len([ln for ln in r.output.splitlines() if ln.strip()]) == 1, r.output
+
+
+@pytest.mark.slow
+def test_reproduce_panther2020_with_executed_programs():
+    import json
+
+    from typer.testing import CliRunner
+
+    from pimtrain.cli import app
+
+    r = CliRunner().invoke(app, ["reproduce", "panther2020", "--executor", "program", "--json"])
+    assert r.exit_code == 0, r.output
+    prog = json.loads(r.output)["program"]
+    assert set(prog["steps"]) == {"mlpPanther", "mlpPantherBig", "convA", "convB", "convC", "convD", "convE", "convF",
+                                  "convG"}
+    rows = prog["rows"]
+    assert [r_["program"] is None for r_ in rows] == [i in (4, 5) for i in range(len(rows))]
+    assert all(r_["program"] > 1 for r_ in rows if r_["program"] is not None)

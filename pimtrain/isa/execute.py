@@ -405,22 +405,32 @@ class Executor:
 
 
 def train_step(compiled, units, x, loss_grad, dtype=torch.float32) -> torch.Tensor:
-    """Run one compiled training step (``compiled.train``) on ``units`` (a backend: :class:`LayerCores` or
-    :class:`FloatUnits`, kept across steps) for input ``x``; ``loss_grad(y) -> d`` is the host's loss gradient.
-    Returns the output ``y``. Loops over examples and epochs are Python around this call."""
+    """Run one compiled training step (``compiled.train``) on ``units`` for input ``x`` (the host vector of port
+    ``x``, :func:`pimtrain.isa.netcompile.host_input`); ``loss_grad(y) -> d`` is the host's loss gradient (``y`` and
+    ``d`` flat over the batch). ``units``: :class:`LayerCores` (run as the layer-level step,
+    :func:`run_on_layer_cores`) or :class:`FloatUnits` (kept across steps). Returns the output ``y``. Loops over
+    batches and epochs are Python around this call (:class:`pimtrain.isa.netcompile.StepPrograms` gives each step
+    the program whose ``crs`` fall where the carry schedule is)."""
     if not compiled.train:
-        raise ProgramError("train_step: the program was compiled for inference; allowed: compile_mlp(..., train=True)")
+        raise ProgramError("train_step: the program was compiled for inference; allowed: compile_model(..., train=True)")
     seen = {}
 
-    def host(ex):
-        y = ex.read_output("y")
-        if y is None or "y" in seen:
-            return False
-        seen["y"] = y
-        ex.write_input("d", loss_grad(y))
-        return True
+    def factory():
+        seen.clear()
 
-    Executor(compiled.program, units, dtype=dtype).run({"x": x}, host=host)
+        def host(ex):
+            y = ex.read_output("y")
+            if y is None or "y" in seen:
+                return False
+            seen["y"] = y
+            ex.write_input("d", loss_grad(y))
+            return True
+        return host
+
+    if isinstance(units, LayerCores):
+        run_on_layer_cores(compiled, units.cores, {"x": x}, host=factory, dtype=dtype)
+    else:
+        Executor(compiled.program, units, dtype=dtype).run({"x": x}, host=factory())
     if "y" not in seen:
         raise ProgramError("train_step: the program ended without its output y")
     return seen["y"]

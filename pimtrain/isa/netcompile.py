@@ -671,6 +671,24 @@ class _Folder:
         e.put(tc, target, pix, acc, n)
 
 
+class StepPrograms:
+    """The training-step programs of one model, batch and rate for a Python-driven loop: ``programs(examples_before)``
+    compiles (once per phase of the carry schedule, ``examples_before % carry_interval``) the step whose ``crs`` fall
+    where the design's schedule is after that many examples."""
+
+    def __init__(self, model: nn.Module, design, lr: float, batch: int = 1, input_shape=None):
+        self.model, self.design, self.lr, self.batch, self.input_shape = model, design, lr, batch, input_shape
+        self.interval = _carry_interval(design) or 1
+        self._cache: dict = {}
+
+    def __call__(self, examples_before: int) -> Compiled:
+        k = examples_before % self.interval
+        if k not in self._cache:
+            self._cache[k] = compile_model(self.model, self.design, train=True, lr=self.lr, batch=self.batch,
+                                           input_shape=self.input_shape, examples_before=k)
+        return self._cache[k]
+
+
 def host_input(compiled: Compiled, x: torch.Tensor) -> torch.Tensor:
     """The host vector of port ``x`` for a batch ``x`` (``(B, C, H, W)`` → position-major ``HWC`` per example;
     ``(B, F)`` as is), flattened."""
@@ -711,4 +729,4 @@ def net_unit_weights(compiled: Compiled, model: nn.Module) -> dict:
     return out
 
 
-__all__ = ["NetLayer", "compile_model", "host_input", "net_unit_weights", "trace_model"]
+__all__ = ["NetLayer", "StepPrograms", "compile_model", "host_input", "net_unit_weights", "trace_model"]
