@@ -227,7 +227,7 @@ def test_executed_steps_of_panther_benchmarks():
     from pimtrain.papers.panther_program import executed_steps
 
     s = executed_steps(workloads=("convF", "convC"))
-    for w, v in s.items():
+    for v in s.values():
         assert v["program_latency_s"] > 0 and v["program_dynamic_j"] > 0
         assert v["program_energy_j"] > v["program_dynamic_j"]  # the node's static power over the executed latency
         assert v["program_dynamic_j"] == pytest.approx(v["analytical_dynamic_j"], rel=0.1)
