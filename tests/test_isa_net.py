@@ -261,3 +261,35 @@ def test_reproduce_panther2020_with_executed_programs():
     rows = prog["rows"]
     assert [r_["program"] is None for r_ in rows] == [i in (4, 5) for i in range(len(rows))]
     assert all(r_["program"] > 1 for r_ in rows if r_["program"] is not None)
+
+
+def test_unaligned_conv_net_on_two_tiles_equals_torch_and_balances_every_count():
+    """Channels that do not divide the 128-row blocks, several row and column blocks, two tiles, stride and
+    padding, batch 2: weights, the input error dx (col2im of the first layer) and the outputs equal torch, and every
+    stored word is read by exactly its counted readers."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(20, 150, 3, padding=1), nn.Tanh(), nn.Conv2d(150, 30, 3, stride=2, padding=1),
+                          nn.Sigmoid(), nn.Flatten(), nn.Linear(30 * 3 * 3, 140), nn.ReLU(), nn.Linear(140, 10)).double()
+    batch, lr = 2, 0.25
+    c = compile_model(model, DESIGN, train=True, lr=lr, batch=batch, input_shape=(20, 5, 5), first_layer_backward=True)
+    assert c.program.machine.tiles == 2
+    x = torch.randn(batch, 20, 5, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    label = torch.tensor([1, 8])
+    ex = Executor(c.program, net_unit_weights(c, model))
+    h = _Host(batch, label)
+    out = ex.run({"x": host_input(c, x)}, host=h())
+    ref, xx = copy.deepcopy(model), x.clone().requires_grad_(True)
+    y = ref(xx)
+    nn.functional.cross_entropy(y, label, reduction="sum").backward()
+    torch.optim.SGD(ref.parameters(), lr=lr).step()
+    torch.testing.assert_close(h.y, y.detach(), rtol=0, atol=1e-12)
+    torch.testing.assert_close(out["dx"].reshape(batch, 5, 5, 20).permute(0, 3, 1, 2), xx.grad, rtol=0, atol=1e-12)
+    after = net_unit_weights(c, ref)
+    for k in after:
+        torch.testing.assert_close(ex.weights[k], after[k], rtol=0, atol=1e-12)
+    for t in range(c.program.machine.tiles):
+        left = ex.count[t].clone()
+        for p in c.program.ports:
+            if p.kind == "output" and p.tile == t:
+                left[p.addr:p.addr + p.vec] = 0
+        assert int(left.abs().sum()) == 0
