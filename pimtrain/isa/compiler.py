@@ -50,6 +50,10 @@ class Compiled:
     layers: list[LayerPlan]
     train: bool
     lr: float
+    batch: int = 1
+    input_shape: tuple = ()
+    #: examples trained before this step (where its ``crs`` fall)
+    examples_before: int = 0
 
 
 def trace_mlp(model: nn.Module) -> list[tuple[str, nn.Linear, str | None]]:

@@ -589,9 +589,7 @@ def _compile(model, design, train, lr, batch, input_shape, examples_before, firs
     e.program.streams.sort(key=lambda s: (s.tile, -1 if s.core is None else s.core))
     e.program.ports.sort(key=lambda p: (p.kind != "input", p.name, p.offset, p.tile))
     check(e.program)
-    c = Compiled(e.program, plans, train, float(lr))
-    c.batch, c.input_shape, c.examples_before = batch, tuple(input_shape), examples_before
-    return c
+    return Compiled(e.program, plans, train, float(lr), batch, tuple(input_shape), examples_before)
 
 
 def _put_cut(e: _Net, tc, mp: _Map, offset: int, acc: Reg, n: int, channels: int, C: int) -> None:
