@@ -273,7 +273,7 @@ def cost(
         from pimtrain.nn.user_model import load_model, parse_shape, placement_rows
 
         if executor == "program":
-            raise PimtrainError("--executor: 'program' compiles named MLP workloads; use --workload with it")
+            raise PimtrainError("--executor: 'program' compiles named workloads; use --workload with it")
         module = load_model(model)
         rep = evaluate(d, module, batch_size=batch_size, inference=inference, input_shape=parse_shape(input_shape))
         placements = placement_rows(module, rep)
@@ -284,7 +284,7 @@ def cost(
     if executor == "program":  # the analytical report and the executed program side by side
         from pimtrain.isa.costing import program_cost, program_table
 
-        prog = program_cost(d, workload, batch_size=batch_size, inference=inference)
+        prog = program_cost(d, workload, batch_size=batch_size, inference=inference, first_layer_backward=False)
         result = {**result, "program": prog}
 
     def render():
@@ -387,6 +387,7 @@ def reproduce(
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
     plots: Optional[str] = typer.Option(None, "--plots", help="folder for the paper's figures (PNG)"),
+    executor: str = typer.Option("count", "--executor", help="count, or program (panther2020: PANTHER's rows also from executed programs, pimtrain/isa)"),
 ):
     """A paper's figures beside pimtrain's, each row marked prediction or calibration."""
     from pimtrain.outputs import atomic_batch, check_output_folder, check_outputs
@@ -395,10 +396,19 @@ def reproduce(
 
     check_outputs(output=output)
     check_output_folder(plots, "--plots")
+    if executor not in ("count", "program") or (executor == "program" and paper.strip().lower() != "panther2020"):
+        raise PimtrainError(f"--executor: {executor!r} for {paper!r} is not allowed; allowed: count, or program with panther2020")
     with atomic_batch():  # --output and the --plots files: all or none
         result = run_reproduce(paper, plots=plots)
         results = result if isinstance(result, list) else [result]
-        emit_result(result, as_json, output, lambda: [console.print(reproduce_table(r)) for r in results])
+        extra = []
+        if executor == "program":  # PANTHER's rows recomputed from executed programs, beside the count
+            from pimtrain.papers.panther_program import program_rows, program_table
+
+            result["program"] = program_rows()
+            extra = program_table(result["program"])
+        emit_result(result, as_json, output,
+                    lambda: [console.print(t) for t in [reproduce_table(r) for r in results] + extra])
 
 
 # ---------------------------------------------------------------------------------------------- report

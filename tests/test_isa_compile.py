@@ -255,8 +255,11 @@ def test_cli_cost_executor_program():
     assert r.exit_code == 0, r.output
     data = json.loads(r.output)
     assert data["program"]["executor"] == "program" and data["program"]["latency_s"] > 0
-    assert data["program"]["matrix_units"] == 3 * 2 + 2 * 1  # 301 inputs × 130 outputs, then 131 × 10 (128-blocks)
-    for args in (["-w", "vgg16"], ["-w", "mlp:300-130-10", "-b", "4"], ["-w", "mlp:300-130-10", "--executor", "x"]):
+    assert data["program"]["matrix_units"] == 3 * 2 + 2 * 1  # 300 inputs × 130 outputs, then 130 × 10 (128-blocks)
+    r = CliRunner().invoke(app, ["cost", "-d", "panther-sgd", "-w", "convf", "-b", "2", "--executor", "program", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["program"]["program"]["matrix_unit_ops"]["outer_product"] == 2 * 32  # 4096×10: 32 units
+    for args in (["-w", "vgg16"], ["-w", "mlp:300-130-10", "--executor", "x"]):
         extra = [] if "--executor" in args else ["--executor", "program"]
         r = CliRunner().invoke(app, ["cost", "-d", "panther-sgd", *args, *extra])
         assert r.exit_code == 2 and len([ln for ln in r.output.splitlines() if ln.strip()]) == 1, r.output

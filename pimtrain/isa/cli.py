@@ -48,22 +48,35 @@ def _stats_table(title: str, stats: dict):
 
 
 def model_from_spec(spec: str):
-    """``mlp:784-300-10`` or ``mlp:784-300-10:relu`` (activation of the hidden layers; default sigmoid)."""
+    """``(model, input shape)``: ``mlp:784-300-10`` or ``mlp:784-300-10:relu`` (activation of the hidden layers;
+    default sigmoid), or a workload name whose layers chain (mlppanther, conva … convg: :mod:`pimtrain.isa.costing`)."""
     from pimtrain.design import PimtrainError
     from pimtrain.nn.models import ACTIVATIONS, mlp
 
     parts = spec.split(":")
-    ok = len(parts) in (2, 3) and parts[0] == "mlp" and all(p.isdigit() for p in parts[1].split("-"))
+    if parts[0] != "mlp":
+        from pimtrain.workloads import get_workload
+        from pimtrain.workloads.panther import WORKLOADS
+
+        from .costing import workload_model
+
+        if spec.lower() not in WORKLOADS:
+            raise PimtrainError(f"--model: {spec!r} is not allowed; allowed: mlp:<in>-<hidden>-...-<out>[:"
+                                + "|".join(ACTIVATIONS) + "] or " + ", ".join(sorted(WORKLOADS)))
+        return workload_model(get_workload(spec.lower()))
+    ok = len(parts) in (2, 3) and all(p.isdigit() for p in parts[1].split("-"))
     if not ok or (len(parts) == 3 and parts[2] not in ACTIVATIONS):
         raise PimtrainError(f"--model: {spec!r} is not allowed; allowed: mlp:<in>-<hidden>-...-<out>[:"
                             + "|".join(ACTIVATIONS) + "]")
-    return mlp([int(p) for p in parts[1].split("-")], parts[2] if len(parts) == 3 else "sigmoid")
+    sizes = [int(p) for p in parts[1].split("-")]
+    return mlp(sizes, parts[2] if len(parts) == 3 else "sigmoid"), (sizes[0],)
 
 
 def compile_cmd(
     design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path (a PUMA-style node)"),
-    model: str = typer.Option(..., "--model", "-m", help="mlp:<in>-<hidden>-...-<out>[:activation]"),
+    model: str = typer.Option(..., "--model", "-m", help="mlp:<in>-<hidden>-...-<out>[:activation], or a PANTHER workload (mlppanther, conva … convg)"),
     train: bool = typer.Option(False, "--train", help="one SGD training step (forward, backward, update)"),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, help="examples per step (all read before any update)"),
     lr: float = typer.Option(0.1, "--lr", help="learning rate folded into the update (alui mul by lr)"),
     emit: Optional[str] = typer.Option(None, "--emit", help="write the assembly to this file (.s)"),
     as_json: bool = typer.Option(False, "--json"),
@@ -78,15 +91,16 @@ def compile_cmd(
     from pimtrain.report import console
 
     from .asm import format_program
-    from .compiler import compile_mlp
+    from .netcompile import compile_model
     from .stats import program_stats
 
     check_outputs(emit=emit, output=output)
     if not math.isfinite(lr) or lr <= 0:
         raise PimtrainError(f"--lr: {lr} is not allowed; allowed: a finite positive number")
-    compiled = compile_mlp(model_from_spec(model), load_design(design), train=train, lr=lr)
+    net, shape = model_from_spec(model)
+    compiled = compile_model(net, load_design(design), train=train, lr=lr, batch=batch, input_shape=shape)
     stats = program_stats(compiled.program)
-    data = {"design": design, "model": model, "train": train, **stats}
+    data = {"design": design, "model": model, "train": train, "batch": batch, **stats}
     with atomic_batch():
         if emit:
             atomic_write_text(emit, format_program(compiled.program))

@@ -76,29 +76,51 @@ class FloatUnits:
 
 
 class LayerCores:
-    """Units backed by the layers' cores: ``cores[i]`` holds layer ``i`` of ``compiled`` (``[W | b]``)."""
+    """Units backed by the layers' cores: ``cores[i]`` holds layer ``i`` of ``compiled`` (``[W | b]``).
 
-    def __init__(self, compiled, cores):
+    ``batched=True`` reproduces the layer-level step of several vectors (a batch, a convolution's positions): the
+    layer-level model converts every read of a layer with one DAC / ADC range over all its vectors (the batch
+    maximum), which a vector-at-a-time program cannot know in advance. :func:`run_on_layer_cores` therefore runs
+    the step once per read kernel to learn each kernel's vectors (in the order of execution, one ``core.vmm`` /
+    ``core.mvm`` of the stacked vectors when they are all known; updates and carries held back), then once more
+    serving every ``mvm`` its row of those reads and applying the updates and carries; a vector that differs from
+    the one learnt is an error. With one vector per read it equals the direct mode (``batched=False``).
+
+    Carries: the core's own carry schedule is held (``carry_schedule.interval`` lifted during ``opu``); a ``crs``
+    runs ``core.carry()`` when the schedule is due, and a ``crs`` off the schedule or an update past a due carry is a
+    :class:`ProgramError` naming the instruction.
+    """
+
+    def __init__(self, compiled, cores, batched: bool = False):
         self.c, self.cores = compiled, list(cores)
         self.unit = {key: (li, rb, cb) for li, lp in enumerate(compiled.layers) for (rb, cb), key in lp.units.items()}
         self.arrived: dict = {}
         self.served: set = set()
+        self.batched = batched
+        self.table: dict = {}  # (layer, mode) -> (inputs, outputs) of the layer-level read
+        self.final = not batched
+        self._start_run()
 
-    def mvm(self, ex, s, ins) -> bool:
-        keys = [(s.tile, s.core, u, modes) for u, modes in ins.modes]
+    def _start_run(self):
+        self.seen: dict = {}  # (layer, mode) -> inputs met in this run
+        self.first_missing = None
+        self._w: dict = {}
+
+    def _perm(self, li):
+        lp = self.c.layers[li]
+        p = getattr(lp, "perm", None)
+        return torch.tensor(p) if p else None
+
+    def _barrier(self, ex, s, ins, keys, kind, action) -> bool:
         if all(k in self.served for k in keys):
             self.served.difference_update(keys)
             return True
         for t, c, u, modes in keys:
-            if (t, c, u) not in self.unit:
-                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: matrix unit {u} holds no layer")
-            if len(modes) != 1:
-                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: one mode per unit with layer cores; allowed: f, t or o")
             li = self.unit[(t, c, u)][0]
             group = self.arrived.setdefault((li, modes), set())
             group.add((t, c, u))
             if len(group) == len(self.c.layers[li].units):
-                self._run(ex, li, modes)
+                action(li, modes)
                 self.served.update((k[0], k[1], k[2], modes) for k in group)
                 del self.arrived[(li, modes)]
         if all(k in self.served for k in keys):  # this instruction completed the barrier
@@ -106,19 +128,78 @@ class LayerCores:
             return True
         return False
 
-    def _run(self, ex, li, mode):
+    def mvm(self, ex, s, ins) -> bool:
+        keys = [(s.tile, s.core, u, modes) for u, modes in ins.modes]
+        for t, c, u, modes in keys:
+            if (t, c, u) not in self.unit:
+                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: matrix unit {u} holds no layer")
+            if len(modes) != 1:
+                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: one mode per unit with layer cores; allowed: f, t or o")
+        return self._barrier(ex, s, ins, keys, "mvm", lambda li, mode: self._run(ex, s, li, mode))
+
+    def crs(self, ex, s, ins) -> bool:
+        keys = [(s.tile, s.core, u, "c") for u in ins.units]
+        for t, c, u, _ in keys:
+            if (t, c, u) not in self.unit:
+                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: matrix unit {u} holds no layer")
+        return self._barrier(ex, s, ins, keys, "crs", lambda li, mode: self._carry(ex, s, li))
+
+    def _carry(self, ex, s, li):
+        core = self.cores[li]
+        sched = getattr(core, "carry_schedule", None)
+        if not self.final or sched is None:
+            return
+        if sched.since != sched.interval:
+            raise ProgramError(f"{_where(s, ex.pc[id(s)])}: crs after {sched.since} updates of layer {li}; allowed: "
+                               f"every {sched.interval} (the design's carry schedule)")
+        core.carry()
+        sched.since = 0
+
+    def _read(self, li, mode, v, core):
+        """The layer-level read of vector ``v`` (``f`` forward, ``t`` transposed)."""
+        if not self.batched:
+            return (core.vmm if mode == "f" else core.mvm)(v[None])[0]
+        key = (li, mode)
+        k = len(self.seen.setdefault(key, []))
+        self.seen[key].append(v.to(torch.float32).clone())
+        known = self.table.get(key)
+        if known is not None and k < known[0].shape[0] and torch.equal(known[0][k], v.to(torch.float32)):
+            return known[1][k]
+        if self.final:
+            raise ProgramError(f"layer {li}: read {mode} #{k} differs from the step learnt; allowed: a deterministic program")
+        if self.first_missing is None:
+            self.first_missing = key
+        if li not in self._w:
+            self._w[li] = core.get_weight().to(torch.float32)
+        w = self._w[li]
+        return v.to(torch.float32) @ (w.T if mode == "f" else w)
+
+    def learn(self) -> bool:
+        """After a run: read the first kernel whose vectors were not all known; False when every one was."""
+        key = self.first_missing
+        if key is None:
+            return False
+        xs = torch.stack(self.seen[key])
+        core = self.cores[key[0]]
+        self.table[key] = (xs, (core.vmm if key[1] == "f" else core.mvm)(xs))
+        return True
+
+    def _run(self, ex, s, li, mode):
         lp, m = self.c.layers[li], ex.m
         R, C = m.rows, m.cols
+        perm = self._perm(li)
 
         def reg(rb, cb, file):
             t, c, u = lp.units[(rb, cb)]
             return getattr(ex.cores[(t, c)], file)[u]
 
         x = torch.cat([reg(rb, 0, "xi")[:min(R, lp.in_rows - rb * R)] for rb in range(lp.row_blocks)])
+        if perm is not None:
+            x = torch.empty_like(x).index_copy_(0, perm, x)
         d = torch.cat([reg(0, cb, "xo")[:min(C, lp.out_features - cb * C)] for cb in range(lp.col_blocks)])
         core = self.cores[li]
         if mode == "f":
-            y = core.vmm(x[None])[0]
+            y = self._read(li, "f", x, core)
             for (rb, cb) in lp.units:
                 out = reg(rb, cb, "xo")
                 out.zero_()
@@ -126,15 +207,52 @@ class LayerCores:
                     part = y[cb * C:(cb + 1) * C]
                     out[:part.numel()] = part
         elif mode == "t":
-            g = core.mvm(d[None])[0]
+            g = self._read(li, "t", d, core)
+            if perm is not None:
+                g = g[perm]
             for (rb, cb) in lp.units:
                 out = reg(rb, cb, "xi")
                 out.zero_()
                 if cb == 0:
                     part = g[rb * R:(rb + 1) * R]
                     out[:part.numel()] = part
-        else:
-            core.opu(x[None], d[None], 1.0)
+        elif self.final:
+            sched = getattr(core, "carry_schedule", None)
+            if sched is not None and sched.since >= sched.interval:
+                raise ProgramError(f"{_where(s, ex.pc[id(s)])}: update of layer {li} after {sched.since} updates "
+                                   f"without a crs; allowed: a crs every {sched.interval} (the design's carry schedule)")
+            held = None
+            if sched is not None:
+                held, sched.interval = sched.interval, 1 << 62
+            try:
+                core.opu(x[None], d[None], 1.0)
+            finally:
+                if held is not None:
+                    sched.interval = held
+
+
+def run_on_layer_cores(compiled, cores, inputs: dict, host=None, dtype=torch.float32, max_runs: int = 1000):
+    """Run ``compiled`` on the layers' ``cores`` equal to the layer-level step (see :class:`LayerCores`,
+    ``batched``). Returns ``(executor of the final run, outputs)``."""
+    units = LayerCores(compiled, cores, batched=True)
+    for _ in range(max_runs):
+        units._start_run()
+        ex = Executor(compiled.program, units, dtype=dtype)
+        outs = ex.run(dict(inputs), host=host() if host else None)
+        if not units.learn():
+            break
+    else:
+        raise ProgramError(f"run_on_layer_cores: more than {max_runs} runs; allowed: a program with fewer read kernels")
+    units.final = True
+    units._start_run()
+    ex = Executor(compiled.program, units, dtype=dtype)
+    outs = ex.run(dict(inputs), host=host() if host else None)
+    for li, core in enumerate(units.cores):
+        sched = getattr(core, "carry_schedule", None)
+        if sched is not None and sched.since >= sched.interval:
+            raise ProgramError(f"layer {li} ({compiled.layers[li].name}): {sched.since} updates without the crs the "
+                               f"design's carry schedule needs; allowed: a crs every {sched.interval} updates")
+    return ex, outs
 
 
 class Executor:
@@ -219,7 +337,8 @@ class Executor:
         if isinstance(ins, Mvm):
             return self.units.mvm(self, s, ins)
         if isinstance(ins, Crs):
-            return True  # exact arithmetic: no carries to resolve
+            crs = getattr(self.units, "crs", None)  # exact arithmetic (FloatUnits): no carries to resolve
+            return True if crs is None else crs(self, s, ins)
         if isinstance(ins, Alu):
             a = core.view(ins.src1, ins.vec)
             out = _UNARY[ins.op](a) if ins.src2 is None else _BINARY[ins.op](a, core.view(ins.src2, ins.vec))
@@ -286,22 +405,32 @@ class Executor:
 
 
 def train_step(compiled, units, x, loss_grad, dtype=torch.float32) -> torch.Tensor:
-    """Run one compiled training step (``compiled.train``) on ``units`` (a backend: :class:`LayerCores` or
-    :class:`FloatUnits`, kept across steps) for input ``x``; ``loss_grad(y) -> d`` is the host's loss gradient.
-    Returns the output ``y``. Loops over examples and epochs are Python around this call."""
+    """Run one compiled training step (``compiled.train``) on ``units`` for input ``x`` (the host vector of port
+    ``x``, :func:`pimtrain.isa.netcompile.host_input`); ``loss_grad(y) -> d`` is the host's loss gradient (``y`` and
+    ``d`` flat over the batch). ``units``: :class:`LayerCores` (run as the layer-level step,
+    :func:`run_on_layer_cores`) or :class:`FloatUnits` (kept across steps). Returns the output ``y``. Loops over
+    batches and epochs are Python around this call (:class:`pimtrain.isa.netcompile.StepPrograms` gives each step
+    the program whose ``crs`` fall where the carry schedule is)."""
     if not compiled.train:
-        raise ProgramError("train_step: the program was compiled for inference; allowed: compile_mlp(..., train=True)")
+        raise ProgramError("train_step: the program was compiled for inference; allowed: compile_model(..., train=True)")
     seen = {}
 
-    def host(ex):
-        y = ex.read_output("y")
-        if y is None or "y" in seen:
-            return False
-        seen["y"] = y
-        ex.write_input("d", loss_grad(y))
-        return True
+    def factory():
+        seen.clear()
 
-    Executor(compiled.program, units, dtype=dtype).run({"x": x}, host=host)
+        def host(ex):
+            y = ex.read_output("y")
+            if y is None or "y" in seen:
+                return False
+            seen["y"] = y
+            ex.write_input("d", loss_grad(y))
+            return True
+        return host
+
+    if isinstance(units, LayerCores):
+        run_on_layer_cores(compiled, units.cores, {"x": x}, host=factory, dtype=dtype)
+    else:
+        Executor(compiled.program, units, dtype=dtype).run({"x": x}, host=factory())
     if "y" not in seen:
         raise ProgramError("train_step: the program ended without its output y")
     return seen["y"]

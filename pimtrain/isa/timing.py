@@ -4,7 +4,8 @@ Streams are taken in order of the time they are ready (a heap); each runs its ne
 there (the functional executor's eDRAM counters decide *whether*, the time each word was written decides *when*).
 An instruction starts at the latest of: its stream's previous instruction's end (a core issues in order), the
 unit it needs being free (each matrix unit, the core's vector ALU lanes, the tile's eDRAM port, the tile's
-router), the time its data was written (loads, sends) or its message arrived (receives). Per instruction, from the
+router), the time its data was written (loads, sends) or its message arrived (receives), and for stores and
+receives the time the words' previous contents were last read (a reused slot waits for its reader). Per instruction, from the
 design's components (:func:`pimtrain.cost.hardware.build_hardware`, the same objects the analytical PUMA engine
 ``pimtrain/cost/puma.py`` charges):
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import heapq
 import math
+
+import numpy as np
 from collections import Counter, defaultdict
 
 from pimtrain.cost.hardware import build_hardware
@@ -81,8 +84,11 @@ class TimedExecutor(Executor):
     def __init__(self, program: Program, design, weights=None, **kw):
         super().__init__(program, weights, **kw)
         self.costs = Costs(design)
-        self.written = {t: [0.0] * self.m.edram for t in range(self.m.tiles)}
-        self.writer = {t: [None] * self.m.edram for t in range(self.m.tiles)}
+        # per eDRAM word: when it was last written / last read, and by which event (-1: none)
+        self.written = {t: np.zeros(self.m.edram) for t in range(self.m.tiles)}
+        self.writer = {t: np.full(self.m.edram, -1, dtype=np.int64) for t in range(self.m.tiles)}
+        self.read_end = {t: np.zeros(self.m.edram) for t in range(self.m.tiles)}
+        self.reader = {t: np.full(self.m.edram, -1, dtype=np.int64) for t in range(self.m.tiles)}
         self.free: dict = defaultdict(float)  # unit -> time free
         self.last_user: dict = {}  # unit -> event that last held it
         self.busy: Counter = Counter()  # unit kind -> busy seconds
@@ -123,17 +129,20 @@ class TimedExecutor(Executor):
         ready = {id(s): 0.0 for s in self.p.streams}
         prev_ev = {id(s): None for s in self.p.streams}
         heap = [(0.0, i) for i in range(len(self.p.streams))]
-        waiting: list[int] = []
-        while heap or waiting:
+        waiting: dict[int, list[int]] = {}  # tile -> streams waiting for its eDRAM / messages (or -1: a barrier)
+        barrier = hasattr(self.units, "arrived")  # matrix units that wait for one another (LayerCores)
+        while heap or any(waiting.values()):
             if not heap:
                 if not (host and host(self)):
-                    s = self.p.streams[waiting[0]]
+                    first = min(i for w in waiting.values() for i in w)
+                    s = self.p.streams[first]
                     raise ProgramError(f"{_where(s, self.pc[id(s)])}: deadlock, every stream waits "
-                                       f"({len(waiting)} streams); allowed: a program whose loads follow their stores")
+                                       f"({sum(map(len, waiting.values()))} streams); allowed: a program whose loads "
+                                       "follow their stores")
                 t_host = max((ev[1] for ev in self.events), default=0.0)
-                for i in waiting:
+                for i in (i for w in waiting.values() for i in w):
                     heapq.heappush(heap, (max(ready[id(self.p.streams[i])], t_host), i))
-                waiting = []
+                waiting = {}
                 continue
             _, i = heapq.heappop(heap)
             s = self.p.streams[i]
@@ -155,16 +164,18 @@ class TimedExecutor(Executor):
                 heapq.heappush(heap, (ready[id(s)], i))
                 continue
             data_t, data_ev = 0.0, None
-            if isinstance(ins, (Load, Send)):
-                ws = self.written[s.tile][ins.addr:ins.addr + ins.vec]
-                data_t = max(ws)
-                data_ev = self.writer[s.tile][ins.addr + ws.index(data_t)]
+            if isinstance(ins, (Load, Send)):  # read after write
+                data_t, data_ev = _latest(self.written[s.tile], self.writer[s.tile], ins.addr, ins.vec)
             if isinstance(ins, Receive):
                 q = self.msg_meta.get((ins.frm, s.tile))
                 if q:
                     data_t, data_ev = q[0]
+            if isinstance(ins, (Store, Receive)):  # write after read: the words' previous readers are done
+                war_t, war_ev = _latest(self.read_end[s.tile], self.reader[s.tile], ins.addr, ins.vec)
+                if war_t > data_t:
+                    data_t, data_ev = war_t, war_ev
             if not self._step(s, ins):
-                waiting.append(i)
+                waiting.setdefault(-1 if isinstance(ins, (Mvm, Crs)) else s.tile, []).append(i)
                 continue
             if isinstance(ins, Receive):
                 self.msg_meta[(ins.frm, s.tile)].pop(0)
@@ -187,19 +198,29 @@ class TimedExecutor(Executor):
                 self.energy_comp[comp] += e
                 self.energy_class[ins.klass] += e
             if isinstance(ins, (Store, Receive)):
-                for a in range(ins.addr, ins.addr + ins.vec):
-                    self.written[s.tile][a] = end
-                    self.writer[s.tile][a] = ev
+                self.written[s.tile][ins.addr:ins.addr + ins.vec] = end
+                self.writer[s.tile][ins.addr:ins.addr + ins.vec] = ev
+            if isinstance(ins, (Load, Send)):
+                r_end, r_ev = self.read_end[s.tile][ins.addr:ins.addr + ins.vec], self.reader[s.tile][ins.addr:ins.addr + ins.vec]
+                later = r_end < end
+                r_end[later] = end
+                r_ev[later] = ev
             if isinstance(ins, Send):
                 self.msg_meta[(s.tile, ins.to)].append((end, ev))
             self.pc[id(s)] = pc + 1
             self.executed += 1
             ready[id(s)], prev_ev[id(s)] = end, ev
             heapq.heappush(heap, (end, i))
-            if waiting:  # something was written or sent: the waiting streams try again
-                for j in waiting:
-                    heapq.heappush(heap, (max(ready[id(self.p.streams[j])], end), j))
-                waiting = []
+            # what this instruction changed: the streams waiting on it try again
+            woken = []
+            if isinstance(ins, (Load, Store, Send, Receive)):
+                woken += waiting.pop(s.tile, [])
+            if isinstance(ins, Send):
+                woken += waiting.pop(ins.to, [])
+            if barrier and isinstance(ins, (Mvm, Crs)):
+                woken += waiting.pop(-1, [])
+            for j in woken:
+                heapq.heappush(heap, (max(ready[id(self.p.streams[j])], end), j))
         return self.report()
 
     def report(self) -> dict:
@@ -226,6 +247,14 @@ class TimedExecutor(Executor):
             "critical_path_by_opcode_s": _by_op(path),
             "instructions_executed": self.executed,
         }
+
+
+def _latest(times, events, addr: int, vec: int) -> tuple[float, int | None]:
+    """The latest time over words ``addr .. addr+vec`` and its event (None if none)."""
+    w = times[addr:addr + vec]
+    i = int(w.argmax())
+    ev = int(events[addr + i])
+    return float(w[i]), (ev if ev >= 0 else None)
 
 
 def _by_op(path) -> dict:
