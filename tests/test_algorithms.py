@@ -199,11 +199,15 @@ def test_counts_charge_transfer_reads_and_both_arrays_writes():
     s = c.stats
     assert s["vectors_forward"] == 12 and s["update_events"] == 12  # the network's: 3 batches of 4 samples
     assert s["transfer.reads"] == 6 and s["A.vectors_forward"] == 6  # 3 transfers x 2 one-hot columns through A's ADCs
-    assert s["forward.conversions"] == s["C.forward.conversions"] + s["A.forward.conversions"] > s["C.forward.conversions"]
-    assert s["update.pulsed_cells"] == s["A.update.pulsed_cells"] + s["C.update.pulsed_cells"]
-    assert s["C.update_events"] == 6  # one rank-1 write per transferred column
+    # the transfers' reads and writes are kept apart from the network's reads and the gradient's writes
+    assert s["transfer.read.conversions"] == s["A.forward.conversions"] > 0  # gamma 0: A is read only by transfers
+    assert s["forward.conversions"] == s["C.forward.conversions"]
+    assert s["transfer.write.pulsed_cells"] == s["C.update.pulsed_cells"] > 0
+    assert s["update.pulsed_cells"] == s["A.update.pulsed_cells"]  # the gradient lands on A
+    assert s["C.update_events"] == s["transfer.write.update_events"] == 6  # one rank-1 write per transferred column
     m = measured_counts(s)
     assert m["forward"]["conversions"] == s["forward.conversions"] / 12
+    assert m["algorithm"]["transfer.read.conversions"] == s["transfer.read.conversions"] / 3  # per update call
 
 
 def test_transfer_reads_use_their_own_converters():

@@ -359,6 +359,8 @@ class AlgorithmSpec(Strict):
         "subtracted at every read of A: its own device draws and programming noise)",
     )
     transfer_io: IOSpec | None = Field(default=None, description="converters of the transfer read (None = io.forward)")
+    buffer_bits: int = Field(default=16, ge=2, le=64, description="bits of one digital buffer entry (χ, H) for the cost: "
+                             "storage and adder width (assumed 16: a fixed-point accumulator above 8-bit gradients)")
 
     @model_validator(mode="after")
     def _used(self):

@@ -97,7 +97,10 @@ class CompoundCore(CoreBase):
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
         y = self.C.vmm(x)
         if self.A is not None and self.alg.gamma > 0:  # A holds the chopped weight: its inputs chopped too
-            xc = x * self.choppers.signs if self.choppers is not None else x
+            xc = x
+            if self.choppers is not None:
+                xc = x * self.choppers.signs
+                self.counters.add("chopper.sign_flips_applied", x.numel())
             y = y + self.alg.gamma * self._a("vmm", xc)
         return y
 
@@ -105,7 +108,10 @@ class CompoundCore(CoreBase):
         y = self.C.mvm(d)
         if self.A is not None and self.alg.gamma > 0:
             ya = self._a("mvm", d)
-            y = y + self.alg.gamma * (ya * self.choppers.signs if self.choppers is not None else ya)
+            if self.choppers is not None:
+                ya = ya * self.choppers.signs
+                self.counters.add("chopper.sign_flips_applied", ya.numel())
+            y = y + self.alg.gamma * ya
         return y
 
     # ------------------------------------------------------------------------------------------ update
@@ -118,7 +124,7 @@ class CompoundCore(CoreBase):
         v["samples_updated"] = v.get("samples_updated", 0) + x.shape[0]
         if self.chi is not None:
             self.chi.add(d.t() @ x, -float(lr))  # the digital accumulator: B·out·in multiply-adds
-            v["buffer.adds"] = v.get("buffer.adds", 0) + x.shape[0] * self.out_features * self.in_features
+            v["buffer.macs"] = v.get("buffer.macs", 0) + x.shape[0] * self.out_features * self.in_features
         else:
             if self.choppers is not None:
                 x = x * self.choppers.signs  # input choppers: A learns the chopped gradient
@@ -129,7 +135,31 @@ class CompoundCore(CoreBase):
             self.transfer()
 
     def transfer(self) -> None:
-        """One transfer (see the module docstring of :mod:`.transfer` for what each algorithm moves)."""
+        """One transfer (see the module docstring of :mod:`.transfer` for what each algorithm moves). What the
+        arrays counted during it is kept apart (``transfer.read.*``: A's and R's reads, ``transfer.write.*``: C's
+        writes), so the cost charges it as transfers, not as the network's reads and gradient writes."""
+        before = {n: c.stats for n, c in self.arrays.items()}
+        try:
+            self._transfer()
+        finally:
+            self._tally_transfer(before)
+
+    def _tally_transfer(self, before: dict) -> None:
+        for name, core in self.arrays.items():
+            old, new = before[name], core.stats
+            for k, val in new.items():
+                if not isinstance(val, (int, float)) or isinstance(val, bool):
+                    continue
+                if name == "C" and (k.startswith("update.") or k == "update_events"):
+                    side = "write"
+                elif name != "C" and (k.startswith("forward.") or k == "vectors_forward"):
+                    side = "read"
+                else:
+                    continue
+                d = val - old.get(k, 0)
+                self.counters.add(f"transfer.{side}.{k.split('.', 1)[-1]}", d)
+
+    def _transfer(self) -> None:
         v = self.counters.values
         v["transfers"] = v.get("transfers", 0) + 1
         if self.chi is not None:
@@ -143,6 +173,7 @@ class CompoundCore(CoreBase):
         v["transfer.reads"] = v.get("transfer.reads", 0) + n
         if self.choppers is not None:
             y = y * self.choppers.signs[cols].unsqueeze(1)  # undo the chopper the column was learnt under
+            v["chopper.sign_flips_applied"] = v.get("chopper.sign_flips_applied", 0) + n * self.out_features
             self.choppers.maybe_flip(cols, self.generator)
         if self.H is None:  # Tiki-Taka: the read, scaled, written into C's columns
             self._write_columns(cols, self.alg.transfer_lr * y)
@@ -150,6 +181,10 @@ class CompoundCore(CoreBase):
         self.H.decay(cols, self.alg.buffer_decay)
         self.H.add_columns(cols, y.t(), self.alg.transfer_lr)
         v["buffer.adds"] = v.get("buffer.adds", 0) + n * self.out_features
+        # H ← (1 − decay)·H + lr·y: one multiply per entry for the decay, one for the scale (when not 1)
+        mults = n * self.out_features * ((self.alg.buffer_decay > 0) + (self.alg.transfer_lr != 1.0))
+        if mults:
+            v["buffer.multiplies"] = v.get("buffer.multiplies", 0) + mults
         self._write_whole_steps(self.H, cols)
 
     def _write_whole_steps(self, buf: "Buffer", cols: torch.Tensor | None) -> None:
@@ -202,8 +237,10 @@ class CompoundCore(CoreBase):
         """The arrays' counts under ``<array>.<key>`` (``C.update.pulses``, ``A.forward.conversions`` ...), the
         network's reads and the update (C's, plus A's and R's where they take part) under the plain Mapping names,
         and the algorithm's own counts: ``transfers``, ``transfer.reads`` (columns read), ``transfer.columns_written``,
-        ``transfer.cells_written``, ``buffer.adds``, ``buffer.compares``, ``buffer.cells`` (digital storage),
-        ``chopper.flips``."""
+        ``transfer.cells_written``, ``transfer.read.*`` / ``transfer.write.*`` (what A and R counted in the transfer
+        reads, what C counted in the transfer writes; taken out of the plain names), ``transfer.write_activity``,
+        ``buffer.macs`` (mixed precision's χ), ``buffer.adds``, ``buffer.multiplies``, ``buffer.compares``,
+        ``buffer.cells`` (digital storage), ``chopper.flips``, ``chopper.sign_flips_applied``."""
         s = self.counters.read()
         for k in ("opu_calls", "samples_updated", "transfers"):
             s.setdefault(k, 0)
@@ -220,15 +257,25 @@ class CompoundCore(CoreBase):
                 s[k] = c[k]
         rule = self.design.update.rule
         s["update_events"] = s["samples_updated"] if rule == "outer_product" else s["opu_calls"]
-        # every array's actions summed under the Mapping's names: transfer reads of A (and R) are charged as reads,
-        # the writes into A and the transfer writes into C as updates (per network vector / update event)
+        # every array's actions summed under the Mapping's names, less what the transfers did (transfer.read.*: A's
+        # and R's reads; transfer.write.*: C's writes): the network's reads and the gradient's writes; the transfers
+        # are charged by pimtrain.cost.algorithms from the transfer.* counts
         for st in per.values():
             for k, val in st.items():
                 if k.startswith(("forward.", "backward.", "update.")) and isinstance(val, (int, float)):
                     s[k] = s.get(k, 0) + val
-        src = per.get("A", c)
-        if src.get("update_activity") is not None:
-            s["update_activity"] = src["update_activity"]
+        for k in list(s):
+            for side, kern in (("read", "forward"), ("write", "update")):
+                pre = f"transfer.{side}."
+                if k.startswith(pre) and f"{kern}.{k[len(pre):]}" in s:
+                    s[f"{kern}.{k[len(pre):]}"] = max(s[f"{kern}.{k[len(pre):]}"] - s[k], 0)
+        cap = s.get("transfer.write.pulse_capacity")
+        s["transfer.write_activity"] = min(s.get("transfer.write.pulses", 0) / cap, 1.0) if cap else None
+        src = per.get("A")
+        if src is not None and src.get("update_activity") is not None:
+            s["update_activity"] = src["update_activity"]  # the gradient's writes land on A
+        elif src is None:
+            s["update_activity"] = None  # mixed precision: the gradient goes into the digital χ, C gets transfers only
         s["buffer.cells"] = sum(b.value.numel() for b in (self.chi, self.H) if b is not None)
         s["chopper.flips"] = self.choppers.flips if self.choppers is not None else 0
         s["arrays"] = len(self.arrays)
