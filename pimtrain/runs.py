@@ -85,6 +85,13 @@ def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: in
         from pimtrain.nn.drift_eval import accuracy_at
 
         out["drift"] = accuracy_at(result.model, data.test_x, data.test_y, eval_at, seed=seed)
+    drift = design.device.drift
+    if drift.model == "pcm" and drift.read_time > 0:  # device.drift.read_time: the accuracy read then (same model)
+        from pimtrain.nn.drift_eval import accuracy_at
+
+        row = accuracy_at(result.model, data.test_x, data.test_y, [drift.read_time], seed=seed)[0]
+        out["read_time"] = {"t_s": row["t_s"], "compensation": drift.compensation,
+                            "test_accuracy": row["accuracy_compensated" if drift.compensation == "global" else "accuracy"]}
     return out
 
 

@@ -358,6 +358,10 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
         _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed)
     if algorithm and not inference and batch_size:  # transfers, buffers, choppers of the algorithm
         charge_algorithm(led, hw, maps, names, batch_size, counts, placement)
+    if design.device.refresh_threshold is not None and not inference and batch_size:  # one-sided pairs refreshed
+        from .refresh import charge as charge_refresh
+
+        charge_refresh(led, hw, names, counts)
     if design.pipeline.layers == "pipelined":
         _pipeline_layers(led, names, batch_size)
     total_t = sum(led.latency.values())

@@ -89,6 +89,28 @@ class StuckAtSpec(Strict):
 DeviceModel = Literal["ideal", "linear_step", "soft_bounds", "lookup_table", "binary", "pcm"]
 
 
+class DriftSpec(Strict):
+    """Conductance drift after programming, for reading a trained network later (:mod:`pimtrain.devices.drift`).
+
+    ``model``: ``none`` or ``pcm`` (the PCM power law with growing read noise, Nandakumar et al. ICECS 2019).
+    ``read_time``: the time after programming at which the trained network is evaluated (``pimtrain train``
+    reports the accuracy read then, beside the one right after training; ``--eval-at`` reads at further times with
+    the same model). ``compensation``: ``global`` scales each layer's outputs by one factor calibrated at read time
+    (aihwkit's ``GlobalDriftCompensation``), ``none`` reads as drifted."""
+
+    model: Literal["none", "pcm"] = "none"
+    read_time: Time = Field(default=0.0, ge=0.0, description="evaluation time after programming (s)")
+    compensation: Literal["none", "global"] = "none"
+
+    @model_validator(mode="after")
+    def _used(self):
+        if self.model == "none" and (self.read_time > 0 or self.compensation != "none"):
+            raise ValueError("read_time / compensation need a drift model; allowed model: pcm")
+        if self.read_time > 1e12:
+            raise ValueError(f"read_time: {self.read_time:g} s is beyond any device lifetime; allowed: 0 .. 1e12 s")
+        return self
+
+
 class DeviceSpec(Strict):
     """How one cell's conductance responds to update pulses, and how it reads.
 
@@ -115,6 +137,12 @@ class DeviceSpec(Strict):
     levels: int | None = Field(default=None, ge=2, description="finite number of conductance levels (None = continuous)")
     stuck_at: StuckAtSpec = Field(default_factory=StuckAtSpec)
     lookup: LookupTableSpec | None = None
+    refresh_threshold: float | None = Field(
+        default=None, gt=0.0, le=1.0,
+        description="pcm on differential pairs: when either device of a pair has climbed past this fraction of its "
+        "range after an update, the pair is read, both devices RESET (abrupt, to g_min) and the difference "
+        "re-programmed onto one of them (pimtrain.xbar.refresh); None: never")
+    drift: DriftSpec = Field(default_factory=lambda: DriftSpec())
 
     @property
     def ideal_updates(self) -> bool:
@@ -133,6 +161,8 @@ class DeviceSpec(Strict):
             raise ValueError(f"g_min must be below g_max (got g_min={self.g_min:g} S, g_max={self.g_max:g} S)")
         if self.model == "lookup_table" and self.lookup is None:
             raise ValueError("model 'lookup_table' needs a 'lookup' block with the table paths")
+        if self.refresh_threshold is not None and self.model != "pcm":
+            raise ValueError(f"refresh_threshold is used by model 'pcm' (one-sided pairs); model is {self.model!r}")
         return self
 
 

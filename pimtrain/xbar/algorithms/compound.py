@@ -262,7 +262,7 @@ class CompoundCore(CoreBase):
         # are charged by pimtrain.cost.algorithms from the transfer.* counts
         for st in per.values():
             for k, val in st.items():
-                if k.startswith(("forward.", "backward.", "update.")) and isinstance(val, (int, float)):
+                if k.startswith(("forward.", "backward.", "update.", "refresh.")) and isinstance(val, (int, float)):
                     s[k] = s.get(k, 0) + val
         for k in list(s):
             for side, kern in (("read", "forward"), ("write", "update")):
