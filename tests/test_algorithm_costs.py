@@ -40,12 +40,15 @@ def trained_counts(d: Design, steps: int = 3) -> dict:
     return measured_counts(core.stats)
 
 
-def test_transfer_energy_is_counts_times_component_energy():
-    d = des(kind="c_ttv2", columns_per_transfer=2, chopper_probability=0.5, buffer_decay=0.1, transfer_lr=0.5,
+@pytest.mark.parametrize("kind", ["c_ttv2", "agad"])
+def test_transfer_energy_is_counts_times_component_energy(kind):
+    d = des(kind=kind, columns_per_transfer=2, chopper_probability=0.5, buffer_decay=0.1, transfer_lr=0.5,
             transfer_io={"adc_bits": 4, "dac_bits": 8})
     m = trained_counts(d)
     a = m["algorithm"]
-    assert a["transfer.reads"] == 2 and a["buffer.adds"] == 2 * OUT and a["buffer.multiplies"] == 2 * 2 * OUT
+    agad = kind == "agad"  # AGAD subtracts its reference from every entry read and copies it at each flip
+    assert a["transfer.reads"] == 2 and a["buffer.adds"] == 2 * OUT * (1 + agad) and a["buffer.multiplies"] == 2 * 2 * OUT
+    assert (a.get("buffer.reference_writes", 0) > 0) == agad
     rep = evaluate(d, workload(), batch_size=B, counts={"fc": m})
     comp = rep.component
     hw = build_hardware(d)
@@ -56,11 +59,11 @@ def test_transfer_energy_is_counts_times_component_energy():
     from pimtrain.cost.registry import get
 
     bits = d.update.algorithm.buffer_bits
-    buf = get("sram")("b", {"capacity_bits": OUT * IN * bits, "width_bits": bits}, tech=d.technology, design=d)
+    buf = get("sram")("b", {"capacity_bits": OUT * IN * bits * (1 + agad), "width_bits": bits}, tech=d.technology, design=d)
     er, _ = buf.read(bits)
     ew, _ = buf.write(bits)
     rmw = a["buffer.adds"] + a["buffer.multiplies"]
-    want = rmw * (er + ew) + a["buffer.compares"] * er + a["transfer.cells_written"] * ew
+    want = rmw * (er + ew) + a["buffer.compares"] * er + (a["transfer.cells_written"] + a.get("buffer.reference_writes", 0)) * ew
     assert comp["algorithm_buffer.fc"]["energy_j"] - comp["algorithm_buffer.fc"]["kernel"].get("leakage", 0) \
         == pytest.approx(want, rel=1e-9)
     alu = get("mac")("a", {"acc_bits": bits}, tech=d.technology, design=d)

@@ -11,8 +11,8 @@ them the counts below are derived from the design (the fixed estimate). Charged 
 - **transfer writes**: the rank-1 column writes into C through C's update rule (``transfer.write.*``; the
   activity the numerics measured on those writes);
 - **buffer**: the digital χ (mixed precision) or H (TTv2 family), ``buffer_bits`` per entry, one SRAM per layer
-  sized to it (component ``algorithm_buffer``: Horowitz ISSCC 2014 fit, as :class:`~.components.SRAM`): a
-  read and a write per add / multiply-add, a read per compare, a write per cell written out; its arithmetic
+  sized to it (with AGAD's reference P beside it; component ``algorithm_buffer``: Horowitz ISSCC 2014 fit, as :class:`~.components.SRAM`): a
+  read and a write per add / multiply-add, a read per compare, a write per cell written out and per reference entry copied (AGAD); its arithmetic
   on a fixed-point unit (component ``algorithm_alu``: :class:`~.components.MACUnit`, Horowitz ISSCC 2014):
   ``mac()`` per multiply-add and per multiply (a multiply costed as a multiply-add: an upper bound), ``add()``
   per add and per compare;
@@ -75,17 +75,20 @@ def derived_counts(design: Design, m: LayerMapping, batch_size: int) -> dict:
         c.update({"transfer.reads": cols, "transfer.read.vectors_forward": cols * ref,
                   "transfer.read.conversions": cols * ref * r.conversions, "transfer.read.drives": cols * ref * r.drives,
                   "transfer.read.cells_read": cols * ref * r.cells_read})
-        if alg.kind in ("ttv2", "c_ttv2"):
+        if alg.kind in ("ttv2", "c_ttv2", "agad"):
             mult = (alg.buffer_decay > 0) + (alg.transfer_lr != 1.0)
-            c.update({"buffer.adds": cols * out, "buffer.compares": cols * out, "buffer.cells": out * inp,
-                      "buffer.multiplies": cols * out * mult})
+            agad = alg.kind == "agad"  # and the reference P: a subtraction per entry read, a copy at each flip
+            c.update({"buffer.adds": cols * out * (1 + agad), "buffer.compares": cols * out,
+                      "buffer.cells": out * inp * (1 + agad), "buffer.multiplies": cols * out * mult})
+            if agad:
+                c["buffer.reference_writes"] = cols * alg.chopper_probability * out
     c["transfer.columns_written"] = cols
     c["transfer.cells_written"] = cols * out
     c["transfer.write.update_events"] = cols if design.update.rule == "outer_product" else t
     c["transfer.write.pulsed_cells"] = cols * out * m.cells_per_weight
     c["transfer.write.row_drives"] = cols * m.col_tiles
     c["transfer.write.col_drives"] = cols * out * m.row_tiles
-    if alg.kind == "c_ttv2":
+    if alg.kind in ("c_ttv2", "agad"):
         c["chopper.flips"] = cols * alg.chopper_probability
         c["chopper.sign_flips_applied"] = cols * out + (n_vec * (inp + out) if alg.gamma > 0 else 0)
     return c
@@ -180,7 +183,8 @@ def charge(led, hw, maps: list[LayerMapping], names: list[str], batch_size: int,
             e_w, t_w = buf.write(bits)
             e_mac, t_mac = alu.mac()
             e_add, _ = alu.add()
-            e_buf = (rmw * (e_r + e_w) + c.get("buffer.compares", 0) * e_r + c.get("transfer.cells_written", 0) * e_w)
+            e_buf = (rmw * (e_r + e_w) + c.get("buffer.compares", 0) * e_r
+                     + (c.get("transfer.cells_written", 0) + c.get("buffer.reference_writes", 0)) * e_w)
             e_alu = (c.get("buffer.macs", 0) + c.get("buffer.multiplies", 0)) * e_mac + \
                 (c.get("buffer.adds", 0) + c.get("buffer.compares", 0)) * e_add
             led.e(KERNEL, name, buf.name, e_buf)
@@ -189,7 +193,7 @@ def charge(led, hw, maps: list[LayerMapping], names: list[str], batch_size: int,
             ops = rmw + c.get("buffer.compares", 0)
             led.t(KERNEL, name, ops / units * max(t_r + t_w, t_mac))
             parts.area["buffer"] += buf.area + alu.area * units
-        if alg.kind == "c_ttv2":
+        if alg.kind in ("c_ttv2", "agad"):
             reg = _component("register", f"algorithm_chopper.{name}", {"bits": float(max(m.in_features, 1))}, d)
             extras.append((reg, "choppers", 1))
             e1, _ = reg.access(1)

@@ -371,7 +371,9 @@ class AlgorithmSpec(Strict):
     a digital buffer H (``transfer_lr``·read); whole ``buffer_threshold`` steps are written into C, H keeps the rest
     and forgets ``buffer_decay`` of it per transfer. ``c_ttv2`` (Rasch et al. 2023): ttv2 with input choppers ±1
     per column, flipped with ``chopper_probability`` at each of the column's transfers, cancelling A's offset.
-    ``agad`` and ``residual`` are stated here; their numerics are not built yet (the core refuses them).
+    ``agad`` (Rasch et al. 2023): c_ttv2 whose transfer read is taken relative to an on-the-fly digital reference,
+    A's read at the column's last chopper flip (no reference array, no device decay needed). ``residual`` (Li et al.
+    2024, residual learning): tiki_taka read as W = γ·A + C with γ > 0, the gradient taken at that mixed weight.
     One device step = ``device.dw_min`` × ``array.w_max`` (aihwkit's dw_min at w_max 1).
     """
 
@@ -400,6 +402,8 @@ class AlgorithmSpec(Strict):
             raise ValueError(f"buffer_decay is used by ttv2, c_ttv2 and agad; kind is {self.kind!r}")
         if self.gamma > 0 and self.kind not in ("tiki_taka", "ttv2", "c_ttv2", "agad", "residual"):
             raise ValueError(f"gamma weighs the fast array A; kind {self.kind!r} has none")
+        if self.kind == "residual" and self.gamma <= 0:
+            raise ValueError("gamma: residual learning reads W = gamma*A + C; allowed: gamma > 0")
         return self
 
 

@@ -24,7 +24,7 @@ from ..base import CoreBase, update_pair
 from .transfer import Buffer, Choppers, TransferPointer
 
 #: algorithms whose numerics are built
-BUILT = ("mixed_precision", "tiki_taka", "ttv2", "c_ttv2")
+BUILT = ("mixed_precision", "tiki_taka", "ttv2", "c_ttv2", "agad", "residual")
 
 
 def _error(msg: str):
@@ -53,6 +53,8 @@ class CompoundCore(CoreBase):
         alg = design.update.algorithm
         if alg.kind not in BUILT:
             raise _error(f"update.algorithm.kind: {alg.kind!r} is not built yet; allowed: sgd, {', '.join(BUILT)}")
+        if alg.kind == "residual" and alg.gamma <= 0:
+            raise _error("update.algorithm.gamma: residual learning reads W = gamma*A + C; allowed: gamma > 0")
         if design.update.weight_copies != 1 or design.update.delta_arrays:
             raise _error("update.weight_copies / delta_arrays: a compound (update.algorithm) core writes one copy per "
                          "array; allowed: weight_copies 1, delta_arrays false")
@@ -80,18 +82,24 @@ class CompoundCore(CoreBase):
         dev = weight.device
         out, inp = self.shape
         self.chi = Buffer((out, inp), dev) if alg.kind == "mixed_precision" else None
-        self.H = Buffer((out, inp), dev) if alg.kind in ("ttv2", "c_ttv2") else None
-        self.choppers = Choppers(inp, alg.chopper_probability, dev) if alg.kind == "c_ttv2" else None
+        self.H = Buffer((out, inp), dev) if alg.kind in ("ttv2", "c_ttv2", "agad") else None
+        self.choppers = Choppers(inp, alg.chopper_probability, dev) if alg.kind in ("c_ttv2", "agad") else None
+        #: AGAD's on-the-fly reference: per column, A's read at the column's last chopper flip (digital)
+        self.P = Buffer((out, inp), dev) if alg.kind == "agad" else None
         self.pointer = TransferPointer(inp, alg.columns_per_transfer)
         self._updates = 0
         self.fast_path = "compound: " + ", ".join(f"{k}: {getattr(c, 'fast_path', c.kind)}" for k, c in self.arrays.items())
 
     # ------------------------------------------------------------------------------------------ reads
-    def _a(self, read: str, v: torch.Tensor) -> torch.Tensor:
-        """A's value read (A − R with a reference array)."""
+    def _a(self, read: str, v: torch.Tensor, reference: bool = False) -> torch.Tensor:
+        """A's value read (A − R with a reference array; ``reference``: less AGAD's digital reference P, computed
+        digitally beside the analog read)."""
         y = getattr(self.A, read)(v)
         if self.R is not None:
             y = y - getattr(self.R, read)(v)
+        if reference and self.P is not None:
+            y = y - (v @ self.P.value.t() if read == "vmm" else v @ self.P.value)
+            self.counters.add("buffer.macs", v.shape[0] * self.out_features * self.in_features)
         return y
 
     def vmm(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,13 +109,13 @@ class CompoundCore(CoreBase):
             if self.choppers is not None:
                 xc = x * self.choppers.signs
                 self.counters.add("chopper.sign_flips_applied", x.numel())
-            y = y + self.alg.gamma * self._a("vmm", xc)
+            y = y + self.alg.gamma * self._a("vmm", xc, reference=True)
         return y
 
     def mvm(self, d: torch.Tensor) -> torch.Tensor:
         y = self.C.mvm(d)
         if self.A is not None and self.alg.gamma > 0:
-            ya = self._a("mvm", d)
+            ya = self._a("mvm", d, reference=True)
             if self.choppers is not None:
                 ya = ya * self.choppers.signs
                 self.counters.add("chopper.sign_flips_applied", ya.numel())
@@ -172,9 +180,16 @@ class CompoundCore(CoreBase):
         y = self._a("vmm", e)  # (n, out): A's columns, read through A's (transfer) converters
         v["transfer.reads"] = v.get("transfer.reads", 0) + n
         if self.choppers is not None:
+            raw = y
+            if self.P is not None:  # AGAD: the change since the column's last chopper flip (its reference P)
+                y = y - self.P.value[:, cols].t()
+                v["buffer.adds"] = v.get("buffer.adds", 0) + n * self.out_features
             y = y * self.choppers.signs[cols].unsqueeze(1)  # undo the chopper the column was learnt under
             v["chopper.sign_flips_applied"] = v.get("chopper.sign_flips_applied", 0) + n * self.out_features
-            self.choppers.maybe_flip(cols, self.generator)
+            flip = self.choppers.maybe_flip(cols, self.generator)
+            if self.P is not None and flip is not None and bool(flip.any()):  # the new period's reference: this read
+                self.P.value[:, cols[flip]] = raw[flip].t()
+                v["buffer.reference_writes"] = v.get("buffer.reference_writes", 0) + int(flip.sum()) * self.out_features
         if self.H is None:  # Tiki-Taka: the read, scaled, written into C's columns
             self._write_columns(cols, self.alg.transfer_lr * y)
             return
@@ -215,6 +230,8 @@ class CompoundCore(CoreBase):
         w = self.C.get_weight()
         if self.A is not None and self.alg.gamma > 0:
             a = self.A.get_weight() - (self.R.get_weight() if self.R is not None else 0)
+            if self.P is not None:
+                a = a - self.P.value
             if self.choppers is not None:
                 a = a * self.choppers.signs
             w = w + self.alg.gamma * a
@@ -228,7 +245,7 @@ class CompoundCore(CoreBase):
             self.A.set_weight(z)
             if self.R is not None:
                 self.R.set_weight(z)
-        for b in (self.chi, self.H):
+        for b in (self.chi, self.H, self.P):
             if b is not None:
                 b.value.zero_()
 
@@ -276,7 +293,7 @@ class CompoundCore(CoreBase):
             s["update_activity"] = src["update_activity"]  # the gradient's writes land on A
         elif src is None:
             s["update_activity"] = None  # mixed precision: the gradient goes into the digital χ, C gets transfers only
-        s["buffer.cells"] = sum(b.value.numel() for b in (self.chi, self.H) if b is not None)
+        s["buffer.cells"] = sum(b.value.numel() for b in (self.chi, self.H, self.P) if b is not None)
         s["chopper.flips"] = self.choppers.flips if self.choppers is not None else 0
         s["arrays"] = len(self.arrays)
         return s
@@ -288,6 +305,7 @@ class CompoundCore(CoreBase):
             "arrays": {k: c.state_dict() for k, c in self.arrays.items()},
             "chi": None if self.chi is None else self.chi.value.clone(),
             "H": None if self.H is None else self.H.value.clone(),
+            "P": None if self.P is None else self.P.value.clone(),
             "choppers": None if self.choppers is None else (self.choppers.signs.clone(), self.choppers.flips),
         }
 
@@ -302,6 +320,8 @@ class CompoundCore(CoreBase):
             self.chi.value.copy_(sd["chi"])
         if self.H is not None:
             self.H.value.copy_(sd["H"])
+        if self.P is not None:
+            self.P.value.copy_(sd["P"])
         if self.choppers is not None:
             self.choppers.signs.copy_(sd["choppers"][0])
             self.choppers.flips = int(sd["choppers"][1])
@@ -310,7 +330,7 @@ class CompoundCore(CoreBase):
         device = torch.device(device)
         for c in self.arrays.values():
             c.to(device)
-        for b in (self.chi, self.H):
+        for b in (self.chi, self.H, self.P):
             if b is not None:
                 b.value = b.value.to(device)
         if self.choppers is not None:
