@@ -4,7 +4,6 @@ from __future__ import annotations
 import pytest
 import torch
 
-from pimtrain.design import PimtrainError
 from pimtrain.design.models import Design
 from pimtrain.xbar import core_kind, make_core
 from pimtrain.xbar.algorithms import CompoundCore
