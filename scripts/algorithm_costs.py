@@ -109,17 +109,19 @@ def _si(x, unit):
 
 
 def table(rows: list[dict]) -> str:
-    cols = ["network", "design", "algorithm", "test acc.", "energy / step", "arrays (weights + extra)",
-            "occupied area", "transfers", "buffer", "choppers", "extra arrays' leakage"]
+    cols = ["network", "design", "algorithm", "test acc.", "energy / step", "latency / step", "arrays (weights + extra)",
+            "occupied area", "transfers", "buffer", "choppers", "extra arrays' leakage", "all leakage"]
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join(["---"] * len(cols)) + "|"]
     for r in rows:
         sh = (r["algorithm_parts"] or {}).get("energy_share")
         pct = (lambda v: f"{100 * v:.1f} %") if sh else (lambda v: "—")  # noqa: E731
         sh = sh or {}
+        leak = (r["kernels"].get("leakage") or {}).get("energy_j", 0.0) / r["energy_j_per_step"]
         cells = [r["network"], r["design"], r["algorithm"], f"{r['test_accuracy']:.3f}", _si(r["energy_j_per_step"], "J"),
+                 _si(r["latency_s_per_step"], "s"),
                  f"{r['arrays']['weights']} + {r['arrays']['extra']}", f"{r['area_occupied_m2'] * 1e6:.4f} mm²",
                  pct(sh.get("transfer_reads", 0) + sh.get("transfer_writes", 0)), pct(sh.get("buffer", 0)),
-                 pct(sh.get("choppers", 0)), pct(sh.get("extra_arrays_leakage", 0))]
+                 pct(sh.get("choppers", 0)), pct(sh.get("extra_arrays_leakage", 0)), f"{100 * leak:.1f} %"]
         out.append("| " + " | ".join(cells) + " |")
     return "\n".join(out)
 
@@ -134,7 +136,12 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--json", default=None, help="write every row here (atomically)")
+    ap.add_argument("--table-from", default=None, help="print the table of a --json file written before (no training)")
     args = ap.parse_args(argv)
+    if args.table_from:
+        with open(args.table_from) as f:
+            print(table(json.load(f)["rows"]))
+        return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     jobs = [(d, a, n, args.epochs, args.cnn_samples, args.seed) for n in args.networks.split(",")
             for d in args.designs.split(",") for a in args.algorithms.split(",")]
