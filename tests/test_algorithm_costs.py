@@ -105,3 +105,13 @@ def test_mixed_precision_gradient_is_digital():
     # without measured counts the derived estimate charges the same multiply-adds
     est = evaluate(d, workload(), batch_size=B)
     assert est.algorithm["counts_per_step"]["fc"]["buffer.macs"] == B * OUT * IN
+
+
+def test_a_puma_node_design_refuses_an_algorithm_it_cannot_cost():
+    from pimtrain.design import PimtrainError, load_design
+    from pimtrain.design.models import AlgorithmSpec
+
+    d = load_design("panther-sgd")
+    d = d.model_copy(update={"update": d.update.model_copy(update={"algorithm": AlgorithmSpec(kind="tiki_taka")})})
+    with pytest.raises(PimtrainError, match="update.algorithm"):
+        evaluate(d, workload(), batch_size=B)

@@ -316,6 +316,9 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
     if hw.first("matrix_unit") is not None:  # PUMA/PANTHER node: per-crossbar-operation model (cost/puma.py)
         from .puma import check_design, leakage, puma_ledger
 
+        if design.update.algorithm.kind != "sgd" and not inference:  # its transfers, buffers, extra arrays: not modelled
+            raise PimtrainError(f"update.algorithm: {design.update.algorithm.kind!r} is not costed on a matrix_unit (PUMA "
+                                "node) design; allowed: sgd, or a design costed by the generic engine")
         check_design(design, hw)
         led, names = Ledger(), _unique_names(wl.layers)
         placement = puma_ledger(design, wl, names, batch_size, inference, first_layer_backward, hw, led, check_fit)
