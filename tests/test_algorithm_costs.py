@@ -115,3 +115,14 @@ def test_a_puma_node_design_refuses_an_algorithm_it_cannot_cost():
     d = d.model_copy(update={"update": d.update.model_copy(update={"algorithm": AlgorithmSpec(kind="tiki_taka")})})
     with pytest.raises(PimtrainError, match="update.algorithm"):
         evaluate(d, workload(), batch_size=B)
+
+
+def test_epoch_cost_carries_the_algorithm_parts_per_epoch():
+    from pimtrain.runs import epoch_cost
+
+    d = des(kind="ttv2")
+    model = torch.nn.Sequential(torch.nn.Linear(IN, OUT))
+    cost = epoch_cost(d, model, (IN,), n_samples=10, batch_size=4)  # 2 full steps of 4 and one of 2
+    per = cost["algorithm_energy_j_per_epoch"]
+    step = cost["step"]["algorithm"]["energy_j"]
+    assert per["transfer_reads"] > 2 * step["transfer_reads"] * (1 - 1e-9)  # plus the last, partial step's
