@@ -94,3 +94,13 @@ def test_pcm_and_ecram_presets_are_registered():
     assert pcm.device.model == "pcm" and pcm.device.refresh_threshold == 0.75 and pcm.device.drift.model == "pcm"
     ecram = load_design("ecram-analog")
     assert ecram.device.dw_min == 0.001 and ecram.device.up_down == 0.0
+
+
+def test_refresh_needs_differential_pairs_of_one_slice():
+    from pimtrain.design import PimtrainError
+
+    d = Design.model_validate({"name": "p", "compute": "analog", "array": {"w_max": 1.0, "weight_mapping": "offset"},
+                               "device": {"model": "pcm", "dw_min": 0.01, "refresh_threshold": 0.75},
+                               "update": {"rule": "accumulate"}})
+    with pytest.raises(PimtrainError, match="device.refresh_threshold"):
+        make_core(torch.zeros(2, 2), d)

@@ -3,7 +3,7 @@
 A PCM cell only climbs gradually (SET); a differential pair G+ − G− moves both ways by SETting one side or the
 other, so both devices climb with use until the pair saturates and stops learning. The refresh (Burr et al., IEEE
 TED 62(11) 2015, the "occasional RESET"; Nandakumar et al., Front. Neurosci. 14:406 2020) restores the headroom:
-after an update, every pair with either device past ``refresh_threshold`` of its range is
+after each update call (``opu``: a sample at batch 1, else a batch), every pair with either device past ``refresh_threshold`` of its range is
 
 1. read (its difference ``ŵ = c+ − c−``, in normalised range units),
 2. RESET on both devices (abrupt, to the bottom of the range: an amorphising melt-quench pulse),
@@ -23,10 +23,18 @@ KEYS = ("refresh.pairs", "refresh.cells_read", "refresh.cells_reset", "refresh.c
 
 
 def wants_refresh(core) -> bool:
-    """True for an analog core whose design asks for pair refresh and stores one slice on differential pairs."""
+    """True for an analog core whose design asks for pair refresh (it must store one slice on differential pairs:
+    anything else is refused in one line, naming the field)."""
     d = core.design
-    return (d.device.refresh_threshold is not None and not core.ideal and getattr(core, "pairs", 0) == 2
-            and getattr(core, "slices", 0) == 1)
+    if d.device.refresh_threshold is None or core.ideal:
+        return False
+    if getattr(core, "pairs", 0) != 2 or getattr(core, "slices", 0) != 1:
+        from pimtrain.design import PimtrainError
+
+        raise PimtrainError("device.refresh_threshold: refreshes differential pairs of one analog slice; allowed with "
+                            "array.weight_mapping differential and one weight slice (got "
+                            f"{d.array.weight_mapping}, {getattr(core, 'slices', '?')} slices)")
+    return True
 
 
 def refresh_pairs(core) -> int:
