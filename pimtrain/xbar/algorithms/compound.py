@@ -20,7 +20,7 @@ import torch
 
 from pimtrain.design.models import AlgorithmSpec, Design
 
-from ..base import CoreBase, update_pair
+from ..base import READ_ACTIONS, CoreBase, update_pair
 from .transfer import Buffer, Choppers, TransferPointer
 
 #: algorithms whose numerics are built
@@ -31,6 +31,13 @@ def _error(msg: str):
     from pimtrain.design import PimtrainError
 
     return PimtrainError(msg)
+
+
+def _read_tally(core) -> tuple:
+    """(vectors, A/D conversions) the core has read forward so far, without folding its deferred counters (cheap)."""
+    t = core._tally["forward"]
+    v = core.counters.values
+    return t[0] + v.get("vectors_forward", 0), t[1] + v.get("forward.conversions", 0)
 
 
 def array_design(design: Design, io=None) -> Design:
@@ -143,29 +150,20 @@ class CompoundCore(CoreBase):
             self.transfer()
 
     def transfer(self) -> None:
-        """One transfer (see the module docstring of :mod:`.transfer` for what each algorithm moves). What the
-        arrays counted during it is kept apart (``transfer.read.*``: A's and R's reads, ``transfer.write.*``: C's
-        writes), so the cost charges it as transfers, not as the network's reads and gradient writes."""
-        before = {n: c.stats for n, c in self.arrays.items()}
+        """One transfer (see the module docstring of :mod:`.transfer` for what each algorithm moves). What A (and R)
+        read during it is kept apart (``transfer.read.*``), so the cost charges it as transfers, not as the network's
+        reads; C is written by transfers only, so its update counts are the transfer writes (``transfer.write.*``)."""
+        before = [_read_tally(c) for c in self._fast()]
         try:
             self._transfer()
         finally:
-            self._tally_transfer(before)
+            for (v0, c0), core in zip(before, self._fast()):
+                v1, c1 = _read_tally(core)
+                self.counters.add("transfer.read.vectors_forward", v1 - v0)
+                self.counters.add("transfer.read.conversions", c1 - c0)
 
-    def _tally_transfer(self, before: dict) -> None:
-        for name, core in self.arrays.items():
-            old, new = before[name], core.stats
-            for k, val in new.items():
-                if not isinstance(val, (int, float)) or isinstance(val, bool):
-                    continue
-                if name == "C" and (k.startswith("update.") or k == "update_events"):
-                    side = "write"
-                elif name != "C" and (k.startswith("forward.") or k == "vectors_forward"):
-                    side = "read"
-                else:
-                    continue
-                d = val - old.get(k, 0)
-                self.counters.add(f"transfer.{side}.{k.split('.', 1)[-1]}", d)
+    def _fast(self) -> list:
+        return [c for c in (self.A, self.R) if c is not None]
 
     def _transfer(self) -> None:
         v = self.counters.values
@@ -281,6 +279,17 @@ class CompoundCore(CoreBase):
             for k, val in st.items():
                 if k.startswith(("forward.", "backward.", "update.", "refresh.")) and isinstance(val, (int, float)):
                     s[k] = s.get(k, 0) + val
+        # transfer reads: the vectors A and R read in transfers times their per-vector counts (conversions as counted)
+        nv = s.get("transfer.read.vectors_forward", 0)
+        rc = (getattr(self.A, "_read_counts", None) or {}).get("forward") if self.A is not None else None
+        if nv and rc is not None:
+            for name in READ_ACTIONS:
+                if name != "conversions" and getattr(rc, name):
+                    s[f"transfer.read.{name}"] = nv * getattr(rc, name)
+        # transfer writes: all of C's writes (C is written by transfers only)
+        for k, val in c.items():
+            if (k.startswith("update.") or k == "update_events") and isinstance(val, (int, float)):
+                s[f"transfer.write.{k.split('.', 1)[-1]}"] = val
         for k in list(s):
             for side, kern in (("read", "forward"), ("write", "update")):
                 pre = f"transfer.{side}."
