@@ -200,6 +200,10 @@ def train(
                 from pimtrain.report.epoch_cost import epoch_cost_table
 
                 console.print(epoch_cost_table(cost))
+        if result.get("read_time"):  # device.drift.read_time
+            r = result["read_time"]
+            console.print(f"read {r['t_s']:.3g} s after programming (device.drift.read_time, compensation "
+                          f"{r['compensation']}): accuracy {r['test_accuracy']:.3f}")
         for r in result.get("drift") or []:  # --eval-at
             console.print(f"read {r['t_s']:.3g} s after programming (PCM drift): accuracy {r['accuracy']:.3f}, "
                           f"with global drift compensation {r['accuracy_compensated']:.3f}")

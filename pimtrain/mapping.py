@@ -396,6 +396,14 @@ def measured_counts(counted: dict) -> dict:
     for k in ("input_activity", "update_activity"):
         if counted.get(k) is not None:
             out[k] = counted[k]
+    calls = counted.get("opu_calls") or 0
+    if counted.get("refresh.pairs") and calls:  # one-sided pairs refreshed (device.refresh_threshold), per update call
+        out["refresh"] = {k: v / calls for k, v in counted.items() if k.startswith("refresh.") and isinstance(v, (int, float))}
+    if "transfers" in counted and calls:  # an update.algorithm core: its own counts per update call (a training step)
+        out["algorithm"] = {k: v / calls for k, v in counted.items() if k.startswith(("transfer", "buffer.", "chopper."))
+                            and isinstance(v, (int, float)) and k not in ("buffer.cells", "transfer.write_activity")}
+        out["algorithm"]["buffer.cells"] = counted.get("buffer.cells", 0)
+        out["algorithm"]["transfer.write_activity"] = counted.get("transfer.write_activity")
     return out
 
 

@@ -20,8 +20,15 @@ def _epoch(design: Design, workload, n_samples: int, batch_size: int, stats, cou
         last = evaluate(design, workload, batch_size=rest, stats=stats, counts=counts)
         energy += last.energy_j
         latency += last.latency_s
-    return {"steps_per_epoch": full + (1 if rest else 0), "energy_j_per_epoch": energy, "latency_s_per_epoch": latency,
-            "step": step.to_json()}
+    out = {"steps_per_epoch": full + (1 if rest else 0), "energy_j_per_epoch": energy, "latency_s_per_epoch": latency,
+           "step": step.to_json()}
+    if step.algorithm:  # update.algorithm: its parts of the epoch's energy (transfers, buffer, choppers, extra arrays)
+        parts = {k: full * v for k, v in step.algorithm["energy_j"].items()}
+        if rest:
+            for k, v in last.algorithm["energy_j"].items():
+                parts[k] = parts.get(k, 0.0) + v
+        out["algorithm_energy_j_per_epoch"] = parts
+    return out
 
 
 def epoch_cost(design: Design, model, input_shape, n_samples: int, batch_size: int, stats: dict | None = None,
@@ -38,7 +45,8 @@ def epoch_cost(design: Design, model, input_shape, n_samples: int, batch_size: i
     out = _epoch(design, workload, n_samples, batch_size, None, None)
     if counts or stats:
         m = _epoch(design, workload, n_samples, batch_size, stats, counts)
-        out["measured"] = {k: m[k] for k in ("energy_j_per_epoch", "latency_s_per_epoch")}
+        out["measured"] = {k: m[k] for k in ("energy_j_per_epoch", "latency_s_per_epoch", "algorithm_energy_j_per_epoch")
+                           if k in m}
         out["measured"]["step"] = m["step"]
         out["measured"]["counts"] = counts or {}
         out["difference"] = {}
@@ -85,6 +93,13 @@ def train_with_cost(design: Design, dataset: str, *, epochs: int, batch_size: in
         from pimtrain.nn.drift_eval import accuracy_at
 
         out["drift"] = accuracy_at(result.model, data.test_x, data.test_y, eval_at, seed=seed)
+    drift = design.device.drift
+    if drift.model == "pcm" and drift.read_time > 0:  # device.drift.read_time: the accuracy read then (same model)
+        from pimtrain.nn.drift_eval import accuracy_at
+
+        row = accuracy_at(result.model, data.test_x, data.test_y, [drift.read_time], seed=seed)[0]
+        out["read_time"] = {"t_s": row["t_s"], "compensation": drift.compensation,
+                            "test_accuracy": row["accuracy_compensated" if drift.compensation == "global" else "accuracy"]}
     return out
 
 

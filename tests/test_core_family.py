@@ -99,7 +99,8 @@ def _ideal(d):
     kind = core_kind(d).name
     ch = {"device__model": "ideal", "device__read_noise": 0.0, "device__write_noise": 0.0, "device__d2d_variation": 0.0,
           "device__programming_noise": 0.0, "device__levels": None, "device__lookup": None,
-          "device__stuck_at__at_gmin": 0.0, "device__stuck_at__at_gmax": 0.0, "update__pulse__scheme": "none"}
+          "device__stuck_at__at_gmin": 0.0, "device__stuck_at__at_gmax": 0.0, "update__pulse__scheme": "none",
+          "device__refresh_threshold": None}
     for k in ("forward", "backward"):
         ch.update({f"io__{k}__dac_bits": None, f"io__{k}__adc_bits": None, f"io__{k}__output_noise": 0.0,
                    f"io__{k}__accumulation": "single_read", f"io__{k}__converter": "sar", f"io__{k}__buffer_bits": None,

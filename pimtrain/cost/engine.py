@@ -23,7 +23,7 @@ from pimtrain.mapping import LayerMapping, place
 from .hardware import Hardware, build_hardware, used_multiplicity
 from .pipeline import read_pipeline_time
 
-KERNELS = ("forward", "backward", "update", "digital", "leakage")
+KERNELS = ("forward", "backward", "update", "transfer", "digital", "leakage")
 
 
 class Ledger:
@@ -316,6 +316,9 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
     if hw.first("matrix_unit") is not None:  # PUMA/PANTHER node: per-crossbar-operation model (cost/puma.py)
         from .puma import check_design, leakage, puma_ledger
 
+        if design.update.algorithm.kind != "sgd" and not inference:  # its transfers, buffers, extra arrays: not modelled
+            raise PimtrainError(f"update.algorithm: {design.update.algorithm.kind!r} is not costed on a matrix_unit (PUMA "
+                                "node) design; allowed: sgd, or a design costed by the generic engine")
         check_design(design, hw)
         led, names = Ledger(), _unique_names(wl.layers)
         placement = puma_ledger(design, wl, names, batch_size, inference, first_layer_backward, hw, led, check_fit)
@@ -324,7 +327,10 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
     names = _unique_names(wl.layers)
     maps = [LayerMapping(L.out_features, L.in_features, design, max(int(L.reuse), 1), measured=(counts or {}).get(n))
             for L, n in zip(wl.layers, names)]
-    placement = place(design, maps)
+    algorithm = design.compute == "analog" and design.update.algorithm.kind != "sgd"
+    if algorithm:  # update.algorithm: its extra arrays (A, R) placed beside the weights (pimtrain.cost.algorithms)
+        from .algorithms import charge as charge_algorithm, digital_gradient, extra_array_maps
+    placement = place(design, maps + (extra_array_maps(design, maps) if algorithm else []))
     if check_fit:
         if design.compute == "analog":
             placement.check(getattr(wl, "name", "workload"))
@@ -343,7 +349,7 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
             _analog_read(led, hw, m, name, "forward", n_vec, act_in)
             if backward_needed:
                 _analog_read(led, hw, m, name, "backward", n_vec, act_in)
-            if not inference:
+            if not inference and not (algorithm and digital_gradient(design)):
                 _analog_update(led, hw, m, name, n_vec, batch_size, act_up)
         else:
             if design.digital.in_memory:
@@ -353,6 +359,12 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
             else:
                 _digital_kernels(led, hw, m, name, n_vec, batch_size, kernels)
         _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed)
+    if algorithm and not inference and batch_size:  # transfers, buffers, choppers of the algorithm
+        charge_algorithm(led, hw, maps, names, batch_size, counts, placement)
+    if design.device.refresh_threshold is not None and not inference and batch_size:  # one-sided pairs refreshed
+        from .refresh import charge as charge_refresh
+
+        charge_refresh(led, hw, names, counts)
     if design.pipeline.layers == "pipelined":
         _pipeline_layers(led, names, batch_size)
     total_t = sum(led.latency.values())

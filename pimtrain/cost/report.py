@@ -19,6 +19,7 @@ class CostReport:
     component: dict[str, dict] = field(default_factory=dict)
     macs: float = 0.0
     static_power: str = "occupied"  # the power-gating policy the leakage was charged with
+    algorithm: dict | None = None  # update.algorithm: its parts of the step (pimtrain.cost.algorithms.summary)
 
     @property
     def power_w(self) -> float:
@@ -42,6 +43,7 @@ class CostReport:
             "ops_per_s": self.ops_per_s,
             "static_power": self.static_power,
             "breakdown": {"kernel": self.kernel, "layer": self.layer, "component": self.component},
+            **({"algorithm": self.algorithm} if self.algorithm is not None else {}),
         }
 
     def table(self, top: int = 12):
@@ -165,7 +167,7 @@ def build_report(led, hw, placement, wl, names, batch_size, inference) -> CostRe
     for (k, ly), mm in led.macs.items():
         kern_m[k] += mm
         layer[ly]["macs"] += mm
-    for k in ("forward", "backward", "update", "digital", "leakage"):
+    for k in ("forward", "backward", "update", "transfer", "digital", "leakage"):
         if k in kern_e or k in kern_t:
             kernel[k] = {"energy_j": kern_e.get(k, 0.0), "latency_s": kern_t.get(k, 0.0), "macs": kern_m.get(k, 0.0)}
     component: dict[str, dict] = {}
@@ -178,8 +180,17 @@ def build_report(led, hw, placement, wl, names, batch_size, inference) -> CostRe
             a = c.area * hw.multiplicity(c, placement)
         area += a
         component[name] = {"energy_j": comp_e.get(name, 0.0), "area_m2": a, "kernel": dict(comp_k.get(name, {}))}
+    alg = getattr(led, "algorithm", None)  # update.algorithm: its digital blocks (buffer, ALU, choppers)
+    for name, a in (alg or {}).get("components", {}).items():
+        area += a
+        component[name] = {"energy_j": comp_e.get(name, 0.0), "area_m2": a, "kernel": dict(comp_k.get(name, {}))}
     energy = sum(kern_e.values())
     latency = sum(kern_t.values())
-    return CostReport(hw.design.name, getattr(wl, "name", "workload"), batch_size, inference, energy, latency, area,
-                      kernel, layer, component, macs=sum(kern_m.values()),
-                      static_power=hw.design.hierarchy.static_power)
+    rep = CostReport(hw.design.name, getattr(wl, "name", "workload"), batch_size, inference, energy, latency, area,
+                     kernel, layer, component, macs=sum(kern_m.values()),
+                     static_power=hw.design.hierarchy.static_power)
+    if alg:
+        from .algorithms import summary
+
+        rep.algorithm = summary(alg["parts"], rep)
+    return rep

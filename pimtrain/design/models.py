@@ -89,6 +89,28 @@ class StuckAtSpec(Strict):
 DeviceModel = Literal["ideal", "linear_step", "soft_bounds", "lookup_table", "binary", "pcm"]
 
 
+class DriftSpec(Strict):
+    """Conductance drift after programming, for reading a trained network later (:mod:`pimtrain.devices.drift`).
+
+    ``model``: ``none`` or ``pcm`` (the PCM power law with growing read noise, Nandakumar et al. ICECS 2019).
+    ``read_time``: the time after programming at which the trained network is evaluated (``pimtrain train``
+    reports the accuracy read then, beside the one right after training; ``--eval-at`` reads at further times with
+    the same model). ``compensation``: ``global`` scales each layer's outputs by one factor calibrated at read time
+    (aihwkit's ``GlobalDriftCompensation``), ``none`` reads as drifted."""
+
+    model: Literal["none", "pcm"] = "none"
+    read_time: Time = Field(default=0.0, ge=0.0, description="evaluation time after programming (s)")
+    compensation: Literal["none", "global"] = "none"
+
+    @model_validator(mode="after")
+    def _used(self):
+        if self.model == "none" and (self.read_time > 0 or self.compensation != "none"):
+            raise ValueError("read_time / compensation need a drift model; allowed model: pcm")
+        if self.read_time > 1e12:
+            raise ValueError(f"read_time: {self.read_time:g} s is beyond any device lifetime; allowed: 0 .. 1e12 s")
+        return self
+
+
 class DeviceSpec(Strict):
     """How one cell's conductance responds to update pulses, and how it reads.
 
@@ -115,6 +137,12 @@ class DeviceSpec(Strict):
     levels: int | None = Field(default=None, ge=2, description="finite number of conductance levels (None = continuous)")
     stuck_at: StuckAtSpec = Field(default_factory=StuckAtSpec)
     lookup: LookupTableSpec | None = None
+    refresh_threshold: float | None = Field(
+        default=None, gt=0.0, le=1.0,
+        description="pcm on differential pairs: when either device of a pair has climbed past this fraction of its "
+        "range after an update, the pair is read, both devices RESET (abrupt, to g_min) and the difference "
+        "re-programmed onto one of them (pimtrain.xbar.refresh); None: never")
+    drift: DriftSpec = Field(default_factory=lambda: DriftSpec())
 
     @property
     def ideal_updates(self) -> bool:
@@ -133,6 +161,8 @@ class DeviceSpec(Strict):
             raise ValueError(f"g_min must be below g_max (got g_min={self.g_min:g} S, g_max={self.g_max:g} S)")
         if self.model == "lookup_table" and self.lookup is None:
             raise ValueError("model 'lookup_table' needs a 'lookup' block with the table paths")
+        if self.refresh_threshold is not None and self.model != "pcm":
+            raise ValueError(f"refresh_threshold is used by model 'pcm' (one-sided pairs); model is {self.model!r}")
         return self
 
 
@@ -341,7 +371,9 @@ class AlgorithmSpec(Strict):
     a digital buffer H (``transfer_lr``·read); whole ``buffer_threshold`` steps are written into C, H keeps the rest
     and forgets ``buffer_decay`` of it per transfer. ``c_ttv2`` (Rasch et al. 2023): ttv2 with input choppers ±1
     per column, flipped with ``chopper_probability`` at each of the column's transfers, cancelling A's offset.
-    ``agad`` and ``residual`` are stated here; their numerics are not built yet (the core refuses them).
+    ``agad`` (Rasch et al. 2023): c_ttv2 whose transfer read is taken relative to an on-the-fly digital reference,
+    A's read at the column's last chopper flip (no reference array, no device decay needed). ``residual`` (Li et al.
+    2024, residual learning): tiki_taka read as W = γ·A + C with γ > 0, the gradient taken at that mixed weight.
     One device step = ``device.dw_min`` × ``array.w_max`` (aihwkit's dw_min at w_max 1).
     """
 
@@ -359,6 +391,8 @@ class AlgorithmSpec(Strict):
         "subtracted at every read of A: its own device draws and programming noise)",
     )
     transfer_io: IOSpec | None = Field(default=None, description="converters of the transfer read (None = io.forward)")
+    buffer_bits: int = Field(default=16, ge=2, le=64, description="bits of one digital buffer entry (χ, H) for the cost: "
+                             "storage and adder width (assumed 16: a fixed-point accumulator above 8-bit gradients)")
 
     @model_validator(mode="after")
     def _used(self):
@@ -368,6 +402,8 @@ class AlgorithmSpec(Strict):
             raise ValueError(f"buffer_decay is used by ttv2, c_ttv2 and agad; kind is {self.kind!r}")
         if self.gamma > 0 and self.kind not in ("tiki_taka", "ttv2", "c_ttv2", "agad", "residual"):
             raise ValueError(f"gamma weighs the fast array A; kind {self.kind!r} has none")
+        if self.kind == "residual" and self.gamma <= 0:
+            raise ValueError("gamma: residual learning reads W = gamma*A + C; allowed: gamma > 0")
         return self
 
 

@@ -151,6 +151,9 @@ class AnalogCore(CoreBase):
         self.read_sigma = rn * coef  # std of one weight read, normalised slice units
         self.read_sigma_w = self.read_sigma * self.wscale[0]  # the same in weight units (slice 0)
         self._update = self._select_update()
+        from .refresh import wants_refresh
+
+        self._pair_refresh = wants_refresh(self)
         self.carry = None if self.slices == 1 else enc.carry(lambda: periodic_carry(self))
         self._since_refresh = 0
         self._pending_stats: list[tuple[torch.Tensor, torch.Tensor]] = []  # deferred pulse statistics
@@ -405,6 +408,10 @@ class AnalogCore(CoreBase):
         for i in range(self.copies):  # every copy takes the update (its own device response and write noise)
             self._use(i)
             self._update(x, d, lr)
+            if self._pair_refresh:  # device.refresh_threshold: saturated one-sided pairs RESET and re-programmed
+                from .refresh import refresh_pairs
+
+                refresh_pairs(self)
         self._use(0)
 
     @property
@@ -447,6 +454,7 @@ class AnalogCore(CoreBase):
             self._tick(1)
 
     _ticking = True
+    _pair_refresh = False
 
     def _tick(self, events: int) -> None:
         if self.carry is not None and self._ticking:

@@ -9,7 +9,14 @@ What a transfer moves (``CompoundCore.transfer``):
 - ``ttv2``: ``H[:, j] ← (1 − buffer_decay)·H[:, j] + transfer_lr · y``; whole θ steps of H[:, j] go into C, H keeps
   the rest;
 - ``c_ttv2``: as ttv2 with ``y`` multiplied by the column's chopper sign (A learnt ``x`` times that sign), after
-  which the sign flips with probability ``chopper_probability``.
+  which the sign flips with probability ``chopper_probability``;
+- ``agad``: as c_ttv2 with ``y`` taken relative to the column's on-the-fly reference ``P[:, j]``, a digital copy of
+  A's read at the column's last chopper flip: ``ω = c_j·(A e_j − P[:, j])`` goes into H; when the sign flips,
+  ``P[:, j] ← A e_j`` (the read just taken). A's offset and whatever A holds from earlier periods cancel, so A needs
+  no reference array and no decay (Rasch et al. 2023, arXiv 2303.04721, AGAD; aihwkit's
+  ``DynamicTransferCompound`` takes the mean of the previous period's reads as the reference instead);
+- ``residual``: as tiki_taka, with W = γ·(A − R) + C read by the network (γ > 0 required): the gradient is taken at
+  the mixed weight (Li et al. 2024, arXiv 2406.12774, residual learning).
 """
 from __future__ import annotations
 
@@ -52,13 +59,15 @@ class Choppers:
         self.p = float(p)
         self.flips = 0
 
-    def maybe_flip(self, cols: torch.Tensor, generator: torch.Generator) -> None:
+    def maybe_flip(self, cols: torch.Tensor, generator: torch.Generator) -> torch.Tensor | None:
+        """Flip each of ``cols``' signs with probability ``p``; the flipped mask over ``cols`` (None when p is 0)."""
         if self.p <= 0:
-            return
+            return None
         u = torch.rand(cols.numel(), generator=generator, device=generator.device).to(self.signs.device)
         flip = u < self.p
         self.flips += int(flip.sum())
         self.signs[cols[flip]] *= -1.0
+        return flip
 
 
 class TransferPointer:
