@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from pimtrain.pimlogic import FORMATS, make_technology, op_counts
 from pimtrain.pimlogic.tech import cell_switch_energy
 
-V, T, RON, ROFF = 1.0, 1e-9, 10e3, 10e6  # FloatPIM's cell (papers.md §8.2) at the assumed 1 V
+V, T, RON, ROFF = 1.0, 1e-9, 10e3, 10e6  # FloatPIM's cell (docs/sources.md §8.2) at the assumed 1 V
 
 
 def _integral(v, t, r_from, r_to, r_s, n=200_000):

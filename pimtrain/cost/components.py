@@ -227,7 +227,7 @@ class CrossbarArray(Component):
       ``row_write_time`` per row, ``cell_write_energy`` per cell (default ``I·V·row_write_time``).
 
     Defaults: PANTHER/PUMA serial read 10 250 ns and write 10 969 ns per 128-row crossbar at 32 nm
-    (papers.md §2.3 [C]) give ``row_read_time`` 80 ns and ``row_write_time`` 85.7 ns; write current
+    (docs/sources.md §2.3 [C]) give ``row_read_time`` 80 ns and ``row_write_time`` 85.7 ns; write current
     1 µA and 1 V are placeholders (assumed) to be replaced by a preset.
     """
 
@@ -246,9 +246,9 @@ class CrossbarArray(Component):
         update_phases: Count(ge=1.0, le=64.0) = Field(
             default=4.0, description="sign phases of an outer-product update (PANTHER: 4, one per polarity pair)")
         row_read_time: Q("time") = Field(
-            default=10250e-9 / 128, description="serial read of one row (s): PUMA 10 250 ns per 128 rows (papers.md §2.3 [C])")
+            default=10250e-9 / 128, description="serial read of one row (s): PUMA 10 250 ns per 128 rows (docs/sources.md §2.3 [C])")
         row_write_time: Q("time") = Field(
-            default=10969e-9 / 128, description="serial write of one row (s): PUMA 10 969 ns per 128 rows (papers.md §2.3 [C])")
+            default=10969e-9 / 128, description="serial write of one row (s): PUMA 10 969 ns per 128 rows (docs/sources.md §2.3 [C])")
         cell_write_energy: Q("energy", optional=True) = Field(
             default=None, description="energy of programming one cell (J); default write_current·write_voltage·row_write_time")
         cell_area_f2: Count(gt=0.0, le=1e4) = Field(default=4.0, description="cell area in F² (crosspoint 4F², assumed)")
@@ -320,7 +320,7 @@ class DAC(Component):
 
     Source: ISAAC (Shafiee et al. ISCA 2016) 1-bit DAC, 4 mW for 8×128 DACs at 32 nm; hwcomponents'
     ``IsaacDAC`` 0.417 pJ per 1-bit drive; area 1.67e-7 mm², leakage 3.9e-7 mW (PUMA constants,
-    papers.md §2.3). Resolution scaling: energy and area ∝ bits (assumed, capacitive ladder).
+    docs/sources.md §2.3). Resolution scaling: energy and area ∝ bits (assumed, capacitive ladder).
     """
 
     model = "dac"
@@ -370,7 +370,7 @@ class DTC(Component):
 
 # SAR ADC energy (pJ) and area (µm²) at 32 nm by resolution: ISAAC's 8-bit ADC (Kull et al. ISSCC 2013,
 # 16 mW / (8 × 1.2 GS/s) = 1.667 pJ, 1200 µm²) and the 4–10-bit points scaled with Saberi et al. 2011
-# (hwcomponents ``IsaacADC`` comments; papers.md §5).
+# (hwcomponents ``IsaacADC`` comments; docs/sources.md §5).
 ADC_SCALING_POINTS = {
     4: (0.79, 361.04), 5: (0.99, 476.91), 6: (1.20, 626.91), 7: (1.42, 845.18),
     8: (1.666666667, 1200.0), 9: (1.969078145, 1827.911647), 10: (2.379022742, 3002.008032),
@@ -397,7 +397,7 @@ class ADC(Component):
 
     Source: ISAAC Table I / Kull et al. ISSCC 2013 (8-bit, 1.2 GS/s, 32 nm): 1.667 pJ per conversion,
     1200 µm²; 4–10-bit scaled points (0.79, 0.99, 1.20, 1.42, 1.667, 1.97, 2.38 pJ) from hwcomponents
-    ``IsaacADC`` (papers.md §5). ``convert_energy``/``area`` are the 8-bit values; other resolutions
+    ``IsaacADC`` (docs/sources.md §5). ``convert_energy``/``area`` are the 8-bit values; other resolutions
     follow the published points. Latency 1/1.2 GHz × bits/8.
     """
 
@@ -443,7 +443,7 @@ class RampADC(Component):
 
     Sources: comparator 0.0417 pJ per decision and 40 µm² at 65 nm (TIMELY Table II charging
     comparator, hwcomponents ``TimelyChargingComparator``); ramp architecture Marinella et al. 2018
-    (papers.md §1.2 [S]); integrator power: assumed default 1 µW at 65 nm (a preset states its own).
+    (docs/sources.md §1.2 [S]); integrator power: assumed default 1 µW at 65 nm (a preset states its own).
     """
 
     model = "ramp_adc"
@@ -482,7 +482,7 @@ class RampADC(Component):
 
 class SampleHold(Component):
     """Sample-and-hold per column (ISAAC): 10 µW for 8×128 units at 32 nm over a 100 ns cycle
-    → ≈1 fJ per sample; area 0.00004/1024 mm²; leakage 9.7e-7 mW (PUMA constants, papers.md §2.3)."""
+    → ≈1 fJ per sample; area 0.00004/1024 mm²; leakage 9.7e-7 mW (PUMA constants, docs/sources.md §2.3)."""
 
     model = "sample_hold"
     ROLE = "sample_hold"
@@ -527,7 +527,7 @@ class Register(Component):
     """Register file / latch bits (input, output, partial-sum registers).
 
     Energy per bit accessed: 3 fJ at 32 nm (assumed, a flip-flop write); area 0.376 µm² per bit from
-    ISAAC's 256 B IMA output register (0.00077 mm², papers.md §5); leakage 2e-8 W per bit from PUMA's
+    ISAAC's 256 B IMA output register (0.00077 mm², docs/sources.md §5); leakage 2e-8 W per bit from PUMA's
     output register (0.04 mW per 2 Kbit). ``bits`` is the register size of one instance.
     """
 
@@ -624,7 +624,7 @@ class SRAM(Component):
 
 class EDRAM(SRAM):
     """eDRAM buffer (ISAAC tile buffer): 64 KB, 256-bit port, 20.45 pJ per access, 0.083 mm² at 32 nm
-    (hwcomponents ``IsaacEDRAM``; papers.md §5); leakage 0.46 mW (PUMA constants); energy ∝ √depth."""
+    (hwcomponents ``IsaacEDRAM``; docs/sources.md §5); leakage 0.46 mW (PUMA constants); energy ∝ √depth."""
 
     model = "edram"
     ROLE = "buffer"
@@ -653,11 +653,11 @@ class EDRAM(SRAM):
 class ReRAMMemory(SRAM):
     """Digital ReRAM weight memory (1 bit per cell, read through sense amplifiers, written by pulses).
 
-    Sources: PANTHER/PUMA simulator constants (papers.md §2.3 [C]) at 32 nm: serial read of a 128×128
+    Sources: PANTHER/PUMA simulator constants (docs/sources.md §2.3 [C]) at 32 nm: serial read of a 128×128
     crossbar 10 250 ns and 6.5 nJ (32 768 bits) → 80 ns per row access and 0.198 pJ per bit; serial write
     10 969 ns and ≈21.1 nJ → 0.644 pJ per bit. Read time is periphery (sense amplifier, bit-line RC) and
     scales with the node; the write pulse is device switching, default 40 ns (CiMLoop ISAAC cell, set
-    2 V / 40 ns, papers.md §5 [X]) and is not scaled; per-bit energies are dominated by the cell and
+    2 V / 40 ns, docs/sources.md §5 [X]) and is not scaled; per-bit energies are dominated by the cell and
     sense/drive currents and are not scaled (assumed). ``width_bits`` bits are read per access (banked
     sub-arrays in parallel). A crosspoint array reads along rows or columns alike: transpose penalty 1.
     Area: 4F² per bit ×2 for periphery (assumed).
@@ -746,7 +746,7 @@ class MACUnit(Component):
 
 class Router(Component):
     """On-chip router / NoC link (ISAAC): 20.74 pJ per 256 bits, 0.151 mm² (8 ports, shared by 4 tiles)
-    at 32 nm (hwcomponents ``IsaacRouter``); leakage 1.04 mW (PUMA 8-port router, papers.md §2.3)."""
+    at 32 nm (hwcomponents ``IsaacRouter``); leakage 1.04 mW (PUMA 8-port router, docs/sources.md §2.3)."""
 
     model = "router"
     ROLE = "router"
@@ -768,7 +768,7 @@ class Router(Component):
 
 
 class ActivationUnit(Component):
-    """Activation / derivative / loss unit (ISAAC sigmoid unit): 0.26 mW, 0.0003 mm² at 32 nm (papers.md
+    """Activation / derivative / loss unit (ISAAC sigmoid unit): 0.26 mW, 0.0003 mm² at 32 nm (docs/sources.md
     §2.3, §5); one operation per clock → 0.26 pJ per element at 1 GHz (derived)."""
 
     model = "activation"
@@ -790,7 +790,7 @@ class ActivationUnit(Component):
 
 class Static(Component):
     """A block that only occupies area and leaks (control, clock tree, ramp generator, ...).
-    PUMA core control 0.25 mW, 0.00326 mm² at 32 nm as an example (papers.md §2.3); defaults zero."""
+    PUMA core control 0.25 mW, 0.00326 mm² at 32 nm as an example (docs/sources.md §2.3); defaults zero."""
 
     model = "static"
     ROLE = "static"

@@ -36,14 +36,14 @@ class GpuSpec:
     source: str
 
 
-#: the GPUs the seed papers compare with (papers.md §10)
+#: the GPUs the seed papers compare with (docs/sources.md §10)
 GPUS: dict[str, GpuSpec] = {
     "rtx2080ti": GpuSpec(
         "NVIDIA GeForce RTX 2080 Ti", peak_flops=4352 * 2 * 1.545e9, peak_flops_half=2 * 4352 * 2 * 1.545e9,
         bandwidth=616e9, board_power=250.0, idle_power=15.0, die_area=754e-6, node_nm=12.0,
         source="NVIDIA reference specification: 4,352 CUDA cores, 1,545 MHz boost (13.45 TFLOPS fp32, "
                "fp16 2:1), 11 GB GDDR6 352-bit 616 GB/s, 250 W board power; TU102 754 mm² at 12 nm "
-               "(PANTHER Table 3 quotes 750 mm², 250 W, papers.md §10); idle 15 W assumed"),
+               "(PANTHER Table 3 quotes 750 mm², 250 W, docs/sources.md §10); idle 15 W assumed"),
     "gtx1080": GpuSpec(
         "NVIDIA GeForce GTX 1080", peak_flops=2560 * 2 * 1.733e9, peak_flops_half=2560 * 2 * 1.733e9 / 64,
         bandwidth=320e9, board_power=180.0, idle_power=8.0, die_area=314e-6, node_nm=16.0,

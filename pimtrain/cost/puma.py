@@ -1,5 +1,5 @@
 """PUMA/PANTHER-style node cost: crossbar operations counted per kernel × the authors' per-operation
-constants (``Aayush-Ankit/puma-simulator`` branch ``training``, ../shared/reference/papers.md §2.3 [C]).
+constants (``Aayush-Ankit/puma-simulator`` branch ``training``, docs/sources.md §2.3 [C]).
 
 Hierarchy: node → tiles (eDRAM buffer, router) → cores (matrix units = MCUs, vector ALUs, memories)
 → MCUs of ``xbars_per_matrix`` physical ``array.rows × array.cols`` crossbars (one per weight slice).
@@ -74,7 +74,7 @@ class PumaMatrixUnit(Component):
     outer product takes ``opa_ops_per_update`` operations (default: one per input cycle, as the MVM).
 
     Defaults: PANTHER constants (``include/*Panther/constants_panther.py`` in the PANTHER authors'
-    simulator, papers.md §2.3 [C]): MVM/MTVM 100 ns at 3.09 mW lumped, OPA 20 ns at 4.44 mW lumped,
+    simulator, docs/sources.md §2.3 [C]): MVM/MTVM 100 ns at 3.09 mW lumped, OPA 20 ns at 4.44 mW lumped,
     serial read of a crossbar 10 250 ns / 6.5 nJ, serial write 10 969 ns / 22.6 nJ (the code's
     power × latency). Units in the simulator: ns, mW.
     """
@@ -83,23 +83,23 @@ class PumaMatrixUnit(Component):
     ROLE = "matrix_unit"
 
     class Params(ComponentParams):
-        mvm_latency: Q("time", gt=0.0) = Field(default=100e-9, description="one crossbar MVM/MTVM operation (s): xbar_ip_lat, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
-        mvm_power: Q("power") = Field(default=3.09e-3, description="lumped power of an MVM operation (W): xbar_ip_pow rescaled for training, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
-        opa_latency: Q("time", gt=0.0) = Field(default=20e-9, description="one outer-product (OPA) phase (s): xbar_op_lat, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
-        opa_power: Q("power") = Field(default=4.44e-3, description="lumped power of an OPA operation (W): xbar_op_pow, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
-        xbar_read_latency: Q("time") = Field(default=10250e-9, description="serial read of a whole crossbar (s): 328000/32 ns, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
-        xbar_read_energy: Q("energy") = Field(default=6.5e-9, description="serial read of a whole crossbar (J): 208000/32 pJ, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
-        xbar_write_latency: Q("time") = Field(default=10969e-9, description="serial write of a whole crossbar (s): 351000/32 ns, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
-        xbar_write_energy: Q("energy") = Field(default=22.6e-9, description="serial write of a whole crossbar (J): write power x write latency, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (papers.md §2.3 [C])")
+        mvm_latency: Q("time", gt=0.0) = Field(default=100e-9, description="one crossbar MVM/MTVM operation (s): xbar_ip_lat, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
+        mvm_power: Q("power") = Field(default=3.09e-3, description="lumped power of an MVM operation (W): xbar_ip_pow rescaled for training, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
+        opa_latency: Q("time", gt=0.0) = Field(default=20e-9, description="one outer-product (OPA) phase (s): xbar_op_lat, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
+        opa_power: Q("power") = Field(default=4.44e-3, description="lumped power of an OPA operation (W): xbar_op_pow, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
+        xbar_read_latency: Q("time") = Field(default=10250e-9, description="serial read of a whole crossbar (s): 328000/32 ns, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
+        xbar_read_energy: Q("energy") = Field(default=6.5e-9, description="serial read of a whole crossbar (J): 208000/32 pJ, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
+        xbar_write_latency: Q("time") = Field(default=10969e-9, description="serial write of a whole crossbar (s): 351000/32 ns, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
+        xbar_write_energy: Q("energy") = Field(default=22.6e-9, description="serial write of a whole crossbar (J): write power x write latency, puma-simulator (Aayush-Ankit, branch training) include/mlpPanther/constants_panther.py (docs/sources.md §2.3 [C])")
         delta_xbars_per_matrix: Count(le=1024.0) = Field(
             default=16.0, description="delta crossbars per matrix when update.delta_arrays (puma-simulator config.py comment: 16)")
         opa_ops_per_update: Count(le=1e6, optional=True) = Field(
             default=None, description="crossbar operations of one rank-1 update per crossbar; default: the input cycles (one per input bit, assumed)")
         adc_convert_energy: Q("energy") = Field(
-            default=1.666666667e-12, description="8-bit conversion inside the lumped MVM energy (J): ISAAC ADC 16 mW / (8 x 1.2 GS/s), hwcomponents IsaacADC (papers.md §5 [X])")
+            default=1.666666667e-12, description="8-bit conversion inside the lumped MVM energy (J): ISAAC ADC 16 mW / (8 x 1.2 GS/s), hwcomponents IsaacADC (docs/sources.md §5 [X])")
         dac_drive_energy: Q("energy") = Field(
             default=0.350625e-12, description="1-bit row drive inside the lumped MVM energy (J): PUMA 1-bit DAC 0.00350625 mW dynamic "
-            "over one 100 ns operation (papers.md §2.3 [C])")
+            "over one 100 ns operation (docs/sources.md §2.3 [C])")
         opa_per_example: Count(le=1.0) = Field(
             default=0.0, description="1: one update per example (a conv layer's positions summed first), 0: one per input vector")
         opa_phases: Count(ge=1.0, le=64.0) = Field(
@@ -146,7 +146,7 @@ class PumaMatrixUnit(Component):
 class OffchipLink(Component):
     """The node's off-chip link (HyperTransport, 4 links at 1.6 GHz, 6.4 GB/s): 10.4 W and 22.88 mm² at
     32 nm (ISAAC Table I, which counts it in the chip's 65.8 W; the PUMA/PANTHER simulator's constants
-    ``noc_inter_pow_dyn = 10400`` mW, ``noc_inter_area = 22.88`` mm², papers.md §2.3, §5 [C]).
+    ``noc_inter_pow_dyn = 10400`` mW, ``noc_inter_area = 22.88`` mm², docs/sources.md §2.3, §5 [C]).
 
     The link draws its power while it is up, whether or not packets cross it (ISAAC's accounting), so its
     ``leak_power`` is that power. Under ``hierarchy.static_power: occupied`` the PUMA engine gates it like
@@ -159,9 +159,9 @@ class OffchipLink(Component):
 
     class Params(ComponentParams):
         packet_bits: Count(ge=1.0, le=1e6) = Field(
-            default=256.0, description="bits of one packet (16 x 16-bit words): puma-simulator constants 'HT numbers from ISAAC = 6.4GB/s = 1packet(16*2 Bytes) = 5ns' (papers.md §2.3 [C])")
+            default=256.0, description="bits of one packet (16 x 16-bit words): puma-simulator constants 'HT numbers from ISAAC = 6.4GB/s = 1packet(16*2 Bytes) = 5ns' (docs/sources.md §2.3 [C])")
         packet_time: Q("time", gt=0.0) = Field(
-            default=5e-9, description="one packet over the link (s): puma-simulator constants ht_lat 5 ns (papers.md §2.3 [C])")
+            default=5e-9, description="one packet over the link (s): puma-simulator constants ht_lat 5 ns (docs/sources.md §2.3 [C])")
 
     UNSCALED = frozenset({"packet_time"})
 

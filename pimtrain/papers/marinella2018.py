@@ -3,7 +3,7 @@ against the same kernels on digital ReRAM and on SRAM.
 
 Compares, for one 1024×1024 block and one sample (VMM, MVM, OPU): the analog energy per MAC averaged
 over the three kernels, the nine per-kernel latencies, and the latency and energy ratios summed over
-the kernels. Paper figures: abstract [A] and paper card [S] via ``../shared/reference/papers.md`` §1.
+the kernels. Paper figures: abstract [A] and paper card [S] via ``docs/sources.md`` §1.
 
 Basis of each row is not written by hand: every preset number whose provenance says ``calibrated``
 is perturbed (×1.5) and every row that moves is marked ``calibration``; the others are ``prediction``.
@@ -28,8 +28,8 @@ PAPER = "marinella2018"
 TOLERANCE = 0.10
 DESIGNS = {"analog": "marinella2018-analog", "reram": "marinella2018-digital-reram", "sram": "marinella2018-sram"}
 N = 1024
-SRC_LAT = "Marinella 2018 Table V via papers.md §1.3 [S]"
-SRC_ABS = "Marinella 2018 abstract (papers.md §1.1 [A])"
+SRC_LAT = "Marinella 2018 Table V via docs/sources.md §1.3 [S]"
+SRC_ABS = "Marinella 2018 abstract (docs/sources.md §1.1 [A])"
 
 #: (quantity, paper value, unit, source)
 PAPER_ROWS = [
@@ -114,9 +114,9 @@ def _notes(designs: dict[str, Design], ours: list[float]) -> list[str]:
         f"analog energy per MAC {ours[0]:.2f} fJ ({dev:+.0%} against 11 fJ): the column integrator's power is derived from "
         f"its load, {p_node * 1e6:.1f} uW at {a.technology.node_nm:g} nm (2 branches x 1024 cells x 10 nA x "
         f"{a.technology.vdd:g} V, a class-A OTA at the core supply); the paper's integrator is not in the sources "
-        "(papers.md §11). The bias is the least a class-A OTA needs: a folded-cascode OTA (3 branches) or a 1.8 V "
+        "(docs/sources.md §11). The bias is the least a class-A OTA needs: a folded-cascode OTA (3 branches) or a 1.8 V "
         "analog supply would raise it 1.5x or 2.25x (the former calibration to 11 fJ/MAC set it 1.40x higher). The paper "
-        "card written from the full text (2018_Marinella_MultiscaleCoDesignReRAMTraining_JETCAS.md, papers.md source S7, "
+        "card written from the full text (2018_Marinella_MultiscaleCoDesignReRAMTraining_JETCAS.md, docs/sources.md source S7, "
         "'Limitations') lists 'Ramp ADC comparators burn static current'; the model charges a clocked comparator per ramp "
         "step instead. The gap to 11 fJ/MAC equals a "
         f"static comparator bias of {cmp_w * 1e6:.1f} uW ({cmp_a * 1e6:.1f} uA at {a.technology.vdd:g} V) per column "

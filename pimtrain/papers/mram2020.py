@@ -7,7 +7,7 @@ roofline of :mod:`pimtrain.cost.gpu`. Workloads: the FloatPIM CNNs (AlexNet, VGG
 SqueezeNet; ImageNet shapes), one training step of batch 1 each; a ratio row is the geometric mean of
 the four per-network ratios. The PipeLayer rows use the PipeLayer-like preset ``panther-base-opa-mvm``
 when it is present. The power row is the FloatPIM chip's draw with every row of every block computing
-(``design_summary``), against the paper's 62.6 W. Paper figures: papers.md §3 (abstract [A]) and §8.2 [S].
+(``design_summary``), against the paper's 62.6 W. Paper figures: docs/sources.md §3 (abstract [A]) and §8.2 [S].
 
 ``result["notes"]`` (the table's caption) gives, for each row not reproduced, the model's number and the
 limit: FloatPIM's 303.2x over the GPU leaves each row of the chip ~52 NOR cycles per multiply-accumulate
@@ -33,11 +33,11 @@ PAPER = "mram2020"
 #: relative deviation a row may have and count as reproduced
 TOLERANCE = 0.25
 DESIGNS = {"sot": "sot-mram-fp", "floatpim": "floatpim"}
-PIPELAYER = "panther-base-opa-mvm"  # the PipeLayer-like ReRAM baseline (papers.md §2.1, §8.1)
+PIPELAYER = "panther-base-opa-mvm"  # the PipeLayer-like ReRAM baseline (docs/sources.md §2.1, §8.1)
 GPU = "gtx1080"
 WORKLOADS = ("alexnet", "vgg16", "googlenet", "squeezenet")
-SRC_A = "Wang et al. 2020 abstract (papers.md §3 [A])"
-SRC_F = "FloatPIM ISCA 2019 (papers.md §8.2 [S])"
+SRC_A = "Wang et al. 2020 abstract (docs/sources.md §3 [A])"
+SRC_F = "FloatPIM ISCA 2019 (docs/sources.md §8.2 [S])"
 #: the best published bit-serial stateful-NOR bfloat16 algorithms, as a check on the gate sequences of
 #: :mod:`pimtrain.pimlogic`: cycles with one initialising write per gate ("1-INIT", so NOR gates = cycles / 2).
 #: Source: Leitersdorf et al., "AritPIM: High-Throughput In-Memory Arithmetic" (2022), public repository
@@ -46,7 +46,7 @@ SRC_F = "FloatPIM ISCA 2019 (papers.md §8.2 [S])"
 ARITPIM_BF16_CYCLES = {"mul": 1742, "add": 1849}
 ARITPIM_SRC = "oleitersdorf/AritPIM results/floating/latency.csv"
 #: FloatPIM's own bfloat16 against fp32 (training): 2.9x faster, 2.5x less energy (FloatPIM ISCA 2019 §7.2, via
-#: the paper card 2019_Imani_FloatPIM_DAC.md, papers.md source S7)
+#: the paper card 2019_Imani_FloatPIM_DAC.md, docs/sources.md source S7)
 FP32_OVER_BF16 = {"latency": 2.9, "energy": 2.5}
 
 #: (quantity, paper value, unit, source)

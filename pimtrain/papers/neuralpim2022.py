@@ -1,7 +1,7 @@
 """Neural-PIM (Cao, Zhao, Boloor, Han, Zhang, Jiang; IEEE TC 71(9) 2142–2155, 2022; arXiv 2201.12861)
 against ISAAC (dataflow A) and CASCADE (dataflow B), presets ``isaac``, ``cascade``, ``neuralpim``.
 
-Rows (paper figures via ``../shared/reference/papers.md`` §4–§6), every one from the cost engine:
+Rows (paper figures via ``docs/sources.md`` §4–§6), every one from the cost engine:
 
 - the ISAAC chip assembled from its component table (the ``isaac`` preset's circuits, one component per
   Table I row) with every array computing back to back (:func:`pimtrain.cost.equal_area.full_rate`):
@@ -46,9 +46,9 @@ TOLERANCE = 0.15
 DESIGNS = {"isaac": "isaac", "cascade": "cascade", "neuralpim": "neuralpim"}
 WORKLOADS = ("alexnet", "vgg16", "vgg19", "resnet50", "resnet101", "googlenet", "inception-v3", "mobilenet",
              "neuraltalk-lstm")
-SRC_NP = "Neural-PIM abstract (papers.md §4.1 [A]); averages over 8 CNNs + NeuralTalk (Fig. 12, [S])"
-SRC_T1 = "ISAAC Table I totals (papers.md §5 [R], chip total matches the S7 card)"
-SRC_T3 = "Neural-PIM Table 3 PE-level array density (papers.md §4.2 [S])"
+SRC_NP = "Neural-PIM abstract (docs/sources.md §4.1 [A]); averages over 8 CNNs + NeuralTalk (Fig. 12, [S])"
+SRC_T1 = "ISAAC Table I totals (docs/sources.md §5 [R], chip total matches the S7 card)"
+SRC_T3 = "Neural-PIM Table 3 PE-level array density (docs/sources.md §4.2 [S])"
 SINAD_SHAPE = (512, 128, 64)  # input vectors, inputs (one 128-row array), outputs
 
 
@@ -58,7 +58,7 @@ PAPER_ROWS = [
     ("ISAAC tile area", 0.372, "mm2", SRC_T1),
     ("ISAAC chip power (168 tiles + HyperTransport)", 65.8, "W", SRC_T1),
     ("ISAAC chip area (168 tiles + HyperTransport)", 85.4, "mm2", SRC_T1),
-    ("ISAAC ADC share of the tiles' power", 58.0, "%", "Neural-PIM via papers.md §4.2 [S] (58 % of ISAAC system energy)"),
+    ("ISAAC ADC share of the tiles' power", 58.0, "%", "Neural-PIM via docs/sources.md §4.2 [S] (58 % of ISAAC system energy)"),
     ("Neural-PIM / ISAAC energy efficiency (mean of 9 workloads)", 5.36, "x", SRC_NP),
     ("Neural-PIM / ISAAC throughput at equal area (mean of 9 workloads)", 3.43, "x", SRC_NP),
     ("Neural-PIM / CASCADE energy efficiency (mean of 9 workloads)", 1.73, "x", SRC_NP),
@@ -66,7 +66,7 @@ PAPER_ROWS = [
     ("ISAAC PE-level array density", 0.68, "%", SRC_T3),
     ("Neural-PIM PE-level array density", 0.71, "%", SRC_T3),
     ("SINAD of the Neural-PIM dataflow (trained NNS+A + NNADC), full-scale sine, sine fit", 50.0, "dB",
-     "Neural-PIM via papers.md §4.2 [S]: about 50 dB, the highest of the three"),
+     "Neural-PIM via docs/sources.md §4.2 [S]: about 50 dB, the highest of the three"),
 ]
 
 
@@ -142,7 +142,7 @@ def reproduce() -> dict:
         "(pimtrain.cost.periphery.neural_stage_timing; CMOS constants assumed): the rows against ISAAC are predictions",
         f"CASCADE's cycle stays calibrated ({designs['cascade'].array.read_time * 1e9:.2f} ns): its bit-line TIA and "
         f"buffer row settle in {cb['tia'] * 1e9:.2f} ns by the same circuit model, while its 7 ADCs shared by 80 arrays "
-        f"(papers.md §6) keep up only with a cycle of {cb['adc_sharing'] * 1e9:.1f} ns or more; the sources give "
+        f"(docs/sources.md §6) keep up only with a cycle of {cb['adc_sharing'] * 1e9:.1f} ns or more; the sources give "
         "neither the buffer's write timing nor the ADC rate the paper used, so the CASCADE rows remain calibrations; "
         f"a TIA biased class-A at the bit line's full-scale current would spend {cb['tia_load_energy'] * 1e15:.0f} fJ per "
         f"transfer, {cb['tia_load_energy'] / cb['tia_step_energy']:.0f}x the preset's {cb['tia_step_energy'] * 1e15:.1f} fJ "
@@ -187,7 +187,7 @@ def cascade_cycle_bounds(design) -> dict:
     - ``tia``: the bit-line TIA and the buffer row it drives, settled within half an LSB of ``io.forward.buffer_bits``
       (:func:`pimtrain.cost.periphery.amplifier_settle_time`): the TIA biased at the bit line's full-scale
       current (``rows`` cells of ``g_mean_conductance`` at ``array.read_voltage``), its input node the bit line
-      (``rows`` cells) and an analog inverter's input, its output the buffer row (30 cells, papers.md §6 [S]);
+      (``rows`` cells) and an analog inverter's input, its output the buffer row (30 cells, docs/sources.md §6 [S]);
     - ``adc_sharing``: the cycle at which the core's shared ADCs (7 per 80 arrays) keep up with every array's
       conversions (the busiest array's per vector) at their own conversion time, a lower bound on the cycle;
     - ``tia_load_energy``: the energy (J) per transfer of that TIA biased class-A at the full-scale current

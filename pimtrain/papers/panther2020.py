@@ -10,7 +10,7 @@ the full networks (4-layer SVHN MLP, VGG-16 on CIFAR-100) for the GPU. Conv rows
 ratio over the conv layer sets (convA, B, C, G). The benchmark layers are mid-network: every layer has its MTVM.
 
 Readings of how the paper counted (sources: the authors' simulator, ``Aayush-Ankit/puma-simulator`` branch
-``training``, and papers.md §2): timing per instruction as in ``src/ima.py`` (an MVM/MTVM takes
+``training``, and docs/sources.md §2): timing per instruction as in ``src/ima.py`` (an MVM/MTVM takes
 ``(16 + 2)·100 ns``, an OPA 4 polarity phases, a serial read-modify-write or CRS ``max(read, write)``);
 energy per crossbar access as in ``src/hw_stats.py`` (power × latency of each access). ``Base_mvm`` writes
 its weights once per batch (at batch 1, every example); ``Base_opa/mvm`` does one serial update per
@@ -63,8 +63,8 @@ FC_LAYERS = ("mlpPanther", "mlpPantherBig", "convD", "convE", "convF")
 CONV_LAYERS = ("convA", "convB", "convC", "convG")
 BENCHMARKS = FC_LAYERS[:2] + ("convA", "convB", "convC", "convD", "convE", "convF", "convG")
 NETWORKS = ("mlp-svhn-4layer", "vgg16-cifar100")
-SRC_ABS = "PANTHER abstract (papers.md §2.1 [A])"
-SRC_CARD = "PANTHER §6 via paper card (papers.md §2.1 [S])"
+SRC_ABS = "PANTHER abstract (docs/sources.md §2.1 [A])"
+SRC_CARD = "PANTHER §6 via paper card (docs/sources.md §2.1 [S])"
 
 #: (quantity, paper value, unit, source)
 PAPER_ROWS = [
@@ -185,17 +185,17 @@ def _positions_for(designs: dict[str, Design], layer: str, base: str, target: fl
 
 
 #: the simulator's SRAM: data memory 2 KB, 0.33 mW leakage (puma-simulator, branch training,
-#: include/mlpPanther/constants_digital.py dataMem_pow_leak; papers.md §2.3 [C])
+#: include/mlpPanther/constants_digital.py dataMem_pow_leak; docs/sources.md §2.3 [C])
 SRAM_LEAK_PER_2KB = 0.33e-3
-#: bytes of weights one digital MVMU holds: a 128x128 matrix of 16-bit words (papers.md §2.2 [C])
+#: bytes of weights one digital MVMU holds: a 128x128 matrix of 16-bit words (docs/sources.md §2.2 [C])
 MVMU_WEIGHT_BYTES = 128 * 128 * 2
-#: PANTHER Table 3 via papers.md §2.2 [S]: PANTHER node 105 W TDP, RTX 2080 Ti 250 W
+#: PANTHER Table 3 via docs/sources.md §2.2 [S]: PANTHER node 105 W TDP, RTX 2080 Ti 250 W
 TDP_PANTHER_W, TDP_GPU_W = 105.0, 250.0
 #: the authors' own digital 128x128 MVMU model (PUMA's, not the one PANTHER's baseline constants use):
 #: leakage 40.24 mW (puma-simulator, branch training, include/constants_digital.py Digital_xbar_pow_leak_dict['128'],
 #: charged per digital matrix by src/ima_metrics.py compute_pow_leak)
 PUMA_DIGITAL_MVMU_LEAK = 40.24037556e-3
-#: PANTHER Table 3 via papers.md §2.2 [S]: the digital baseline of equal on-chip memory, 578 mm2 and 839 W;
+#: PANTHER Table 3 via docs/sources.md §2.2 [S]: the digital baseline of equal on-chip memory, 578 mm2 and 839 W;
 #: the PANTHER node 117 mm2
 DIGITAL_NODE_W, DIGITAL_NODE_MM2, PANTHER_NODE_MM2 = 839.0, 578.0, 117.0
 
@@ -264,7 +264,7 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         f"('{h.static_power}': unused tiles and cores power-gated; PANTHER would draw {occ[0] / occ[1]:.2f} W here). "
         f"The paper's {PAPER_ROWS[4][1]:.0f}x / {PAPER_ROWS[5][1]:.0f}x imply a GPU/PANTHER power ratio of "
         f"{implied:.1f} ({implied * ep / tp:.0f} W of GPU at this PANTHER power, or {g['power_w'] / implied:.1f} W of "
-        f"PANTHER at this GPU power); how the paper measured GPU energy is not in our sources (papers.md §11), "
+        f"PANTHER at this GPU power); how the paper measured GPU energy is not in our sources (docs/sources.md §11), "
         "so the energy row is not reproduced. The sources bracket it: both at their Table 3 ratings "
         f"({TDP_GPU_W:.0f} W GPU, {TDP_PANTHER_W:.0f} W PANTHER node) the power ratio is {TDP_GPU_W / TDP_PANTHER_W:.1f} "
         f"({TDP_GPU_W / TDP_PANTHER_W * PAPER_ROWS[5][1]:.0f}x at the paper's 16x), here {g['power_w'] / (ep / tp):.1f}; "
@@ -283,7 +283,7 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         "power (PUMA's digital-MVMU estimate behind its 8.97x area / 4.17x energy, or PANTHER Table 3's 839 W "
         f"digital node broken down). Table 3 itself puts the digital node at {DIGITAL_NODE_W / TDP_PANTHER_W:.2f}x "
         f"PANTHER's power ({DIGITAL_NODE_W:.0f} W / {TDP_PANTHER_W:.0f} W) and {DIGITAL_NODE_MM2 / PANTHER_NODE_MM2:.2f}x "
-        "its area (PUMA's whole digital chip: 4.93x area, 6.76x energy, papers.md §7); ratings, not a leakage split.",
+        "its area (PUMA's whole digital chip: 4.93x area, 6.76x energy, docs/sources.md §7); ratings, not a leakage split.",
         "Base_opa/mvm conv rows: one serial outer-product write per example and layer (positions summed first; "
         "constants_pipelayer.py 'serial access cannot get amortized over batch') against PANTHER's OPA per "
         "position, so the ratio falls with the positions per example. Each conv set is the VGG-16 layers its "
@@ -297,7 +297,7 @@ def _notes(designs: dict[str, Design], c: dict) -> list[str]:
         f"way gives {r_one:.1f}x on convA's matrix, as an FC layer; so the paper's conv ratios rest on a count per "
         "position the sources do not give. PipeLayer-like accelerators form a conv layer's weight gradient with MVMs, "
         "writing the non-stationary operand into crossbars (PANTHER §5.4.3, via its paper card 2020_Ankit_PANTHER_TC.md, "
-        "papers.md source S7); charging the baseline for forming its position sum that way, or as Base_mvm's CMOS outer "
+        "docs/sources.md source S7); charging the baseline for forming its position sum that way, or as Base_mvm's CMOS outer "
         "product per position, would raise every ratio, further from the paper; without it the baseline falls below "
         f"PANTHER past a few hundred positions ({r_many:.2f}x at 4096). Source that would be needed: the positions "
         "(or batch) behind the paper's conv rows and how Base_opa/mvm forms a conv layer's weight gradient "

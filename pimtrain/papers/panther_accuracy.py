@@ -1,4 +1,4 @@
-"""PANTHER's accuracy side of bit slicing (in the spirit of the paper's Fig. 10, papers.md §2.2/§2.4):
+"""PANTHER's accuracy side of bit slicing (in the spirit of the paper's Fig. 10, docs/sources.md §2.2/§2.4):
 train with ``panther-sgd``'s numerics (bit-sliced OPA, CRS) over slice widths × CRS intervals.
 
 Each run changes only ``update.slicing.slice_bits`` and ``carry_interval`` of the preset; a float run

@@ -5,7 +5,7 @@ Two technologies, each a class with ``cycles(gate)``, ``gate_energy(gate)`` (J p
 (a design's ``pim_logic`` component passes its ``params``; defaults below, sources in the docstrings).
 
 ``nor`` — MAGIC stateful NOR in 1-bit bipolar ReRAM (FloatPIM, Imani et al. ISCA 2019,
-via papers.md §8.2: R_on 10 kΩ, R_off 10 MΩ, 1 ns switching; MAGIC: Kvatinsky et al., IEEE TCAS-II
+via docs/sources.md §8.2: R_on 10 kΩ, R_off 10 MΩ, 1 ns switching; MAGIC: Kvatinsky et al., IEEE TCAS-II
 61(11) 2014). NOR is the only primitive (NOT is a one-input NOR). Gate → NOR steps (our derivation):
 NOT 1, NOR 1, OR 2, AND 3, XOR 5, MUX 4 (NOR(NOR(a, s̄), NOR(b, s)) + s̄), COPY 2, full adder 9
 (XNOR in 4 NORs, sum = XNOR(XNOR(a, b), c) in 4 more, carry = NOR(NOR(a, b), NOR(XNOR(a, b), c))
@@ -34,7 +34,7 @@ steps and are charged the mean 2-input step (their own input statistics differ; 
 ``majority`` — SOT-MRAM cells with separate read (MTJ) and write (heavy-metal channel) paths; logic by
 sensing several cells of a row at once against a reference (reconfigurable sense amplifier) and
 writing the result through the SOT path. Gate → steps (assumed after majority-based SHE-MTJ adders,
-Roohi et al., IEEE TCAD 2017, and bulk-bitwise SOT-MRAM PIM, Angizi et al. 2019, papers.md §3):
+Roohi et al., IEEE TCAD 2017, and bulk-bitwise SOT-MRAM PIM, Angizi et al. 2019, docs/sources.md §3):
 NOT/NOR/OR/AND/XOR/COPY 1, MUX 2, full adder 2 (carry = MAJ3(a, b, c); sum = MAJ5(a, b, c,
 c̄out, c̄out)). A step is a read (``read_time``) then a write (``write_time``); the next step needs the
 result, so they do not overlap. Step energy: sensing current V_r²/R_mtj over the sensed cells for the
@@ -99,12 +99,12 @@ class MagicNorReram(_Tech):
 
     name = "nor"
     DEFAULTS = {
-        "r_on_resistance": 10e3,        # FloatPIM (papers.md §8.2)
-        "r_off_resistance": 10e6,       # FloatPIM (papers.md §8.2)
-        "switch_time": 1e-9,            # FloatPIM (papers.md §8.2)
+        "r_on_resistance": 10e3,        # FloatPIM (docs/sources.md §8.2)
+        "r_off_resistance": 10e6,       # FloatPIM (docs/sources.md §8.2)
+        "switch_time": 1e-9,            # FloatPIM (docs/sources.md §8.2)
         "gate_voltage": 1.0,            # assumed MAGIC V0 (also the initialising SET)
         "periphery_time": 0.1e-9,       # assumed decoder/driver set-up per cycle
-        "init_columns": 93.0,           # FloatPIM's processing columns per row (papers.md §8.2)
+        "init_columns": 93.0,           # FloatPIM's processing columns per row (docs/sources.md §8.2)
         "output_one_fraction": 0.25,    # NOR of two uniform independent bits is 1 in 1 of 4 states
         "column_drive_energy": 0.2e-12, # assumed: 1024 cells x 0.2 fF x (1 V)^2 per driven column
         "rows": 1024.0,
@@ -158,8 +158,8 @@ class SotMram(_Tech):
 
     name = "majority"
     DEFAULTS = {
-        "mtj_p_resistance": 3.5e3,      # NeuroSim STT-MRAM digital cell R_ON (papers.md §9), same MTJ assumed
-        "mtj_ap_resistance": 8.05e3,    # on/off 2.3 (papers.md §9)
+        "mtj_p_resistance": 3.5e3,      # NeuroSim STT-MRAM digital cell R_ON (docs/sources.md §9), same MTJ assumed
+        "mtj_ap_resistance": 8.05e3,    # on/off 2.3 (docs/sources.md §9)
         "read_voltage": 0.1,            # assumed
         "read_time": 1e-9,              # assumed sensing time
         "sense_energy": 5e-15,          # assumed sense-amplifier energy per row and step

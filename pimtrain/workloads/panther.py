@@ -1,4 +1,4 @@
-"""PANTHER's workloads (Ankit et al., IEEE TC 2020; ../shared/reference/papers.md §2.4).
+"""PANTHER's workloads (Ankit et al., IEEE TC 2020; docs/sources.md §2.4).
 
 - Benchmark layers of the authors' simulator (``Aayush-Ankit/puma-simulator`` branch ``training``,
   ``benchmarks/panther_benchmarks/*.cpp`` [C]): ``mlpPanther`` 1024-256-512-512-10,
@@ -8,7 +8,7 @@
   ``reuse`` = its output positions per example on the paper's 32×32 CIFAR-100 inputs (VGG-16 with
   padding 1 and 2×2 pooling after conv 2, 4, 7, 10, 13: conv 1–2 at 32×32, 3–4 at 16×16, 5–7 at 8×8,
   8–10 at 4×4, 11–13 at 2×2). ``convA``: "a matrix size of Layer9 (same repeats from 9-13) of Vgg16"
-  (the comment of ``convAPanther.cpp`` [C]; papers.md §2.4): conv 9–10 (4608→512 at 4×4 = 16
+  (the comment of ``convAPanther.cpp`` [C]; docs/sources.md §2.4): conv 9–10 (4608→512 at 4×4 = 16
   positions) and conv 11–13 (at 2×2 = 4 positions), five layers. The other conv sets by their matrix
   shape (the same comment is copied into every conv file, so only convA's is informative): ``convB``
   2304→256 = conv 6–7 at 8×8, ``convC`` 2304→512 = conv 8 at 4×4, ``convG`` 1152→256 = conv 5 at 8×8.

@@ -8,7 +8,7 @@ signed level of slice ``s`` (least significant first inside this module). Each s
 "44466555"), so it holds levels ``-2**(k-1) .. 2**(k-1)-1``: more than the ``base`` levels a digit needs.
 That headroom is what lets updates accumulate in place between carry steps.
 
-Kernels (Ankit et al., IEEE TC 2020, via ../shared/reference/papers.md §2.2):
+Kernels (Ankit et al., IEEE TC 2020, via docs/sources.md §2.2):
 
 - ``vmm`` / ``mvm``: every slice is read (DAC per ``io.*.dac_bits``; one ADC conversion per slice
   partial sum, ``io.*.adc_bits``, batch-max range per slice) and the slices are shifted and added

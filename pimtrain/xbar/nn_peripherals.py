@@ -1,7 +1,7 @@
 """Neural-approximated peripherals of Neural-PIM (Cao et al., IEEE TC 2022): NNS+A and NNADC.
 
 Both are small neural networks built from RRAM crossbars (weights) and CMOS inverters (neurons),
-trained here with torch the way the paper describes (papers.md §4.2 [S]): **3-bit weights** and
+trained here with torch the way the paper describes (docs/sources.md §4.2 [S]): **3-bit weights** and
 **Gaussian weight variation σ = 0.025** injected during training. A weight is a differential pair of
 3-bit cells, ``w = α (g⁺ − g⁻)`` with ``g ∈ {0, 1/7, …, 1}`` (15 levels in [−α, α]); variation
 multiplies each cell's programmed conductance by ``1 + N(0, σ²)`` (relative variation: assumed, the
@@ -50,8 +50,8 @@ import torch
 from pimtrain.design import PimtrainError
 from pimtrain.mapping import nn_adc_size, nn_shift_add_size
 
-WEIGHT_BITS = 3          # papers.md §4.2 [S]: 3-bit RRAM weights
-VARIATION = 0.025        # papers.md §4.2 [S]: Gaussian weight variation σ = 0.025
+WEIGHT_BITS = 3          # docs/sources.md §4.2 [S]: 3-bit RRAM weights
+VARIATION = 0.025        # docs/sources.md §4.2 [S]: Gaussian weight variation σ = 0.025
 _LEVELS = (1 << WEIGHT_BITS) - 1
 RAIL_FINE = 1.0 / 8.0    # second reference rail of the NNADC flash (assumed)
 DATA_FILE = Path(__file__).with_name("data") / "nn_peripherals.json"
