@@ -23,6 +23,8 @@ fi
 
 python3 -m venv "$VENV"
 PY="$VENV/bin/python"
+# the build calls mypy's stubgen (a build requirement) by name: the venv's bin first on PATH
+export PATH="$VENV/bin:$PATH"
 "$PY" -m pip install -q --upgrade pip setuptools wheel
 # torch first, pinned (the local wheel mirror serves the CPU build); then aihwkit's build requirements
 # (its pyproject: setuptools, scikit-build, pybind11 >= 3.0.1, ninja, cmake >= 4.2.1, mypy) and the runtime
