@@ -214,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr", type=float, default=0.1)
     ap.add_argument("--aihwkit-python", default="/work/aihwkit-venv/bin/python",
                     help="the python of aihwkit's venv (scripts/build_aihwkit.sh)")
+    ap.add_argument("--device", default="", help="override device fields of the comparison, e.g. up_down=0,write_noise=0")
     ap.add_argument("--only", choices=["pimtrain", "aihwkit"], default=None, help="run one side only")
     ap.add_argument("--no-float", action="store_true", help="skip the float reference row")
     ap.add_argument("--join", nargs=2, metavar=("PIMTRAIN_JSON", "AIHWKIT_JSON"), help="join earlier results")
@@ -251,6 +252,12 @@ def _run(args, argv) -> int:
         if args.out:
             _write_json(args.out, joined)
         return 0
+    if args.device:
+        for item in _csv(args.device, str, "--device"):
+            key, _, value = item.partition("=")
+            if key not in BASE["device"] or not value:
+                raise PimtrainError(f"--device: {item!r}; allowed: KEY=NUMBER with KEY one of {', '.join(BASE['device'])}")
+            BASE["device"][key] = float(value)
     algorithms = _csv(args.algorithms, str, "--algorithms")
     for a in algorithms:
         design_for(a)  # refuses an unknown algorithm before any work

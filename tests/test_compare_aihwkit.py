@@ -38,9 +38,11 @@ def test_soft_bounds_device_fields():
     m = aihwkit_fields(design())
     assert m["device_class"] == "SoftBoundsDevice"
     dev = m["device"]
-    # one pulse moves W by 2 * w_max * dw_min (offset mapping, W = 2 w_max c); bounds are ±w_max
-    assert dev["dw_min"] == pytest.approx(2 * 0.5 * 0.01)
-    assert (dev["w_max"], dev["w_min"], dev["up_down"]) == (0.5, -0.5, -0.2)
+    # one pulse moves W by 2 * w_max * dw_min (offset mapping, W = 2 w_max c); aihwkit shortens only the up step
+    # (up_down < 0): its dw_min is the down step 2 * w_max * dw * 1.2, its up_down -0.4 / 1.2; bounds are ±w_max
+    assert dev["dw_min"] == pytest.approx(2 * 0.5 * 0.01 * 1.2)
+    assert dev["up_down"] == pytest.approx(-0.4 / 1.2)
+    assert (dev["w_max"], dev["w_min"]) == (0.5, -0.5)
     assert (dev["dw_min_std"], dev["mult_noise"], dev["dw_min_dtod"]) == (0.1, False, 0.05)
     assert dev["w_max_dtod"] == dev["w_min_dtod"] == dev["up_down_dtod"] == 0.0  # aihwkit's defaults overridden
     assert m["update"] == {"desired_bl": 15, "fixed_bl": True, "update_management": True,
@@ -68,8 +70,7 @@ def test_algorithm_fields():
                                                     "chopper_probability": 0.05}}))["algorithm"]
     assert c["compound"] == "ChoppedTransferCompound" and not c["notes"]
     f = c["fields"]
-    assert (f["in_chop_prob"], f["buffer_granularity"], f["thres_scale"], f["forget_buffer"], f["momentum"]) == \
-        (0.05, 1.0, 1.0, False, 0.0)
+    assert (f["in_chop_prob"], f["buffer_granularity"], f["forget_buffer"], f["momentum"]) == (0.05, 1.0, False, 0.0)
     v2 = aihwkit_fields(design(update={"algorithm": {"kind": "ttv2", "buffer_threshold": 1.0}}))["algorithm"]
     assert v2["fields"]["in_chop_prob"] == 0.0 and v2["fields"]["buffer_granularity"] == 0.5
     assert v2["notes"] and "one pulse" in v2["notes"][0]
@@ -93,23 +94,32 @@ def test_refuses_what_has_no_counterpart(kw, field):
     assert "\n" not in str(e.value)
 
 
-def _one_cell(w0: float, dev: dict | None = None) -> object:
-    d = design(device={"write_noise": 0.0, "d2d_variation": 0.0, **(dev or {})})
+def _one_cell(w0: float, up_down: float) -> object:
+    d = design(device={"write_noise": 0.0, "d2d_variation": 0.0, "up_down": up_down})
     return make_core(torch.tensor([[w0]]), d, seed=0), aihwkit_fields(d)["device"]
 
 
+def aihwkit_step(dev: dict, w: float, sign: float) -> float:
+    """aihwkit 1.2.0's soft-bounds step at w (src/rpucuda/rpu_pulsed_device.cpp populate: up_bias / down_bias,
+    rpu_linearstep_device.cpp: slope −scale/bound), without noise and spread."""
+    ud = dev["up_down"]
+    scale_up = dev["dw_min"] * (1 + min(ud, 0.0))
+    scale_down = dev["dw_min"] * (1 - max(ud, 0.0))
+    return scale_up * (1 - w / dev["w_max"]) if sign > 0 else scale_down * (1 - w / dev["w_min"])
+
+
+@pytest.mark.parametrize("up_down", [-0.2, 0.3, 0.0])
 @pytest.mark.parametrize("w0", [0.0, 0.2, -0.3])
-def test_pimtrain_pulses_are_the_mapped_aihwkit_steps(w0):
-    """pimtrain's stochastic update: ΔW = pulses × aihwkit's step at W, dw·(1 ± up_down)·(1 ∓ W/w_max)."""
-    core, dev = _one_cell(w0)
+def test_pimtrain_pulses_are_the_mapped_aihwkit_steps(w0, up_down):
+    """pimtrain's stochastic update: ΔW = pulses × the mapped aihwkit device's step at W, in both directions."""
+    core, dev = _one_cell(w0, up_down)
     for sign in (1.0, -1.0):
         before = float(core.get_weight())
         pulses_before = core.stats.get("update.pulses", 0)
         core.opu(torch.tensor([[1.0]]), torch.tensor([[-sign * 0.05]]), 1.0)  # ΔW requested = sign * 0.05
         n = core.stats["update.pulses"] - pulses_before
         assert n > 0
-        bound = dev["w_max"] if sign > 0 else dev["w_min"]
-        step = dev["dw_min"] * (1 + sign * dev["up_down"]) * (1 - before / bound)
+        step = aihwkit_step(dev, before, sign)
         assert float(core.get_weight()) - before == pytest.approx(sign * n * step, rel=1e-4, abs=1e-7)
 
 

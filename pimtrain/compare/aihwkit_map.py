@@ -9,9 +9,15 @@ The device (pimtrain ``pimtrain/devices/soft_bounds.py`` and ``base.py`` against
 
 - pimtrain's state is ``c`` in [−0.5, 0.5]; with ``array.weight_mapping: offset`` one cell holds one weight,
   ``W = 2·w_max·c``, so W spans [−w_max, w_max] (aihwkit ``w_min``, ``w_max``). One pulse moves ``c`` by
-  ``dw_min`` (a fraction of the cell's range), i.e. W by ``2·w_max·dw_min``: aihwkit's ``dw_min`` (weight units).
+  ``dw_min`` (a fraction of the cell's range), i.e. W by ``2·w_max·dw_min``: aihwkit's ``dw_min`` (weight units)
+  of a symmetric device.
+- up/down asymmetry: pimtrain's up step is ``dw·(1+up_down)``, its down step ``dw·(1−up_down)``. aihwkit's
+  documentation writes the same ``1 ± up_down``, but its code (``src/rpucuda/rpu_pulsed_device.cpp``, populate)
+  only *shortens* one direction: up ``dw_min·(1 + min(up_down, 0))``, down ``dw_min·(1 − max(up_down, 0))``.
+  The same two steps therefore need ``dw_min = 2·w_max·dw·(1 + |up_down|)`` and ``up_down = 2·ud/(1 + |ud|)``
+  (for ud −0.2: aihwkit dw_min 1.2× the pulse, up_down −1/3; up 0.8, down 1.2 pulses, as pimtrain).
 - soft bounds (``nonlinearity`` α = 1): pimtrain's up step at W is ``dw·(1+up_down)·(1 − W/w_max)`` and down
-  ``dw·(1−up_down)·(1 + W/w_max)``, aihwkit ``SoftBoundsDevice``'s form. For 0 < α < 1 pimtrain's factor
+  ``dw·(1−up_down)·(1 + W/w_max)``, aihwkit ``SoftBoundsDevice``'s form (its step ∝ 1 − w/bound). For 0 < α < 1 pimtrain's factor
   ``(1 − α u)/(1 − α/2)`` is linear in W with slope ``α/(2−α)`` per w_max: aihwkit ``LinearStepDevice`` with
   ``gamma_up = gamma_down = α/(2−α)`` (``mean_bound_reference``); α = 0 is that with gamma 0 (a constant step).
 - write noise: pimtrain adds ``write_noise·dw`` (std) per pulse, not scaled by the soft-bounds factor: aihwkit's
@@ -36,7 +42,7 @@ The algorithm (``update.algorithm``; pimtrain ``pimtrain/xbar/algorithms/``):
   ``in_chop_prob = chopper_probability`` (random), no output choppers, a float buffer that keeps what was not
   written (``forget_buffer = False``, ``momentum`` 0), no auto scaling. The buffer threshold: pimtrain writes the
   whole multiples of θ = ``buffer_threshold · dw_min · w_max`` (weight units, its ``CompoundCore.step``);
-  aihwkit's is ``thres_scale · buffer_granularity · dw_min_A`` = ``buffer_granularity · 2·w_max·dw_min``, so
+  aihwkit's (``ChoppedTransferCompound``) is ``buffer_granularity · dw_min_A`` = ``buffer_granularity · 2·w_max·dw_min``, so
   ``buffer_granularity = buffer_threshold / 2``. aihwkit then writes ``n`` whole *pulses* (n·dw_min) for n
   thresholds crossed, pimtrain the amount n·θ (through C's stochastic pulse trains): the two transfer the
   same amount only when θ is one pulse, ``buffer_threshold`` 2 (a note is added otherwise).
@@ -77,9 +83,11 @@ def device_fields(design: Design) -> tuple[str, dict]:
     if dev.stuck_at.at_gmin or dev.stuck_at.at_gmax:
         _refuse("device.stuck_at", dev.stuck_at.model_dump(), "no stuck cells")
     w_max = float(arr.w_max)
+    ud = float(dev.up_down)
     fields = {
-        "dw_min": 2.0 * w_max * float(dev.dw_min),
-        "up_down": float(dev.up_down),
+        # aihwkit shortens one direction only (see the module docstring): the longer step is dw_min
+        "dw_min": 2.0 * w_max * float(dev.dw_min) * (1.0 + abs(ud)),
+        "up_down": 2.0 * ud / (1.0 + abs(ud)),
         "w_max": w_max,
         "w_min": -w_max,
         "dw_min_dtod": float(dev.d2d_variation),
@@ -158,7 +166,7 @@ def algorithm_fields(design: Design, update: dict) -> dict:
         **common, "n_reads_per_transfer": 1,
         "in_chop_prob": float(alg.chopper_probability) if alg.kind == "c_ttv2" else 0.0,
         "in_chop_random": True, "out_chop_prob": 0.0,
-        "thres_scale": 1.0, "buffer_granularity": float(alg.buffer_threshold) / 2.0, "auto_granularity": 0.0,
+        "buffer_granularity": float(alg.buffer_threshold) / 2.0, "auto_granularity": 0.0,
         "step": 1.0, "momentum": 0.0, "forget_buffer": False, "no_buffer": False,
         "auto_scale": False, "correct_gradient_magnitudes": False,
     }
