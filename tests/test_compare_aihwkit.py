@@ -148,3 +148,14 @@ def test_aihwkit_builds_the_mapped_configs():  # pragma: no cover - runs in aihw
         cfg = aihwkit_side.rpu_config(m, seed=0)
         dev = cfg.device if a == "sgd" else cfg.device.unit_cell_devices[0]
         assert dev.dw_min == pytest.approx(m["device"]["dw_min"]) and dev.w_max_dtod == 0.0
+    # the steps aihwkit draws for the mapped device are pimtrain's: up 2·w_max·dw·(1+ud), down ·(1−ud)
+    from aihwkit.nn import AnalogLinear
+
+    d = compare_aihwkit.design_for("sgd")
+    cfg = aihwkit_side.rpu_config(aihwkit_fields(d), seed=0)
+    cfg.device.dw_min_dtod = 0.0
+    hidden = next(AnalogLinear(3, 2, bias=False, rpu_config=cfg).analog_tiles()).get_hidden_parameters()
+    pulse = 2 * d.array.w_max * d.device.dw_min
+    assert torch.allclose(hidden["dwmin_up"], torch.full((2, 3), pulse * (1 + d.device.up_down)))
+    assert torch.allclose(hidden["dwmin_down"], torch.full((2, 3), pulse * (1 - d.device.up_down)))
+    assert torch.allclose(hidden["max_bound"], torch.full((2, 3), d.array.w_max))
