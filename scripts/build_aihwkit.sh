@@ -7,6 +7,9 @@
 #
 # Needs: python3 (3.11), cmake, a C++ compiler, OpenBLAS headers (Debian: libopenblas-dev),
 # PyPI reachable. Takes about 4-14 minutes on 2 shared cores (MAKEFLAGS=-j2).
+# To run tests/test_compare_aihwkit.py's aihwkit test as well (it is skipped where aihwkit is absent):
+#   VENV/bin/pip install pytest hypothesis pydantic pyyaml pint rich typer
+#   PYTHONPATH=$PWD VENV/bin/python -m pytest tests/test_compare_aihwkit.py -q
 set -euo pipefail
 VENV="${1:-/work/aihwkit-venv}"
 AIHWKIT_VERSION="${AIHWKIT_VERSION:-1.2.0}"
