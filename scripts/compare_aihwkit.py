@@ -255,9 +255,14 @@ def _run(args, argv) -> int:
     if args.device:
         for item in _csv(args.device, str, "--device"):
             key, _, value = item.partition("=")
-            if key not in BASE["device"] or not value:
-                raise PimtrainError(f"--device: {item!r}; allowed: KEY=NUMBER with KEY one of {', '.join(BASE['device'])}")
-            BASE["device"][key] = float(value)
+            keys = [k for k in BASE["device"] if k != "model"]
+            try:
+                number = float(value)
+            except ValueError:
+                number = None
+            if key not in keys or number is None:
+                raise PimtrainError(f"--device: {item!r}; allowed: KEY=NUMBER with KEY one of {', '.join(keys)}")
+            BASE["device"][key] = number
     algorithms = _csv(args.algorithms, str, "--algorithms")
     for a in algorithms:
         design_for(a)  # refuses an unknown algorithm before any work
