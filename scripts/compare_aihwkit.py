@@ -66,15 +66,15 @@ BASE = {
 #: algorithm settings, the same on both sides (assumption; transfer_lr 0.1 chosen over 1.0, with which pimtrain's
 #: Tiki-Taka family reached 35-59 % after one epoch): a transfer after every update (one sample), one column,
 #: transfer_lr 0.1 (absolute), gamma 0 (the network reads C); TTv2 / c-TTv2: the buffer
-#: writes whole pulses (buffer_threshold 2 pimtrain steps = one pulse = aihwkit buffer_granularity 1);
+#: writes whole pulses (buffer_threshold 1 = one pulse = aihwkit buffer_granularity 1);
 #: c-TTv2: chopper probability 0.1 (aihwkit's ChoppedTransferCompound default in_chop_prob).
 ALGORITHM_SETTINGS = {
     "sgd": {"kind": "sgd"},
     "tiki_taka": {"kind": "tiki_taka", "transfer_every": 1, "columns_per_transfer": 1, "transfer_lr": 0.1},
     "ttv2": {"kind": "ttv2", "transfer_every": 1, "columns_per_transfer": 1, "transfer_lr": 0.1,
-             "buffer_threshold": 2.0},
+             "buffer_threshold": 1.0},
     "c_ttv2": {"kind": "c_ttv2", "transfer_every": 1, "columns_per_transfer": 1, "transfer_lr": 0.1,
-               "buffer_threshold": 2.0, "chopper_probability": 0.1},
+               "buffer_threshold": 1.0, "chopper_probability": 0.1},
 }
 
 

@@ -74,8 +74,8 @@ def test_transfer_interval_and_columns_per_transfer():
 
 
 def test_ttv2_buffer_writes_whole_steps_and_keeps_the_rest():
-    # one device step = dw_min * w_max = 0.1; threshold 2 steps = 0.2
-    c = make_core(W, des(kind="ttv2", device={"dw_min": 0.1}, buffer_threshold=2.0, buffer_decay=0.5,
+    # one device step (one pulse) = 2 * dw_min * w_max = 0.1; threshold 2 steps = 0.2
+    c = make_core(W, des(kind="ttv2", device={"dw_min": 0.05}, buffer_threshold=2.0, buffer_decay=0.5,
                          columns_per_transfer=3))
     c.opu(X, D, 0.1)  # A = [[-.1,-.2,-.3],[.1,.2,.3]]; H = A; whole 0.2 steps: [[0,-.2,-.2],[0,.2,.2]]
     assert torch.allclose(c.C.get_weight(), W + torch.tensor([[0.0, -0.2, -0.2], [0.0, 0.2, 0.2]]), atol=1e-6)
@@ -87,7 +87,7 @@ def test_ttv2_buffer_writes_whole_steps_and_keeps_the_rest():
 
 
 def test_mixed_precision_accumulates_digitally_and_writes_whole_steps():
-    c = make_core(W, des(kind="mixed_precision", device={"dw_min": 0.1}, buffer_threshold=1.0))
+    c = make_core(W, des(kind="mixed_precision", device={"dw_min": 0.05}, buffer_threshold=1.0))
     assert set(c.arrays) == {"C"}
     c.opu(X, D, 0.04)  # chi = -0.04 d^T x = [[-.04,-.08,-.12],[.04,.08,.12]] -> writes only the +-0.1 steps
     assert torch.allclose(c.C.get_weight(), W + torch.tensor([[0, 0, -0.1], [0, 0, 0.1]]), atol=1e-6)
@@ -97,7 +97,7 @@ def test_mixed_precision_accumulates_digitally_and_writes_whole_steps():
 
 
 def test_c_ttv2_chopper_learns_chopped_and_transfers_unchopped():
-    c = make_core(W, des(kind="c_ttv2", chopper_probability=1.0, columns_per_transfer=3, device={"dw_min": 0.01}))
+    c = make_core(W, des(kind="c_ttv2", chopper_probability=1.0, columns_per_transfer=3, device={"dw_min": 0.005}))
     c.opu(X, D, 0.1)  # signs +1: A = -0.1 d^T x; all columns move (whole 0.01 steps); then every sign flips
     moved = torch.tensor([[-0.1, -0.2, -0.3], [0.1, 0.2, 0.3]])
     assert torch.allclose(c.C.get_weight(), W + moved, atol=1e-5)

@@ -66,13 +66,13 @@ def test_algorithm_fields():
     assert (f["transfer_every"], f["n_reads_per_transfer"], f["transfer_lr"], f["scale_transfer_lr"]) == (3.0, 2, 0.2, False)
     assert f["units_in_mbatch"] and f["scale_fast_lr"] and f["fast_lr"] == 1.0 and f["gamma"] == 0.0
     assert f["transfer_update"]["desired_bl"] == 15 and f["transfer_forward"] == {"is_perfect": True}
-    c = aihwkit_fields(design(update={"algorithm": {"kind": "c_ttv2", "buffer_threshold": 2.0,
+    c = aihwkit_fields(design(update={"algorithm": {"kind": "c_ttv2", "buffer_threshold": 1.0,
                                                     "chopper_probability": 0.05}}))["algorithm"]
     assert c["compound"] == "ChoppedTransferCompound" and not c["notes"]
     f = c["fields"]
     assert (f["in_chop_prob"], f["buffer_granularity"], f["forget_buffer"], f["momentum"]) == (0.05, 1.0, False, 0.0)
-    v2 = aihwkit_fields(design(update={"algorithm": {"kind": "ttv2", "buffer_threshold": 1.0}}))["algorithm"]
-    assert v2["fields"]["in_chop_prob"] == 0.0 and v2["fields"]["buffer_granularity"] == 0.5
+    v2 = aihwkit_fields(design(update={"algorithm": {"kind": "ttv2", "buffer_threshold": 2.0}}))["algorithm"]
+    assert v2["fields"]["in_chop_prob"] == 0.0 and v2["fields"]["buffer_granularity"] == 2.0
     assert v2["notes"] and "one pulse" in v2["notes"][0]
 
 

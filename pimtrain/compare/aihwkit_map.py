@@ -41,11 +41,11 @@ The algorithm (``update.algorithm``; pimtrain ``pimtrain/xbar/algorithms/``):
 - ``ttv2`` / ``c_ttv2``: ``ChoppedTransferCompound`` (aihwkit's TTv2 is this compound with ``in_chop_prob`` 0),
   ``in_chop_prob = chopper_probability`` (random), no output choppers, a float buffer that keeps what was not
   written (``forget_buffer = False``, ``momentum`` 0), no auto scaling. The buffer threshold: pimtrain writes the
-  whole multiples of θ = ``buffer_threshold · dw_min · w_max`` (weight units, its ``CompoundCore.step``);
-  aihwkit's (``ChoppedTransferCompound``) is ``buffer_granularity · dw_min_A`` = ``buffer_granularity · 2·w_max·dw_min``, so
-  ``buffer_granularity = buffer_threshold / 2``. aihwkit then writes ``n`` whole *pulses* (n·dw_min) for n
+  whole multiples of θ = ``buffer_threshold · 2·dw_min·w_max`` (weight units, one pulse per unit: its
+  ``CompoundCore.step``); aihwkit's (``ChoppedTransferCompound``) is ``buffer_granularity · dw_min_A`` =
+  ``buffer_granularity · 2·w_max·dw_min``, so ``buffer_granularity = buffer_threshold``. aihwkit then writes ``n`` whole *pulses* (n·dw_min) for n
   thresholds crossed, pimtrain the amount n·θ (through C's stochastic pulse trains): the two transfer the
-  same amount only when θ is one pulse, ``buffer_threshold`` 2 (a note is added otherwise).
+  same amount only when θ is one pulse, ``buffer_threshold`` 1 (a note is added otherwise).
 
 What has no aihwkit counterpart is refused with a one-line :class:`~pimtrain.design.PimtrainError` naming the
 field: differential pairs, other device models, levels, stuck cells, read or programming noise, non-ideal
@@ -166,13 +166,13 @@ def algorithm_fields(design: Design, update: dict) -> dict:
         **common, "n_reads_per_transfer": 1,
         "in_chop_prob": float(alg.chopper_probability) if alg.kind == "c_ttv2" else 0.0,
         "in_chop_random": True, "out_chop_prob": 0.0,
-        "buffer_granularity": float(alg.buffer_threshold) / 2.0, "auto_granularity": 0.0,
+        "buffer_granularity": float(alg.buffer_threshold), "auto_granularity": 0.0,
         "step": 1.0, "momentum": 0.0, "forget_buffer": False, "no_buffer": False,
         "auto_scale": False, "correct_gradient_magnitudes": False,
     }
     notes = []
-    if alg.buffer_threshold != 2.0:
-        notes.append(f"buffer_threshold {alg.buffer_threshold:g} is not one pulse (2 pimtrain steps): aihwkit writes "
+    if alg.buffer_threshold != 1.0:
+        notes.append(f"buffer_threshold {alg.buffer_threshold:g} is not one pulse: aihwkit writes "
                      "whole pulses per threshold crossed, pimtrain the threshold amount")
     return {"config": "UnitCellRPUConfig", "compound": "ChoppedTransferCompound", "fields": fields, "notes": notes}
 

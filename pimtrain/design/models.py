@@ -374,7 +374,8 @@ class AlgorithmSpec(Strict):
     ``agad`` (Rasch et al. 2023): c_ttv2 whose transfer read is taken relative to an on-the-fly digital reference,
     A's read at the column's last chopper flip (no reference array, no device decay needed). ``residual`` (Li et al.
     2024, residual learning): tiki_taka read as W = γ·A + C with γ > 0, the gradient taken at that mixed weight.
-    One device step = ``device.dw_min`` × ``array.w_max`` (aihwkit's dw_min at w_max 1).
+    One device step = the mean weight change of one pulse, ``device.dw_min`` of the weight range: 2 × ``dw_min`` ×
+    ``array.w_max`` (aihwkit's ``dw_min`` at ``w_max`` 1).
     """
 
     kind: Literal["sgd", "mixed_precision", "tiki_taka", "ttv2", "c_ttv2", "agad", "residual"] = "sgd"

@@ -68,8 +68,9 @@ class CompoundCore(CoreBase):
         self._identity(weight, design, layer_index, seed)
         self.alg = alg
         self.w_max = design.array.w_max
-        #: one device step in weight units (aihwkit's dw_min at w_max 1)
-        self.step = design.device.dw_min * self.w_max
+        #: one device step in weight units: the mean change of one pulse, dw_min of the weight range
+        #: [-w_max, w_max] (the core's centred ŵ moves 2·dw_min per pulse)
+        self.step = 2.0 * design.device.dw_min * self.w_max
         base = array_design(design)
         # the arrays get distinct generators: C at the layer's own index, A and R at offsets of it
         idx = int(layer_index)
