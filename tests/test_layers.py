@@ -1,6 +1,8 @@
 """The layer registry: every supported module trains on cores like float, and convert and the cost agree."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -139,8 +141,19 @@ def test_convert_and_cost_name_the_same_layers_and_every_parameter_is_placed(ind
     for wl in (from_module(model, shape), from_module(analog, shape)):
         assert [L.name for L in wl.layers] == on_cores
     report = pimtrain.evaluate("marinella2018-analog", model, input_shape=shape)
-    assert set(report.layer) == set(on_cores)
     digital = set(from_module(model, shape).digital)
+    rows = describe(model)
+    assert digital == {r["name"] for r in rows if r["role"] == "digital"}
+    parts = {r["name"] + ".fold" for r in rows if r["type"] == "ConvTranspose2d"}  # its overlap-add, digital
+    # the breakdown names exactly convert's cores, its digital modules and the analog modules' digital parts
+    assert set(report.layer) == set(on_cores) | digital | parts
+    for name in digital - {"6"}:  # every digital module but the reshape (Flatten) does arithmetic, charged
+        assert report.layer[name]["energy_j"] > 0 and report.layer[name]["latency_s"] > 0, name
+    wl = from_module(model, shape)
+    bare = pimtrain.evaluate("marinella2018-analog", dataclasses.replace(wl, digital_work=()))
+    assert set(bare.layer) == set(on_cores)
+    added = sum(report.layer[n]["energy_j"] for n in digital | parts)
+    assert report.energy_j == pytest.approx(bare.energy_j + added, rel=1e-9)
     owners = dict(analog.named_modules())
     for pname, _ in analog.named_parameters():
         owner = pname.rsplit(".", 1)[0]

@@ -63,6 +63,9 @@ class LayerSpec:
     check: Callable | None = None  # (module, input meta tensor) -> error text or None
     core_names: Callable | None = None  # (module) -> the suffixes of its cores (default: one core, "")
     wants_args: bool = False  # matrices / output / check also take the call's other arguments (key, value …)
+    #: (module, input meta tensor, …) -> (suffix, MACs, element-wise ops, how counted) of its digital part per
+    #: traced forward call, costed as digital work under ``<module>.<suffix>``; None: no arithmetic beside the cores
+    digital_work: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +150,12 @@ def _convt_matrices(m, x):
     return [Matrix(f"groups.{i}", cout * k, cin, positions, "conv_transpose") for i in range(g)]
 
 
+def _convt_work(m, x):
+    cols = sum(mat.out_features * mat.reuse for mat in _convt_matrices(m, x))
+    out = _convt_output(m, x).numel() if m.bias is not None else 0
+    return "fold", 0.0, float(cols + out), "one add per column element of the overlap-add, one per output element (bias)"
+
+
 def _convert_linear(m, design, next_index, seed):
     return AnalogLinear.from_linear(m, design, layer_index=next_index(), seed=seed)
 
@@ -173,7 +182,7 @@ SPECS: tuple[LayerSpec, ...] = (
     LayerSpec("ConvTranspose2d", (nn.ConvTranspose2d,), (AnalogConvTranspose2d,),
               _convert_conv(AnalogConvTranspose2d), _convt_matrices, _convt_output,
               "the overlap-add (fold) of the columns and the bias, added after it where no array row can "
-              "carry it (plain SGD)", _conv_check(2)),
+              "carry it (plain SGD)", _conv_check(2), digital_work=lambda m, x: _convt_work(m, x)),
 )
 
 
@@ -216,6 +225,19 @@ def _rnn_names(m):
     return [f"{p}_l{layer}" for layer in range(int(m.num_layers)) for p in ("ih", "hh")]
 
 
+#: element-wise operations per hidden unit and time step (torch's documented equations of the cells)
+RNN_OPS_PER_UNIT = {"LSTM": (13, "4 adds of the two matrix products, 3 sigmoids, 2 tanh, c' = f·c + i·g (3), "
+                              "h = o·tanh(c') (1 multiply)"),
+                    "GRU": (11, "2 adds (r, z), 2 sigmoids, r·(W_hn h + b) (1) + add (1) + tanh (1), "
+                                "h' = (1 − z)·n + z·h (4)")}
+
+
+def _rnn_work(m, x):
+    per, how = RNN_OPS_PER_UNIT["LSTM" if isinstance(m, (nn.LSTM, AnalogLSTM)) else "GRU"]
+    steps = math.prod(x.shape[:-1])
+    return "gates", 0.0, float(per * int(m.hidden_size) * steps * int(m.num_layers)), f"{per} per hidden unit and step: {how}"
+
+
 def _convert_rnn(cls):
     def convert(m, design, next_index, seed):
         return cls.from_rnn(m, design, next_index=next_index, seed=seed)
@@ -225,10 +247,10 @@ def _convert_rnn(cls):
 SPECS = SPECS + (
     LayerSpec("LSTM", (nn.LSTM,), (AnalogLSTM,), _convert_rnn(AnalogLSTM), _rnn_matrices, _rnn_output,
               "the gate non-linearities and the cell state (element-wise); input and recurrent matrices on cores",
-              _rnn_check, _rnn_names),
+              _rnn_check, _rnn_names, digital_work=_rnn_work),
     LayerSpec("GRU", (nn.GRU,), (AnalogGRU,), _convert_rnn(AnalogGRU), _rnn_matrices, _rnn_output,
               "the gate non-linearities and the state update (element-wise); input and recurrent matrices on "
-              "cores", _rnn_check, _rnn_names),
+              "cores", _rnn_check, _rnn_names, digital_work=_rnn_work),
 )
 
 
@@ -249,6 +271,16 @@ def _mha_matrices(m, query, *args, **kwargs):
             Matrix("v_proj", e, e, src, "linear"), Matrix("out_proj", e, e, tgt, "linear")]
 
 
+def _mha_work(m, query, *args, **kwargs):
+    q, k, _ = _mha_tensors(m, query, *args, **kwargs)
+    batch = math.prod(q.shape[:-2]) if q.dim() > 2 else 1
+    tgt, src, e, heads = q.shape[-2], k.shape[-2], int(m.embed_dim), int(m.num_heads)
+    scores = batch * heads * tgt * src
+    return ("scores", 2.0 * batch * tgt * src * e, 6.0 * scores,
+            "QKᵀ and softmax·V: 2·L_q·L_k·E MACs; per score: the 1/√d scale and softmax (max, subtract, exp, sum, "
+            "divide) = 6 ops")
+
+
 def _mha_output(m, query, *args, **kwargs):
     return torch.empty_like(query, device="meta"), None  # attention weights are not traced
 
@@ -266,7 +298,8 @@ SPECS = SPECS + (
                                                                                     seed=seed),
               _mha_matrices, _mha_output,
               "the attention scores QKᵀ/√d and softmax·V (products of two activations), masks, softmax, dropout",
-              _mha_check, lambda m: ["q_proj", "k_proj", "v_proj", "out_proj"], wants_args=True),
+              _mha_check, lambda m: ["q_proj", "k_proj", "v_proj", "out_proj"], wants_args=True,
+              digital_work=_mha_work),
 )
 
 #: torch layers made only of registered children plus element-wise work: walked through like containers
