@@ -266,6 +266,20 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
             p.module.forward = make_digital(p.name, p.module, p.why)
             patched.append(p.module)
     modes = [(m, m.training) for m in module.modules()]
+    running: list[tuple[str, nn.Module, tuple]] = []  # the modules whose forward is running (innermost last)
+
+    def enter(qual):
+        def hook(m, args):
+            running.append((qual, m, tuple(tuple(a.shape) for a in args if isinstance(a, torch.Tensor))))
+        return hook
+
+    def leave(m, args, out):
+        running.pop()
+
+    hooks = []
+    for qual, m in module.named_modules():
+        hooks.append(m.register_forward_pre_hook(enter(qual)))
+        hooks.append(m.register_forward_hook(leave))
     try:
         module.eval()
         state = {k: torch.empty_like(v, device="meta")
@@ -276,9 +290,19 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
         raise
     except Exception as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        failed = running[-1:]
+        if failed and failed[0][1] is not module:  # name the innermost module whose forward failed
+            qual, m, shapes = failed[0]
+            got = ", ".join(str(s) for s in shapes) or "no tensor"
+            raise PimtrainError(f"workload: {qual} ({type(m).__name__}) cannot run on its traced input {got} "
+                                f"(model input_shape {shape}): {type(exc).__name__}: {first}; allowed: an input_shape "
+                                "the model accepts (one sample, without the batch dimension)") from None
         raise PimtrainError(f"workload: cannot trace {type(module).__name__} with input shape {shape} on the meta "
-                            f"device ({type(exc).__name__}: {first})") from None
+                            f"device ({type(exc).__name__}: {first}); allowed: an input_shape the model accepts (one "
+                            "sample, without the batch dimension)") from None
     finally:
+        for h in hooks:
+            h.remove()
         for m in patched:
             del m.forward
         for m, mode in modes:
