@@ -37,18 +37,25 @@ from .conv_layers import AnalogComposite, AnalogConv1d, AnalogConvTranspose2d, A
 from .layers import AnalogConv2d, AnalogLayer, AnalogLinear
 from .recurrent import AnalogGRU, AnalogLSTM
 
-__all__ = ["LayerSpec", "Matrix", "Placement", "SPECS", "plan", "spec_of", "DIGITAL_KINDS", "describe"]
+__all__ = ["LayerSpec", "Matrix", "Placement", "SPECS", "plan", "spec_of", "DIGITAL_KINDS", "describe", "step_counts"]
 
 
 @dataclass(frozen=True)
 class Matrix:
-    """One core's matrix: ``(out, in)`` (bias row excluded), ``reuse`` VMM rows per sample, under ``suffix``."""
+    """One core's matrix: ``(out, in)`` (bias row excluded), ``reuse`` VMM rows per sample, under ``suffix``.
+
+    ``reads``: what its rows come from — ``input`` (the module's input), ``key`` / ``value`` (attention's other
+    inputs) or ``internal`` (computed inside the module from trained weights): its backward (one MVM per row)
+    runs only when that needs a gradient. ``backward_reuse``: MVM rows per sample when not ``reuse`` (a
+    recurrent matrix: no gradient into the zero initial state, ``steps − 1``)."""
 
     suffix: str
     out_features: int
     in_features: int
     reuse: int
     kind: str
+    reads: str = "input"
+    backward_reuse: int | None = None
 
 
 @dataclass(frozen=True)
@@ -193,13 +200,16 @@ def _rnn_steps(m, x):
 
 
 def _rnn_matrices(m, x):
-    steps = math.prod(x.shape[:-1])  # rows per traced call (batch 1): time steps × the traced batch
+    rows = math.prod(x.shape[:-1])  # rows per traced call (batch 1): time steps × the traced batch
+    batch = rows // _rnn_steps(m, x)[0]
     gates = 4 if isinstance(m, (nn.LSTM, AnalogLSTM)) else 3
     out = []
     for layer in range(int(m.num_layers)):
         n_in = int(m.input_size) if layer == 0 else int(m.hidden_size)
-        out.append(Matrix(f"ih_l{layer}", gates * int(m.hidden_size), n_in, steps, "linear"))
-        out.append(Matrix(f"hh_l{layer}", gates * int(m.hidden_size), int(m.hidden_size), steps, "linear"))
+        out.append(Matrix(f"ih_l{layer}", gates * int(m.hidden_size), n_in, rows, "linear",
+                          "input" if layer == 0 else "internal"))
+        out.append(Matrix(f"hh_l{layer}", gates * int(m.hidden_size), int(m.hidden_size), rows, "linear", "internal",
+                          rows - batch))  # h_0 = 0 takes no gradient
     return out
 
 
@@ -267,8 +277,8 @@ def _mha_matrices(m, query, *args, **kwargs):
     tgt = math.prod(q.shape[:-1])
     src = math.prod(k.shape[:-1])
     e = int(m.embed_dim)
-    return [Matrix("q_proj", e, e, tgt, "linear"), Matrix("k_proj", e, e, src, "linear"),
-            Matrix("v_proj", e, e, src, "linear"), Matrix("out_proj", e, e, tgt, "linear")]
+    return [Matrix("q_proj", e, e, tgt, "linear"), Matrix("k_proj", e, e, src, "linear", "key"),
+            Matrix("v_proj", e, e, src, "linear", "value"), Matrix("out_proj", e, e, tgt, "linear", "internal")]
 
 
 def _mha_work(m, query, *args, **kwargs):
@@ -481,3 +491,19 @@ def core_names(module: nn.Module) -> list[str]:
 
 def is_analog_module(module: nn.Module) -> bool:
     return isinstance(module, (AnalogLayer, AnalogComposite))
+
+
+def step_counts(workload, batch_size: int, design) -> dict[str, dict[str, int]]:
+    """Kernel counts of one training step of ``batch_size`` samples, per core (a traced ``Workload``'s layers):
+    ``forward`` VMM rows (``batch × reuse``), ``backward`` MVM rows (``batch × backward_reuse``: none where the
+    rows read an input that takes no gradient, ``steps − 1`` per sequence for a recurrent matrix) and ``update``
+    events (rule ``outer_product``: one outer product per forward row; any other rule: one write per batch).
+    The cores' own statistics (``vectors_forward``, ``vectors_backward``, ``update_events``) equal these with
+    every non-ideality off (tests/test_layers_counts.py)."""
+    outer = design.update.rule == "outer_product"
+    out = {}
+    for L in workload.layers:
+        back = L.reuse if getattr(L, "backward_reuse", None) is None else L.backward_reuse
+        out[L.name] = {"forward": batch_size * L.reuse, "backward": batch_size * back,
+                       "update": batch_size * L.reuse if outer else 1}
+    return out

@@ -23,6 +23,10 @@ class LayerShape:
     out_features: int
     in_features: int
     reuse: int = 1
+    #: MVM rows of the backward per sample (from_module: 0 where the rows read an input that needs no gradient,
+    #: e.g. the model's input; steps − 1 for a recurrent matrix); None = ``reuse``. The numerics run exactly
+    #: these; the cost engine charges ``reuse`` rows for every layer but the first.
+    backward_reuse: int | None = None
 
     @property
     def macs(self) -> int:
@@ -183,7 +187,8 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
     ``Workload.digital_work`` (:mod:`pimtrain.workloads.digital_work`; the cost charges it as digital work).
 
     Runs on the ``meta`` device (nothing large is allocated), in eval mode whatever the module's mode
-    (``BatchNorm`` with one sample), which is restored afterwards; analog layers are not executed."""
+    (``BatchNorm`` with one sample), which is restored afterwards; analog layers are not executed. Autograd is on
+    (meta tensors, no memory) so that each matrix's ``backward_reuse`` says whether its rows take a gradient."""
     import torch
     from torch import nn
     from torch.func import functional_call
@@ -232,11 +237,17 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
             problem = spec.check(m, inp, *extra[0], **extra[1]) if spec.check else None
             if problem:
                 raise PimtrainError(f"workload: {qual or '<model>'} ({type(m).__name__}) {problem}")
+            sources = {"input": inp, "key": args[0] if args else None, "value": args[1] if len(args) > 1 else None}
+            sources.update({k: v for k, v in kwargs.items() if k in ("key", "value")})
             for mat in spec.matrices(m, inp, *extra[0], **extra[1]):
                 full = ".".join(p for p in (qual or "layer", mat.suffix) if p)
+                src = sources.get(mat.reads)
+                src = inp if src is None and mat.reads != "internal" else src
+                needs = mat.reads == "internal" or bool(getattr(src, "requires_grad", False))
+                back = (mat.reuse if mat.backward_reuse is None else mat.backward_reuse) if needs else 0
                 records.append(LayerShape(full, "linear" if mat.kind == "linear" else "conv", mat.out_features,
-                                          mat.in_features, mat.reuse))
-            out = spec.output(m, inp, *extra[0], **extra[1])
+                                          mat.in_features, mat.reuse, back))
+            out = _needs_grad(spec.output(m, inp, *extra[0], **extra[1]))  # computed from trained weights
             if spec.digital_work is not None:
                 suffix, macs, ops, how = spec.digital_work(m, inp, *extra[0], **extra[1])
                 label = ".".join(p for p in (qual, suffix) if p)
@@ -282,10 +293,13 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
         hooks.append(m.register_forward_hook(leave))
     try:
         module.eval()
-        state = {k: torch.empty_like(v, device="meta")
-                 for k, v in [*module.named_parameters(), *module.named_buffers()] if isinstance(v, torch.Tensor)}
-        with torch.no_grad():
-            functional_call(module, state, (x,))
+        # trained parameters require a gradient on the meta device too: a matrix whose input needs none (the
+        # model's input) has no backward, as in the numerics
+        state = {k: torch.empty_like(v, device="meta").requires_grad_(bool(v.requires_grad))
+                 for k, v in module.named_parameters() if isinstance(v, torch.Tensor)}
+        state.update({k: torch.empty_like(v, device="meta") for k, v in module.named_buffers()
+                      if isinstance(v, torch.Tensor)})
+        functional_call(module, state, (x,))
     except PimtrainError:
         raise
     except Exception as exc:
@@ -310,6 +324,17 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
     digital_names = tuple(p.name or "<model>" for p in placements if p.role == "digital")
     digital_work = _digital_work(placements, work, parts, DigitalWork, record_kind)
     return Workload(name or type(module).__name__.lower(), tuple(records), shape, digital_names, digital_work)
+
+
+def _needs_grad(out):
+    """Tensors (in tuples) as computed from trained weights: requiring a gradient, not leaves (in-place safe)."""
+    import torch
+
+    if isinstance(out, torch.Tensor):
+        return out.detach().requires_grad_(True).clone()
+    if isinstance(out, tuple):
+        return tuple(_needs_grad(o) for o in out)
+    return out
 
 
 def _digital_work(placements, work: dict, parts: dict, DigitalWork, record_kind) -> tuple:
