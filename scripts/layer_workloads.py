@@ -94,7 +94,7 @@ def main() -> None:
     sweep = [(m, ds, d, round(lr * k, 6), args.sweep_epochs, b, True) for m, ds, lr, b in runs for d in SWEPT for k in GRID]
     swept = _run_all(sweep, args.jobs)
     chosen = {}
-    for m, ds, lr, b in runs:
+    for m, _ds, lr, _b in runs:
         for d in DESIGNS:
             tried = [r for r in swept if r["model"] == m and r["design"] == d]
             chosen[m, d] = max(tried, key=lambda r: (r["accuracy"], -r["lr"]))["lr"] if tried else lr

@@ -69,3 +69,26 @@ def test_inspect_model_takes_a_module():
     assert [r["role"] for r in out["rows"]] == ["analog", "digital"]
     with pytest.raises(PimtrainError, match="--input-shape"):
         inspect_model("ideal", nn.Linear(4, 3))
+
+
+def test_cost_bad_models_are_one_line_naming_the_module(tmp_path):
+    """Unsupported module, a shape the tracer cannot infer, an input shape that does not match: exit 2."""
+    net = tmp_path / "net.py"
+    net.write_text("from torch import nn\n"
+                   "class Gate(nn.Module):\n"
+                   "    def forward(self, x):\n"
+                   "        return x if x.max() > 0 else -x\n"
+                   "def valued():\n"
+                   "    return nn.Sequential(nn.Linear(4, 4), Gate(), nn.Linear(4, 2))\n"
+                   "def embed():\n"
+                   "    return nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 2))\n"
+                   "def conv():\n"
+                   "    return nn.Sequential(nn.Conv2d(1, 2, 5), nn.Flatten(), nn.Linear(2, 2))\n")
+    for factory, shape, needles in (("valued", "4", ["1 (Gate)", "meta device"]),
+                                    ("embed", "3", ["0 (Embedding)", "allowed on cores", "digital="]),
+                                    ("conv", "1,3,3", ["0 (Conv2d)", "(1, 1, 3, 3)", "allowed: an input_shape"]),
+                                    ("conv", "2,8,8", ["0 (Conv2d) takes (1,"])):
+        res = runner.invoke(app, ["cost", "-d", "marinella2018-analog", "-m", f"{net}:{factory}",
+                                  "--input-shape", shape])
+        assert res.exit_code == 2 and len(res.output.strip().splitlines()) == 1, res.output
+        assert all(n in res.output for n in needles), (needles, res.output)

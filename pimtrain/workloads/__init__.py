@@ -308,9 +308,11 @@ def from_module(module, input_shape, name: str | None = None, digital=None) -> W
         if failed and failed[0][1] is not module:  # name the innermost module whose forward failed
             qual, m, shapes = failed[0]
             got = ", ".join(str(s) for s in shapes) or "no tensor"
+            allowed = ("a forward whose control flow depends on shapes only (the trace runs on the meta device, "
+                       "without values)" if "meta" in first.lower() or "data-dependent" in first.lower() else
+                       "an input_shape the model accepts (one sample, without the batch dimension)")
             raise PimtrainError(f"workload: {qual} ({type(m).__name__}) cannot run on its traced input {got} "
-                                f"(model input_shape {shape}): {type(exc).__name__}: {first}; allowed: an input_shape "
-                                "the model accepts (one sample, without the batch dimension)") from None
+                                f"(model input_shape {shape}): {type(exc).__name__}: {first}; allowed: {allowed}") from None
         raise PimtrainError(f"workload: cannot trace {type(module).__name__} with input shape {shape} on the meta "
                             f"device ({type(exc).__name__}: {first}); allowed: an input_shape the model accepts (one "
                             "sample, without the batch dimension)") from None
