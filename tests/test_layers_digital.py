@@ -12,7 +12,7 @@ from pimtrain.cost.digital_layers import (BACKWARD_MAC_FACTOR, BACKWARD_OPS_FACT
                                           UPDATE_OPS_PER_PARAM)
 from pimtrain.nn.zoo import SelfAttention
 from pimtrain.workloads import from_module
-from pimtrain.workloads.digital_work import OPS_PER_ELEMENT
+from pimtrain.workloads.digital_work import OPS_PER_ELEMENT, DigitalWork
 
 
 def _work(model, shape, **kw):
@@ -90,15 +90,21 @@ def test_the_cost_charges_forward_backward_and_update_of_the_digital_work():
                 assert full.energy_j > pimtrain.evaluate(design, bare, batch_size=batch, inference=inference).energy_j
         # training costs more than inference; ops grow with the batch (the update of γ, β does not)
         assert costs[False, 1] > costs[True, 1] > 0
-        assert costs[True, 4] == pytest.approx(4 * costs[True, 1], rel=1e-6)
+        assert costs[True, 4] == pytest.approx(4 * costs[True, 1], rel=1e-6, abs=0)
     rep = pimtrain.evaluate("isaac", wl)
     assert DEFAULT_ALU in rep.component and rep.component[DEFAULT_ALU]["energy_j"] > 0
     assert "activation" in [c for c in pimtrain.evaluate("marinella2018-analog", wl).component]
     # the operation counts the ALU is charged for: forward, backward, update
     ops = norm.ops * (1 + BACKWARD_OPS_FACTOR) + UPDATE_OPS_PER_PARAM * norm.params
+    # against the same workload with no digital work (the engine's per-layer activation assumption off in both)
+    none = dataclasses.replace(wl, digital_work=(DigitalWork("none", "-"),))
     alu = pimtrain.evaluate("marinella2018-analog", wl).component["activation"]["kernel"]["digital"]
+    alu_none = pimtrain.evaluate("marinella2018-analog", none).component["activation"]["kernel"]["digital"]
+    assert alu - alu_none == pytest.approx(ops * 0.26e-12 * _node_scale(), rel=1e-9, abs=0)
+    # with no digital work traced the engine assumes an activation on every layer's outputs instead (forward and
+    # derivative: 2 ops per output of the two layers), never both
     alu_bare = pimtrain.evaluate("marinella2018-analog", bare).component["activation"]["kernel"]["digital"]
-    assert alu - alu_bare == pytest.approx(ops * 0.26e-12 * _node_scale(), rel=1e-6)
+    assert alu_bare - alu_none == pytest.approx(2 * (4 + 2) * 0.26e-12 * _node_scale(), rel=1e-9, abs=0)
     assert BACKWARD_MAC_FACTOR == 2.0
 
 

@@ -21,6 +21,11 @@ constant names its source in the preset, or the documented default of that compo
   ``activation`` unit with that class's default constant (ISAAC's sigmoid unit: 0.26 mW at 1 GHz, 32 nm, scaled
   to the design's node), listed as component ``digital_alu (default)``.
 
+For such a workload the engine's own assumption of an activation (forward and derivative) on every layer's
+outputs is dropped (``engine._digital_work(activations=False)``; the PUMA ledger's VFU activation ops likewise):
+the real activation modules are charged here instead, so nothing is counted twice. The loss, the analog layers'
+activation buffers and router traffic stay with the engine.
+
 Training (assumptions, per sample): backward = 2 × the forward MACs (the gradients of both operands of each
 product) and 2 operations per forward element-wise operation (the derivative, and its product with the incoming
 gradient); the buffer traffic is twice the forward's (the saved input and the gradient read, the gradient
