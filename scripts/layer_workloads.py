@@ -89,7 +89,11 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--output", default=None)
     parser.add_argument("--only", default=None, help="one model name")
+    parser.add_argument("--recost", default=None, help="a FILE.json of an earlier run: recompute the step costs "
+                        "with the current cost model (fixed activity: independent of the trained weights), no training")
     args = parser.parse_args()
+    if args.recost:
+        return recost(args.recost, args.output)
     runs = [r for r in RUNS if not args.only or r[0] == args.only]
     sweep = [(m, ds, d, round(lr * k, 6), args.sweep_epochs, b, True) for m, ds, lr, b in runs for d in SWEPT for k in GRID]
     swept = _run_all(sweep, args.jobs)
@@ -106,6 +110,30 @@ def main() -> None:
         from pimtrain.design.io import atomic_write_text
 
         atomic_write_text(args.output, json.dumps(result, indent=1))
+    print(markdown(result))
+
+
+def recost(path: str, output: str | None) -> None:
+    """The step-cost columns of an earlier run's JSON recomputed (the fixed-activity cost of a step does not
+    depend on the weights: the untrained model of the same workload traces to the same layers)."""
+    from pimtrain.design import load_design
+    from pimtrain.nn import load_dataset
+    from pimtrain.nn.zoo import build_model
+    from pimtrain.runs import epoch_cost
+
+    with open(path, encoding="utf-8") as fh:
+        result = json.load(fh)
+    for r in result["rows"]:
+        if r["design"] == "float":
+            continue
+        data = load_dataset(r["dataset"])
+        step = epoch_cost(load_design(r["design"]), build_model(r["model"], data), data.train_x.shape[1:],
+                          len(data.train_x), r["batch_size"])["step"]
+        r["step_energy_j"], r["step_latency_s"] = step["energy_j"], step["latency_s"]
+    if output:
+        from pimtrain.design.io import atomic_write_text
+
+        atomic_write_text(output, json.dumps(result, indent=1))
     print(markdown(result))
 
 

@@ -15,7 +15,10 @@ constant names its source in the preset, or the documented default of that compo
   component (a vector ALU, e.g. PUMA's VFU lanes: one lane-cycle per multiply-accumulate, an assumption), else
   the default ALU below.
 - element-wise operations: the ``activation`` component (one operation per element and op), else the default ALU.
-- activation buffer traffic (elements read and written × the design's activation bits): the ``buffer`` component.
+- activation buffer traffic (elements read and written × the design's activation bits): the ``buffer`` component;
+  not for the kinds in :data:`IN_FLIGHT` (activation, dropout, reshapes, padding): they are applied to the data
+  on its way between the layers, whose buffer traffic the engine already charges (ISAAC's sigmoid units sit
+  between the ADC's shift-and-add and the output buffer).
 - a design with neither a ``mac`` nor an ``activation`` component (ISAAC, CASCADE and Neural-PIM presets quote
   their sigmoid units by power; the in-memory floating-point designs) gets :data:`DEFAULT_ALU`, an
   ``activation`` unit with that class's default constant (ISAAC's sigmoid unit: 0.26 mW at 1 GHz, 32 nm, scaled
@@ -47,6 +50,8 @@ BACKWARD_MAC_FACTOR = 2.0  # gradients of both operands of each product (assumpt
 BACKWARD_OPS_FACTOR = 2.0  # derivative and product with the incoming gradient (assumption)
 BUFFER_TRAINING_FACTOR = 3.0  # forward traffic + twice that in the backward (assumption)
 UPDATE_OPS_PER_PARAM = 2.0  # plain SGD: scale the gradient, add (assumption)
+#: digital kinds applied in flight (no buffer traffic of their own; see the module docstring)
+IN_FLIGHT = frozenset({"activation", "dropout", "reshape", "padding", "identity"})
 
 
 def _default_alu(hw):
@@ -110,7 +115,8 @@ def charge(led, hw, placement, wl, batch_size: int, inference: bool) -> tuple[li
         if ops:
             led.e("digital", name, DEFAULT_ALU if default is not None else alu, ops * e_op)
             t_ops = ops / lanes * t_op
-        moved = n * (w.elements_in + w.elements_out) * bits * (1.0 if inference else BUFFER_TRAINING_FACTOR)
+        moved = 0.0 if w.kind in IN_FLIGHT else (
+            n * (w.elements_in + w.elements_out) * bits * (1.0 if inference else BUFFER_TRAINING_FACTOR))
         if buf is not None and moved:
             e_r, t_r = buf.read(moved / 2)
             e_w, t_w = buf.write(moved / 2)
