@@ -8,7 +8,8 @@ energy / latency of one training step of the batch (fixed-activity cost model, t
 
 Learning rate per design: float uses the workload's float lr (``RUNS``), and so does ``ideal`` (it equals float
 step by step). Each PIM design's lr is chosen from ``GRID`` × the float lr by the validation accuracy after
-``--sweep-epochs`` epochs on a seeded 80/20 split of the *training* set (the test set is not looked at). Jobs run
+``--sweep-epochs`` epochs on a seeded 80/20 split of the *training* set (the test set is not looked at); within
+2 points of the best, by the lower training loss (:func:`choose`). Jobs run
 in ``--jobs`` processes (one torch thread each); the same seed gives the same numbers. Results written atomically.
 """
 from __future__ import annotations
@@ -62,7 +63,8 @@ def run_job(model: str, dataset: str, design: str, lr: float, epochs: int, batch
         if not validation:
             step = epoch_cost(d, res.model, data.train_x.shape[1:], len(data.train_x), batch)["step"]
     return {"model": model, "dataset": dataset, "design": design, "epochs": epochs, "batch_size": batch, "lr": lr,
-            "validation": validation, "accuracy": res.final_test_accuracy, "step_energy_j": step.get("energy_j"),
+            "validation": validation, "accuracy": res.final_test_accuracy,
+            "train_loss": res.epochs[-1]["train_loss"] if res.epochs else None, "step_energy_j": step.get("energy_j"),
             "step_latency_s": step.get("latency_s"), "wall_s": round(time.time() - start, 1)}
 
 
@@ -80,6 +82,14 @@ def _run_all(jobs: list[tuple], workers: int) -> list[dict]:
             out.append(f.result())
             print(json.dumps(out[-1]), flush=True)
         return out
+
+
+def choose(tried: list[dict], tie: float = 0.02) -> float:
+    """The lr of the best validation accuracy; among those within ``tie`` of it (e.g. all still at chance after
+    a short sweep), the one with the lowest training loss of the last epoch."""
+    best = max(r["accuracy"] for r in tried)
+    close = [r for r in tried if r["accuracy"] >= best - tie]
+    return min(close, key=lambda r: (r["train_loss"] if r["train_loss"] is not None else float("inf"), r["lr"]))["lr"]
 
 
 def main() -> None:
@@ -101,7 +111,7 @@ def main() -> None:
     for m, _ds, lr, _b in runs:
         for d in DESIGNS:
             tried = [r for r in swept if r["model"] == m and r["design"] == d]
-            chosen[m, d] = max(tried, key=lambda r: (r["accuracy"], -r["lr"]))["lr"] if tried else lr
+            chosen[m, d] = choose(tried) if tried else lr
     final = _run_all([(m, ds, d, chosen[m, d], args.epochs, b, False) for m, ds, lr, b in runs for d in DESIGNS],
                      args.jobs)
     result = {"epochs": args.epochs, "sweep_epochs": args.sweep_epochs, "grid": list(GRID), "sweep": swept,
