@@ -274,9 +274,12 @@ def cost(
 
         if executor == "program":
             raise PimtrainError("--executor: 'program' compiles named MLP workloads; use --workload with it")
+        from pimtrain.workloads import from_module
+
         module = load_model(model)
-        rep = evaluate(d, module, batch_size=batch_size, inference=inference, input_shape=parse_shape(input_shape))
-        placements = placement_rows(module, rep)
+        traced = from_module(module, parse_shape(input_shape))
+        rep = evaluate(d, traced, batch_size=batch_size, inference=inference)
+        placements = placement_rows(module, rep, design=d, workload=traced)
     else:
         rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
     result = rep.to_json() if placements is None else {**rep.to_json(), "placement": placements}

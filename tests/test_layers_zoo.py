@@ -86,6 +86,7 @@ def test_cli_cost_of_a_users_module_with_its_placement(tmp_path):
     out = json.loads(res.output)
     rows = {r["name"]: r for r in out["placement"]}
     assert rows["0"]["role"] == "analog" and rows["1"]["role"] == "digital" and rows["1"]["why"] == "normalisation"
+    assert rows["0"]["arrays"] == rows["0"]["cores"] == 1 and rows["1"]["arrays"] is None
     shares = [r["energy_share"] for r in out["placement"]]  # digital modules are costed too: every row has one
     assert None not in shares and sum(shares) == pytest.approx(1.0, rel=1e-9)
     for args, needle in ((["-m", f"{net}:bad", "--input-shape", "5,3"], "0 (RNN)"),
