@@ -278,9 +278,12 @@ def cost(
 
         if executor == "program":
             raise PimtrainError("--executor: 'program' compiles named workloads; use --workload with it")
+        from pimtrain.workloads import from_module
+
         module = load_model(model)
-        rep = evaluate(d, module, batch_size=batch_size, inference=inference, input_shape=parse_shape(input_shape))
-        placements = placement_rows(module, rep)
+        traced = from_module(module, parse_shape(input_shape))
+        rep = evaluate(d, traced, batch_size=batch_size, inference=inference)
+        placements = placement_rows(module, rep, design=d, workload=traced)
     else:
         rep = evaluate(d, workload, batch_size=batch_size, inference=inference)
     result = rep.to_json() if placements is None else {**rep.to_json(), "placement": placements}
@@ -306,6 +309,38 @@ def cost(
             from pimtrain.report.figures import cost_breakdown, save
 
             save(cost_breakdown([{"design": d.name, **rep.to_json()}]), plot)
+
+
+@app.command()
+@user_errors
+def inspect(
+    design: str = typer.Option(..., "--design", "-d", help="preset name or design YAML path"),
+    model: str = typer.Option(..., "--model", "-m", help="mlp, cnn, cnn1d, lstm, transformer, or FILE.py:factory"),
+    input_shape: Optional[str] = typer.Option(None, "--input-shape", help="one sample's shape, e.g. 1,28,28 (needed with FILE.py:factory)"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", "-s", help="a zoo model's dataset (default: digits; cnn1d: filetypes)"),
+    batch_size: int = typer.Option(1, "--batch-size", "-b", min=1),
+    as_json: bool = typer.Option(False, "--json"),
+    output: Optional[str] = typer.Option(None, "--output", "-o"),
+):
+    """Where each module of MODEL runs on DESIGN (analog / digital / refused), its arrays and its share of the
+    energy of one training step (pimtrain/nn/inspect_model.py)."""
+    from pimtrain.nn.inspect_model import inspect_model
+    from pimtrain.nn.user_model import placement_table
+    from pimtrain.outputs import check_outputs
+    from pimtrain.report import console
+    from pimtrain.report.render import si
+
+    check_outputs(output=output)
+    result = inspect_model(design, model, input_shape=input_shape, dataset=dataset, batch_size=batch_size)
+
+    def render():
+        table = placement_table(result["rows"], title=f"{result['model']} on {result['design']}: where each module runs")
+        table.caption = (f"one training step of batch {batch_size}: {si(result['energy_j'], 'J')}, "
+                         f"{si(result['latency_s'], 's')}" + (f"; refused (costed as digital): "
+                                                             f"{', '.join(result['refused'])}" if result["refused"] else ""))
+        console.print(table)
+
+    emit_result(result, as_json, output, render)
 
 
 def _check_figure(plot: Optional[str]) -> None:

@@ -1,6 +1,8 @@
 """The layer registry: every supported module trains on cores like float, and convert and the cost agree."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
@@ -13,6 +15,7 @@ from pimtrain.nn.conv_layers import AnalogConv1d, AnalogConvTranspose2d, AnalogG
 from pimtrain.nn.layer_registry import SPECS, describe, plan, spec_of
 from pimtrain.nn.layers import AnalogLayer
 from pimtrain.workloads import from_module
+from pimtrain.workloads.digital_work import DigitalWork
 
 IDEAL = "ideal"
 
@@ -139,8 +142,20 @@ def test_convert_and_cost_name_the_same_layers_and_every_parameter_is_placed(ind
     for wl in (from_module(model, shape), from_module(analog, shape)):
         assert [L.name for L in wl.layers] == on_cores
     report = pimtrain.evaluate("marinella2018-analog", model, input_shape=shape)
-    assert set(report.layer) == set(on_cores)
     digital = set(from_module(model, shape).digital)
+    rows = describe(model)
+    assert digital == {r["name"] for r in rows if r["role"] == "digital"}
+    parts = {r["name"] + ".fold" for r in rows if r["type"] == "ConvTranspose2d"}  # its overlap-add, digital
+    # the breakdown names exactly convert's cores, its digital modules and the analog modules' digital parts
+    assert set(report.layer) == set(on_cores) | digital | parts
+    for name in digital:  # every digital module but the reshape (Flatten, no work) is charged
+        assert (report.layer[name]["energy_j"] > 0 and report.layer[name]["latency_s"] > 0) is (name != "6"), name
+    wl = from_module(model, shape)
+    # the same traced workload with its digital work set to none: the cores cost the same, the rest is added
+    bare = pimtrain.evaluate("marinella2018-analog", dataclasses.replace(wl, digital_work=(DigitalWork("none", "-"),)))
+    assert set(bare.layer) == set(on_cores) | {"none"} and bare.layer["none"]["energy_j"] == 0
+    added = sum(report.layer[n]["energy_j"] for n in digital | parts)
+    assert report.energy_j == pytest.approx(bare.energy_j + added, rel=1e-9, abs=0)
     owners = dict(analog.named_modules())
     for pname, _ in analog.named_parameters():
         owner = pname.rsplit(".", 1)[0]

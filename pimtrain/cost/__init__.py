@@ -46,7 +46,11 @@ def evaluate(design, workload, batch_size: int = 1, inference: bool = False, sta
     workload = _module_workload(workload, input_shape, digital)
     led, hw, placement, wl, names = run_ledger(design, workload, batch_size, inference, stats,
                                                first_layer_backward, check_fit, counts)
-    return check_report(build_report(led, hw, placement, wl, names, batch_size, inference))
+    from .digital_layers import add_default_alu, charge  # the digital modules of a traced torch model
+
+    extra, alu = charge(led, hw, placement, wl, batch_size, inference)
+    report = build_report(led, hw, placement, wl, names + [n for n in extra if n not in names], batch_size, inference)
+    return check_report(add_default_alu(report, led, hw, placement, alu))
 
 
 def _module_workload(workload, input_shape, digital):

@@ -254,12 +254,14 @@ def _digital_kernels(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_v
 
 # ============================================================================================== digital work
 def _digital_work(led: Ledger, hw: Hardware, m: LayerMapping, layer: str, n_vec: float, inference: bool,
-                  last: bool, batch: int, backward_needed: bool) -> None:
+                  last: bool, batch: int, backward_needed: bool, activations: bool = True) -> None:
     d = hw.design
     ab = _act_bits(d)
-    ops = n_vec * m.out_features  # activation forward
+    # activation forward and derivative on every layer's outputs (assumed); a workload traced from a torch model
+    # (``activations=False``) has its real activation modules charged as digital work instead (digital_layers.py)
+    ops = n_vec * m.out_features if activations else 0.0
     if not inference:
-        ops += n_vec * m.out_features  # derivative
+        ops += n_vec * m.out_features if activations else 0.0  # derivative
         if last:
             ops += batch * m.out_features  # loss and its gradient
     t = 0.0
@@ -358,7 +360,8 @@ def run_ledger(design: Design, workload, batch_size: int = 1, inference: bool = 
                 pim_kernels(led, hw, m, name, n_vec, batch_size, kernels)
             else:
                 _digital_kernels(led, hw, m, name, n_vec, batch_size, kernels)
-        _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed)
+        _digital_work(led, hw, m, name, n_vec, inference, i == n_layers - 1, batch_size, backward_needed,
+                      activations=not getattr(wl, "digital_work", ()))
     if algorithm and not inference and batch_size:  # transfers, buffers, choppers of the algorithm
         charge_algorithm(led, hw, maps, names, batch_size, counts, placement)
     if design.device.refresh_threshold is not None and not inference and batch_size:  # one-sided pairs refreshed

@@ -238,7 +238,8 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
         led.e("forward", name, mcu, n * cyc * p.matrices * xb * e_mvm)
         led.t("forward", name, n * t_vec)
         led.macs[("forward", name)] += macs
-        alu("forward", n * (N + (p.row_blocks - 1) * N))
+        act = 0 if getattr(wl, "digital_work", ()) else N  # traced torch model: its activations are digital work
+        alu("forward", n * (act + (p.row_blocks - 1) * N))
         mem("forward", n * (K + N) * WORD_BITS)
         if router is not None:
             led.e("forward", name, router, router.transfer(n * N * WORD_BITS)[0])
@@ -248,7 +249,7 @@ def puma_ledger(design: Design, wl, names, batch_size: int, inference: bool, fir
             led.e("backward", name, mcu, n * input_cycles(design, "backward") * p.matrices * xb * e_mtvm)
             led.t("backward", name, n * t_vec)
             led.macs[("backward", name)] += macs
-            alu("backward", n * (2 * N + (p.col_blocks - 1) * K))
+            alu("backward", n * (2 * act + (p.col_blocks - 1) * K))
             mem("backward", n * (K + N) * WORD_BITS)
             if router is not None:
                 led.e("backward", name, router, router.transfer(n * K * WORD_BITS)[0])

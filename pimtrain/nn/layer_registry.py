@@ -37,18 +37,25 @@ from .conv_layers import AnalogComposite, AnalogConv1d, AnalogConvTranspose2d, A
 from .layers import AnalogConv2d, AnalogLayer, AnalogLinear
 from .recurrent import AnalogGRU, AnalogLSTM
 
-__all__ = ["LayerSpec", "Matrix", "Placement", "SPECS", "plan", "spec_of", "DIGITAL_KINDS", "describe"]
+__all__ = ["LayerSpec", "Matrix", "Placement", "SPECS", "plan", "spec_of", "DIGITAL_KINDS", "describe", "step_counts"]
 
 
 @dataclass(frozen=True)
 class Matrix:
-    """One core's matrix: ``(out, in)`` (bias row excluded), ``reuse`` VMM rows per sample, under ``suffix``."""
+    """One core's matrix: ``(out, in)`` (bias row excluded), ``reuse`` VMM rows per sample, under ``suffix``.
+
+    ``reads``: what its rows come from — ``input`` (the module's input), ``key`` / ``value`` (attention's other
+    inputs) or ``internal`` (computed inside the module from trained weights): its backward (one MVM per row)
+    runs only when that needs a gradient. ``backward_reuse``: MVM rows per sample when not ``reuse`` (a
+    recurrent matrix: no gradient into the zero initial state, ``steps − 1``)."""
 
     suffix: str
     out_features: int
     in_features: int
     reuse: int
     kind: str
+    reads: str = "input"
+    backward_reuse: int | None = None
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class LayerSpec:
     check: Callable | None = None  # (module, input meta tensor) -> error text or None
     core_names: Callable | None = None  # (module) -> the suffixes of its cores (default: one core, "")
     wants_args: bool = False  # matrices / output / check also take the call's other arguments (key, value …)
+    #: (module, input meta tensor, …) -> (suffix, MACs, element-wise ops, how counted) of its digital part per
+    #: traced forward call, costed as digital work under ``<module>.<suffix>``; None: no arithmetic beside the cores
+    digital_work: Callable | None = None
 
 
 @dataclass(frozen=True)
@@ -147,6 +157,12 @@ def _convt_matrices(m, x):
     return [Matrix(f"groups.{i}", cout * k, cin, positions, "conv_transpose") for i in range(g)]
 
 
+def _convt_work(m, x):
+    cols = sum(mat.out_features * mat.reuse for mat in _convt_matrices(m, x))
+    out = _convt_output(m, x).numel() if m.bias is not None else 0
+    return "fold", 0.0, float(cols + out), "one add per column element of the overlap-add, one per output element (bias)"
+
+
 def _convert_linear(m, design, next_index, seed):
     return AnalogLinear.from_linear(m, design, layer_index=next_index(), seed=seed)
 
@@ -173,7 +189,7 @@ SPECS: tuple[LayerSpec, ...] = (
     LayerSpec("ConvTranspose2d", (nn.ConvTranspose2d,), (AnalogConvTranspose2d,),
               _convert_conv(AnalogConvTranspose2d), _convt_matrices, _convt_output,
               "the overlap-add (fold) of the columns and the bias, added after it where no array row can "
-              "carry it (plain SGD)", _conv_check(2)),
+              "carry it (plain SGD)", _conv_check(2), digital_work=lambda m, x: _convt_work(m, x)),
 )
 
 
@@ -184,13 +200,16 @@ def _rnn_steps(m, x):
 
 
 def _rnn_matrices(m, x):
-    steps = math.prod(x.shape[:-1])  # rows per traced call (batch 1): time steps × the traced batch
+    rows = math.prod(x.shape[:-1])  # rows per traced call (batch 1): time steps × the traced batch
+    batch = rows // _rnn_steps(m, x)[0]
     gates = 4 if isinstance(m, (nn.LSTM, AnalogLSTM)) else 3
     out = []
     for layer in range(int(m.num_layers)):
         n_in = int(m.input_size) if layer == 0 else int(m.hidden_size)
-        out.append(Matrix(f"ih_l{layer}", gates * int(m.hidden_size), n_in, steps, "linear"))
-        out.append(Matrix(f"hh_l{layer}", gates * int(m.hidden_size), int(m.hidden_size), steps, "linear"))
+        out.append(Matrix(f"ih_l{layer}", gates * int(m.hidden_size), n_in, rows, "linear",
+                          "input" if layer == 0 else "internal"))
+        out.append(Matrix(f"hh_l{layer}", gates * int(m.hidden_size), int(m.hidden_size), rows, "linear", "internal",
+                          rows - batch))  # h_0 = 0 takes no gradient
     return out
 
 
@@ -216,6 +235,19 @@ def _rnn_names(m):
     return [f"{p}_l{layer}" for layer in range(int(m.num_layers)) for p in ("ih", "hh")]
 
 
+#: element-wise operations per hidden unit and time step (torch's documented equations of the cells)
+RNN_OPS_PER_UNIT = {"LSTM": (13, "4 adds of the two matrix products, 3 sigmoids, 2 tanh, c' = f·c + i·g (3), "
+                              "h = o·tanh(c') (1 multiply)"),
+                    "GRU": (11, "2 adds (r, z), 2 sigmoids, r·(W_hn h + b) (1) + add (1) + tanh (1), "
+                                "h' = (1 − z)·n + z·h (4)")}
+
+
+def _rnn_work(m, x):
+    per, how = RNN_OPS_PER_UNIT["LSTM" if isinstance(m, (nn.LSTM, AnalogLSTM)) else "GRU"]
+    steps = math.prod(x.shape[:-1])
+    return "gates", 0.0, float(per * int(m.hidden_size) * steps * int(m.num_layers)), f"{per} per hidden unit and step: {how}"
+
+
 def _convert_rnn(cls):
     def convert(m, design, next_index, seed):
         return cls.from_rnn(m, design, next_index=next_index, seed=seed)
@@ -225,10 +257,10 @@ def _convert_rnn(cls):
 SPECS = SPECS + (
     LayerSpec("LSTM", (nn.LSTM,), (AnalogLSTM,), _convert_rnn(AnalogLSTM), _rnn_matrices, _rnn_output,
               "the gate non-linearities and the cell state (element-wise); input and recurrent matrices on cores",
-              _rnn_check, _rnn_names),
+              _rnn_check, _rnn_names, digital_work=_rnn_work),
     LayerSpec("GRU", (nn.GRU,), (AnalogGRU,), _convert_rnn(AnalogGRU), _rnn_matrices, _rnn_output,
               "the gate non-linearities and the state update (element-wise); input and recurrent matrices on "
-              "cores", _rnn_check, _rnn_names),
+              "cores", _rnn_check, _rnn_names, digital_work=_rnn_work),
 )
 
 
@@ -245,8 +277,18 @@ def _mha_matrices(m, query, *args, **kwargs):
     tgt = math.prod(q.shape[:-1])
     src = math.prod(k.shape[:-1])
     e = int(m.embed_dim)
-    return [Matrix("q_proj", e, e, tgt, "linear"), Matrix("k_proj", e, e, src, "linear"),
-            Matrix("v_proj", e, e, src, "linear"), Matrix("out_proj", e, e, tgt, "linear")]
+    return [Matrix("q_proj", e, e, tgt, "linear"), Matrix("k_proj", e, e, src, "linear", "key"),
+            Matrix("v_proj", e, e, src, "linear", "value"), Matrix("out_proj", e, e, tgt, "linear", "internal")]
+
+
+def _mha_work(m, query, *args, **kwargs):
+    q, k, _ = _mha_tensors(m, query, *args, **kwargs)
+    batch = math.prod(q.shape[:-2]) if q.dim() > 2 else 1
+    tgt, src, e, heads = q.shape[-2], k.shape[-2], int(m.embed_dim), int(m.num_heads)
+    scores = batch * heads * tgt * src
+    return ("scores", 2.0 * batch * tgt * src * e, 6.0 * scores,
+            "QKᵀ and softmax·V: 2·L_q·L_k·E MACs; per score: the 1/√d scale and softmax (max, subtract, exp, sum, "
+            "divide) = 6 ops")
 
 
 def _mha_output(m, query, *args, **kwargs):
@@ -266,7 +308,8 @@ SPECS = SPECS + (
                                                                                     seed=seed),
               _mha_matrices, _mha_output,
               "the attention scores QKᵀ/√d and softmax·V (products of two activations), masks, softmax, dropout",
-              _mha_check, lambda m: ["q_proj", "k_proj", "v_proj", "out_proj"], wants_args=True),
+              _mha_check, lambda m: ["q_proj", "k_proj", "v_proj", "out_proj"], wants_args=True,
+              digital_work=_mha_work),
 )
 
 #: torch layers made only of registered children plus element-wise work: walked through like containers
@@ -448,3 +491,19 @@ def core_names(module: nn.Module) -> list[str]:
 
 def is_analog_module(module: nn.Module) -> bool:
     return isinstance(module, (AnalogLayer, AnalogComposite))
+
+
+def step_counts(workload, batch_size: int, design) -> dict[str, dict[str, int]]:
+    """Kernel counts of one training step of ``batch_size`` samples, per core (a traced ``Workload``'s layers):
+    ``forward`` VMM rows (``batch × reuse``), ``backward`` MVM rows (``batch × backward_reuse``: none where the
+    rows read an input that takes no gradient, ``steps − 1`` per sequence for a recurrent matrix) and ``update``
+    events (rule ``outer_product``: one outer product per forward row; any other rule: one write per batch).
+    The cores' own statistics (``vectors_forward``, ``vectors_backward``, ``update_events``) equal these with
+    every non-ideality off (tests/test_layers_counts.py)."""
+    outer = design.update.rule == "outer_product"
+    out = {}
+    for L in workload.layers:
+        back = L.reuse if getattr(L, "backward_reuse", None) is None else L.backward_reuse
+        out[L.name] = {"forward": batch_size * L.reuse, "backward": batch_size * back,
+                       "update": batch_size * L.reuse if outer else 1}
+    return out

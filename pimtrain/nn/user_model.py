@@ -57,25 +57,69 @@ def parse_shape(text: str | None) -> tuple[int, ...]:
     return shape
 
 
-def placement_rows(model: nn.Module, report=None, digital=None) -> list[dict]:
-    """Per module: name, type, role, why, cores, and ``energy_share`` of the report's total (analog layers)."""
+def placement_rows(model: nn.Module, report=None, digital=None, design=None, workload=None) -> list[dict]:
+    """Per module: name, type, role, why, ``matrices`` (its cores' names), ``arrays`` / ``cores`` / ``tiles`` (the
+    arrays its matrices, as traced in ``workload``, need on ``design``; cores and tiles if they filled blocks of
+    their own), and
+    ``energy_share`` of the report's total: its cores and digital parts (``<module>.<part>``, e.g. the attention
+    scores) for an analog module, its own digital work for a digital one (refused: none)."""
     rows = describe(model, digital)
     total = getattr(report, "energy_j", 0.0) or 0.0
-    per_layer = getattr(report, "layer", {}) or {}
+    per_layer = dict(getattr(report, "layer", {}) or {})
+    claimed = {n for r in rows for n in r["matrices"]} | {r["name"] for r in rows if r["role"] == "digital"}
+    parts = [n for n in per_layer if n not in claimed]  # analog modules' digital parts: "<module>.<part>"
     for row in rows:
-        energy = sum(per_layer.get(name, {}).get("energy_j", 0.0) for name in row["matrices"])
-        row["energy_share"] = energy / total if total and row["matrices"] else None
+        names = list(row["matrices"]) if row["role"] == "analog" else [row["name"]] if row["role"] == "digital" else []
+        if row["role"] == "analog":
+            prefix = "" if row["name"] == "<model>" else row["name"] + "."
+            names += [n for n in parts if n.startswith(prefix) and "." not in n[len(prefix):]]
+        row["costed_as"] = [n for n in names if n in per_layer]
+        energy = sum(per_layer[n].get("energy_j", 0.0) for n in row["costed_as"])
+        row["energy_j"] = energy if row["costed_as"] else None
+        row["energy_share"] = energy / total if total and row["costed_as"] else None
+        row.update(_arrays(row, workload, design))
     return rows
 
 
-def placement_table(rows: list[dict]):
-    """A rich table of :func:`placement_rows`."""
+def _arrays(row: dict, workload, design) -> dict:
+    """Arrays of the module's matrices on ``design`` (the Mapping's tiling), and the cores / tiles they fill."""
+    import math
+
+    if design is None or not row["matrices"] or workload is None:
+        return {"arrays": None, "cores": None, "tiles": None}
+    from pimtrain.mapping import LayerMapping
+
+    shapes = {L.name: (L.out_features, L.in_features, max(int(L.reuse), 1)) for L in workload.layers}
+    arrays = 0
+    for name in row["matrices"]:
+        shape = shapes.get(name)
+        if shape is not None:
+            arrays += LayerMapping(shape[0], shape[1], design, shape[2]).arrays
+    h = design.hierarchy
+    cores = math.ceil(arrays / h.arrays_per_core) if arrays else 0
+    return {"arrays": arrays, "cores": cores, "tiles": math.ceil(cores / h.cores_per_tile) if cores else 0}
+
+
+def placement_table(rows: list[dict], title: str = "Where each module runs (pimtrain.nn.layer_registry)",
+                    why: bool | None = None):
+    """A rich table of :func:`placement_rows`; the ``why`` column only on a terminal of 130 columns or more
+    (``why=None``) — ``--json`` has it always."""
+    import shutil
+
     from rich.table import Table
 
-    table = Table(title="Where each module runs (pimtrain.nn.layer_registry)")
-    for col in ("module", "type", "runs", "cores", "energy share", "why"):
-        table.add_column(col, justify="right" if col == "energy share" else "left")
+    if why is None:
+        why = shutil.get_terminal_size((80, 24)).columns >= 130
+
+    table = Table(title=title)
+    for col in ("module", "type", "runs", "matrices", "arrays", "cores", "tiles", "energy"):
+        table.add_column(col, justify="left" if col in ("module", "type", "runs") else "right",
+                         no_wrap=col in ("runs", "energy"))
+    if why:
+        table.add_column("why", overflow="ellipsis", no_wrap=True, max_width=48)
     for r in rows:
-        share = "" if r["energy_share"] is None else f"{100 * r['energy_share']:.1f} %"
-        table.add_row(r["name"], r["type"], r["role"], str(len(r["matrices"])) if r["matrices"] else "", share, r["why"])
+        share = "" if r.get("energy_share") is None else f"{100 * r['energy_share']:.1f} %"
+        blocks = [("" if r.get(k) is None else str(r[k])) for k in ("arrays", "cores", "tiles")]
+        table.add_row(r["name"], r["type"], r["role"], str(len(r["matrices"])) if r["matrices"] else "", *blocks,
+                      share, *([r["why"]] if why else []))
     return table
