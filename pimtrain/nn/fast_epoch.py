@@ -6,7 +6,8 @@ sigmoid / relu / tanh between them (the MLP workloads), batch size 1, cores on C
 numba :class:`~pimtrain.xbar.fast.FastRank1`, one array per read kernel (``single_read``, one tile, one slice),
 DAC/ADC ranges ``batch_max`` or ``fixed``, no converter output noise, ``AnalogSGD`` without digital parameters —
 else None, and the session keeps the module path (autograd + ``core.vmm``/``mvm``/``opu``). Either way one log
-line per reason says which.
+line per reason says which. ``PIMTRAIN_FAST=0`` turns the whole fast path off, ``PIMTRAIN_FAST_EPOCH=0`` only
+this driver (the per-sample numba update stays).
 
 What the driver computes is the module path's step (same layers, same quantisers, same update kernel, same
 counters); the read products are summed in another order than torch's BLAS, and the read noise is drawn per epoch
@@ -16,6 +17,7 @@ statistically, not bit for bit (``tests/test_xbar_fast.py``).
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 import torch
@@ -38,6 +40,8 @@ def _refusal(session) -> str | None:
 
     if not fast.enabled():
         return "off (PIMTRAIN_FAST=0)"
+    if os.environ.get("PIMTRAIN_FAST_EPOCH", "1") == "0":
+        return "off (PIMTRAIN_FAST_EPOCH=0: per-sample updates only)"
     if not fast.available():
         return "numba is not installed"
     if session.batch_size != 1:

@@ -114,7 +114,7 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
     """Train ``xs.shape[0]`` samples at batch 1, in order. See the module docstring.
 
     ``conv`` (float64[8]): forward DAC n, r, forward ADC n, r, backward DAC n, r, backward ADC n, r (n 0: ideal;
-    r 0: batch_max). ``act[l]``: activation after layer l (0 none, 1 sigmoid, 2 relu, 3 tanh).
+    r 0: batch_max). ``act[li]``: activation after layer li (0 none, 1 sigmoid, 2 relu, 3 tanh).
     ``ustats`` (L, 5): pulses, cells updated, pulsed rows, pulsed columns, refreshes; ``rstats`` (L, 2, 4) per
     kernel: input activity sum, reads measured, DAC clipped, ADC clipped. ``since``: row-sparse writes since the
     cache was last re-derived, per layer (in/out).
@@ -123,8 +123,8 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
     f32 = np.float32
     pairs = pm.shape[0]
     maxw = 1
-    for l in range(L):
-        maxw = max(maxw, nin[l], nout[l])
+    for li in range(L):
+        maxw = max(maxw, nin[li], nout[li])
     xin = np.zeros((L, maxw), np.float32)  # the inputs of each layer, bias 1 appended
     dl = np.zeros((L, maxw), np.float32)  # the output errors of each layer
     xq = np.zeros(maxw, np.float32)
@@ -139,22 +139,22 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
         # ---------------------------------------------------------------- forward
         for i in range(n_feat):
             xin[0, i] = xs[s, i]
-        for l in range(L):
-            ni = nin[l]
-            no = nout[l]
-            if bias[l]:
-                xin[l, ni - 1] = f32(1.0)
+        for li in range(L):
+            ni = nin[li]
+            no = nout[li]
+            if bias[li]:
+                xin[li, ni - 1] = f32(1.0)
             for i in range(ni):
-                xq[i] = xin[l, i]
-            sc = quantize_vec(xq[:ni], np.int64(conv[0]), conv[1], rstats[l, 0], 2)
-            w = wk_all[wk_off[l]:wk_off[l] + ni * no].reshape((ni, no))
-            read(xq[:ni], w, True, zf_all[zf_off[l] + s * no:zf_off[l] + (s + 1) * no], sigma_w, y[:no])
-            quantize_vec(y[:no], np.int64(conv[2]), conv[3], rstats[l, 0], 3)
+                xq[i] = xin[li, i]
+            sc = quantize_vec(xq[:ni], np.int64(conv[0]), conv[1], rstats[li, 0], 2)
+            w = wk_all[wk_off[li]:wk_off[li] + ni * no].reshape((ni, no))
+            read(xq[:ni], w, True, zf_all[zf_off[li] + s * no:zf_off[li] + (s + 1) * no], sigma_w, y[:no])
+            quantize_vec(y[:no], np.int64(conv[2]), conv[3], rstats[li, 0], 3)
             if sc != 0.0:
-                rstats[l, 0, 0] += _activity(xq[:ni], sc)
-                rstats[l, 0, 1] += 1
-            if l + 1 < L:
-                a = act[l]
+                rstats[li, 0, 0] += _activity(xq[:ni], sc)
+                rstats[li, 0, 1] += 1
+            if li + 1 < L:
+                a = act[li]
                 for j in range(no):
                     v = y[j]
                     if a == 1:
@@ -163,7 +163,7 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
                         v = max(v, f32(0.0))
                     elif a == 3:
                         v = np.tanh(v)
-                    xin[l + 1, j] = v
+                    xin[li + 1, j] = v
         # ---------------------------------------------------------------- loss (mean cross-entropy of one sample)
         no = nout[L - 1]
         m = y[0]
@@ -178,22 +178,22 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
             dl[L - 1, j] = f32(np.exp(np.float64(y[j] - m)) / tot)
         dl[L - 1, lab] -= f32(1.0)
         # ---------------------------------------------------------------- backward
-        for l in range(L - 1, 0, -1):
-            ni = nin[l]
-            no = nout[l]
+        for li in range(L - 1, 0, -1):
+            ni = nin[li]
+            no = nout[li]
             for j in range(no):
-                xq[j] = dl[l, j]
-            sc = quantize_vec(xq[:no], np.int64(conv[4]), conv[5], rstats[l, 1], 2)
-            w = wk_all[wk_off[l]:wk_off[l] + ni * no].reshape((ni, no))
-            read(xq[:no], w, False, zb_all[zb_off[l] + s * ni:zb_off[l] + (s + 1) * ni], sigma_w, y[:ni])
-            quantize_vec(y[:ni], np.int64(conv[6]), conv[7], rstats[l, 1], 3)
+                xq[j] = dl[li, j]
+            sc = quantize_vec(xq[:no], np.int64(conv[4]), conv[5], rstats[li, 1], 2)
+            w = wk_all[wk_off[li]:wk_off[li] + ni * no].reshape((ni, no))
+            read(xq[:no], w, False, zb_all[zb_off[li] + s * ni:zb_off[li] + (s + 1) * ni], sigma_w, y[:ni])
+            quantize_vec(y[:ni], np.int64(conv[6]), conv[7], rstats[li, 1], 3)
             if sc != 0.0:
-                rstats[l, 1, 0] += _activity(xq[:no], sc)
-                rstats[l, 1, 1] += 1
-            a = act[l - 1]
-            nh = nout[l - 1]
+                rstats[li, 1, 0] += _activity(xq[:no], sc)
+                rstats[li, 1, 1] += 1
+            a = act[li - 1]
+            nh = nout[li - 1]
             for j in range(nh):  # the bias row's error is dropped; the activation's derivative from its output
-                h = xin[l, j]
+                h = xin[li, j]
                 g = y[j]
                 if a == 1:
                     g = g * (f32(1.0) - h) * h
@@ -201,30 +201,30 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
                     g = g if h > 0.0 else f32(0.0)
                 elif a == 3:
                     g = g * (f32(1.0) - h * h)
-                dl[l - 1, j] = g
+                dl[li - 1, j] = g
         # ---------------------------------------------------------------- updates (one rank-1 write per layer)
-        for l in range(L):
-            ni = nin[l]
-            no = nout[l]
+        for li in range(L):
+            ni = nin[li]
+            no = nout[li]
             mm = pairs * no
-            c = c_all[c_off[l]:c_off[l] + ni * mm].reshape((ni, mm))
-            w = wk_all[wk_off[l]:wk_off[l] + ni * no].reshape((ni, no))
-            dd = d2d_all[d2d_off[l]:d2d_off[l] + ni * mm].reshape((ni, mm)) if has_d2d else c
-            tt = toff_all[toff_off[l]:toff_off[l] + ni * mm].reshape((ni, mm)) if has_toff else dummy_t
+            c = c_all[c_off[li]:c_off[li] + ni * mm].reshape((ni, mm))
+            w = wk_all[wk_off[li]:wk_off[li] + ni * no].reshape((ni, no))
+            dd = d2d_all[d2d_off[li]:d2d_off[li] + ni * mm].reshape((ni, mm)) if has_d2d else c
+            tt = toff_all[toff_off[li]:toff_off[li] + ni * mm].reshape((ni, mm)) if has_toff else dummy_t
             cnt = ni * mm
-            z = pool_all[pool_off[l] + woffs[s, l]:pool_off[l] + woffs[s, l] + cnt] if wn_coef > 0.0 else dummy_z
-            qb = bpool_all[bpool_off[l] + boffs[s, l]:bpool_off[l] + boffs[s, l] + cnt] if model == 2 else dummy_b
-            rank1_update(c, w, dd, has_d2d, xin[l, :ni], dl[l, :no], scheme, nr, nc, neg, model, ud, k, wn_coef, z,
+            z = pool_all[pool_off[li] + woffs[s, li]:pool_off[li] + woffs[s, li] + cnt] if wn_coef > 0.0 else dummy_z
+            qb = bpool_all[bpool_off[li] + boffs[s, li]:bpool_off[li] + boffs[s, li] + cnt] if model == 2 else dummy_b
+            rank1_update(c, w, dd, has_d2d, xin[li, :ni], dl[li, :no], scheme, nr, nc, neg, model, ud, k, wn_coef, z,
                          pm, wscale, st, tf, td, half, nu, nq, tt, has_toff, qb)
-            ustats[l, 0] += st[0]
-            ustats[l, 1] += st[1]
-            ustats[l, 2] += st[2]
-            ustats[l, 3] += st[3]
+            ustats[li, 0] += st[0]
+            ustats[li, 1] += st[1]
+            ustats[li, 2] += st[2]
+            ustats[li, 3] += st[3]
             if 0 < st[2] < ni:  # a row-sparse write accumulates into the cache: re-derived every 4096 (as torch)
-                since[l] += 1
-                if since[l] >= 4096:
-                    since[l] = 0
-                    ustats[l, 4] += 1
+                since[li] += 1
+                if since[li] >= 4096:
+                    since[li] = 0
+                    ustats[li, 4] += 1
                     for i in range(ni):
                         if pairs == 2:
                             for j in range(no):
