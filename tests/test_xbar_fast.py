@@ -204,3 +204,66 @@ def test_training_uses_fast_path_and_matches_torch_path(monkeypatch):
     r2 = run()
     assert r1.epochs[-1]["train_loss"] == r2.epochs[-1]["train_loss"]
     assert r1.epochs[-1]["test_accuracy"] == r2.epochs[-1]["test_accuracy"]
+
+
+DENSE_CASES = [("soft_bounds", 1.0, -0.2, "deterministic", "differential"), ("soft_bounds", 0.6, 0.1, "none", "differential"),
+               ("linear_step", 0.0, -0.2, "deterministic", "differential"), ("linear_step", 0.0, 0.0, "none", "offset"),
+               ("soft_bounds", 0.0, 0.3, "deterministic", "offset")]
+
+
+@pytest.mark.parametrize("model,alpha,ud,scheme,mapping", DENSE_CASES)
+@pytest.mark.parametrize("sparse", [True, False])
+def test_batch_write_noise_off_identical(model, alpha, ud, scheme, mapping, sparse):
+    """accumulate at batch 8 (rows without input skipped when sparse): the numba batch write and the torch path give
+    bit-identical states, caches and counts with write noise off (d2d on)."""
+    from pimtrain.xbar.fast import FastDense
+
+    d = _design(model, scheme, d2d=True, alpha=alpha, ud=ud)
+    d.update.rule = "accumulate"
+    d.array.weight_mapping = mapping
+    torch.manual_seed(0)
+    w = torch.randn(10, 30) * 0.3
+    fast, slow = AnalogCore(w, d, seed=3), AnalogCore(w, d, seed=3)
+    slow._update = slow._update_batch
+    assert isinstance(fast._update, FastDense)
+    g = torch.Generator().manual_seed(1)
+    for _ in range(30):
+        x = torch.rand(8, 30, generator=g)
+        if sparse:
+            x[:, :7] = 0.0
+        dd = torch.randn(8, 10, generator=g)
+        for core in (fast, slow):
+            core.opu(x, dd, 0.5)
+    assert torch.equal(fast.c, slow.c) and torch.equal(fast.wk, slow.wk)
+    sf, ss = fast.stats, slow.stats
+    for k in set(sf) | set(ss):
+        assert sf.get(k) == ss.get(k), k
+
+
+def test_batch_write_noise_on_deterministic_and_statistically_equal():
+    """Write noise on: the batch write draws the torch path's noise window; the two agree to float32 rounding (the
+    torch path's broadcast kernels round a few products differently), and the fast one is deterministic."""
+    d = _design(noise=True, d2d=True)
+    d.update.rule = "accumulate"
+    w = torch.zeros(6, 40)
+    runs = []
+    for torch_path in (False, False, True):
+        core = AnalogCore(w, d, seed=2)
+        if torch_path:
+            core._update = core._update_batch
+        g = torch.Generator().manual_seed(0)
+        for _ in range(10):
+            core.opu(torch.rand(4, 40, generator=g), torch.randn(4, 6, generator=g), 0.2)
+        runs.append(core.get_weight())
+    assert torch.equal(runs[0], runs[1])
+    assert torch.allclose(runs[0], runs[2], atol=1e-6)
+
+
+def test_batch_write_refusal_names_the_field():
+    from pimtrain.xbar.fast.update import dense_refusal
+
+    d = _design()
+    d.update.rule = "accumulate"
+    d.device.model = "binary"
+    core = AnalogCore(torch.zeros(3, 5), d, seed=0)
+    assert "device.model" in dense_refusal(core)

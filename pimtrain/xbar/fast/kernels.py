@@ -199,3 +199,80 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             else:
                 for j in range(n_out):
                     wrow[j] = wrow[j] + delta[j] * two_ws
+
+
+@njit(cache=True, nogil=True)
+def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, z, pairs, wscale):  # pragma: no cover
+    """A digitally summed request ``rc`` (k, out; centred units per device) written through the device onto rows
+    ``rows`` (all rows when ``all_rows``) of state ``c`` (in, pairs·out) and cache ``wk`` (in, out), as the torch
+    path's ``AnalogCore._apply`` with ``Request(a=rc, b=pair signs, b_unit=True)`` (models: 0 = linear step or soft
+    bounds with α = 0, 1 = soft bounds 0 < α <= 1). ``z``: the write-noise normals (k·pairs·out) the torch path
+    draws, or empty. Returns nothing; the cache of a row-sparse write accumulates (the caller counts it)."""
+    f32 = np.float32
+    n_out = rc.shape[1]
+    m = pairs * n_out
+    ud32 = f32(ud)
+    mk0 = f32(-k)
+    wn32 = f32(wn_coef)
+    ws32 = f32(wscale)
+    two_ws = f32(2.0 * wscale)
+    lo = f32(-0.5)
+    hi = f32(0.5)
+    has_z = z.shape[0] > 0
+    new = np.empty(m, np.float32)
+    for t in range(rc.shape[0]):
+        i = t if all_rows else rows[t]
+        crow = c[i]
+        arow = rc[t]
+        for p in range(pairs):  # tight loops per case (vectorised): Δ, then write noise, then d2d and bounds
+            s = f32(1.0) if p == 0 else f32(-1.0)
+            o = p * n_out
+            if model == 1 and ud != 0.0:
+                for j in range(n_out):
+                    a = arow[j]
+                    aa = abs(a)
+                    big = f32(aa * ud32) + s * a
+                    absr = aa + s * f32(ud32 * a)
+                    new[o + j] = _fma(absr * crow[o + j], mk0, big)
+            elif model == 1:
+                for j in range(n_out):
+                    a = arow[j]
+                    new[o + j] = _fma(abs(a) * crow[o + j], mk0, s * a)
+            elif ud != 0.0:
+                for j in range(n_out):
+                    a = arow[j]
+                    new[o + j] = _fma(abs(a), ud32, s * a)
+            else:
+                for j in range(n_out):
+                    new[o + j] = s * arow[j]
+            if has_z:
+                zo = t * m + o
+                for j in range(n_out):
+                    new[o + j] = _fma(f32(wn32 * z[zo + j]), np.sqrt(abs(arow[j])), new[o + j])
+        if has_d2d:
+            drow = d2d[i]
+            for q in range(m):
+                new[q] = min(max(_fma(new[q], drow[q], crow[q]), lo), hi)
+        else:
+            for q in range(m):
+                new[q] = min(max(new[q] + crow[q], lo), hi)
+        wrow = wk[i]
+        if all_rows:
+            for q in range(m):
+                crow[q] = new[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
+            else:
+                for j in range(n_out):
+                    wrow[j] = crow[j] * two_ws
+        else:
+            for q in range(m):
+                new[q] = new[q] - crow[q]
+                crow[q] = crow[q] + new[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + (new[j] - new[n_out + j]) * ws32
+            else:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + new[j] * two_ws

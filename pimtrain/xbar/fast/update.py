@@ -216,6 +216,131 @@ class FastRank1:
             cnt.add("update.col_drives", nb * core.mapping.row_tiles)
 
 
+_DENSE_MODELS = ("linear_step", "soft_bounds")
+
+
+def dense_refusal(core) -> str | None:
+    """Why the fast batch write (accumulate / serial) does not cover this core, or None when it does."""
+    d = core.design
+    if not enabled():
+        return "off (PIMTRAIN_FAST=0)"
+    if not available():
+        return "numba is not installed"
+    if core.device.type != "cpu":
+        return f"the core is on {core.device.type} (the fast path is CPU only)"
+    if d.update.pulse.scheme not in _SCHEMES:
+        return f"update.pulse.scheme {d.update.pulse.scheme!r} (covered: {', '.join(_SCHEMES)})"
+    if d.device.model not in _DENSE_MODELS:
+        return f"device.model {d.device.model!r} (covered for batch writes: {', '.join(_DENSE_MODELS)})"
+    if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
+        return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
+    if d.device.levels is not None:
+        return "device.levels (finite levels are not covered)"
+    if d.device.stuck_at.at_gmin or d.device.stuck_at.at_gmax:
+        return "device.stuck_at (stuck cells are not covered)"
+    if core.slices != 1:
+        return f"update.slicing.slices {core.slices} (covered: 1)"
+    if d.update.weight_copies != 1 or d.update.delta_arrays:
+        return "update.weight_copies / update.delta_arrays (covered: one copy, no delta arrays)"
+    return None
+
+
+class FastDense:
+    """The ``accumulate`` / ``serial`` update strategy of one AnalogCore: the digitally summed gradient, its pulse
+    quantisation and the write-noise draw as the torch path (``_write_dense``, same tensors, same noise window),
+    the device step and state and cache write as one numba kernel (:func:`.kernels.dense_apply`)."""
+
+    def __init__(self, core):
+        self.core = core
+        d = core.design
+        alpha = float(d.device.nonlinearity) if d.device.model == "soft_bounds" else 0.0
+        self.model = 1 if alpha > 0.0 else 0
+        self.k = alpha / (1.0 - alpha / 2.0)
+        self.ud = float(d.device.up_down)
+        dev0 = core.devices[0]
+        self.wn = dev0.write_noise > 0
+        self.wn_coef = dev0.write_noise * math.sqrt(dev0.dw_min) if self.wn else 0.0
+        self.wscale = float(core.wscale[0])
+        warmup_dense()
+
+    def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        core = self.core
+        if core.device.type != "cpu":
+            return core._update_batch(x, d, lr)
+        from .kernels import dense_apply
+
+        rows = core._rows(x.abs().amax(0))
+        if isinstance(rows, tuple):
+            core._tick(1)
+            return
+        xs = x if rows is None else x.index_select(1, rows)
+        rc = (xs.t() @ d).mul_(-lr * core.k_hat * 0.5)
+        if core.design.update.pulse.scheme == "deterministic":
+            p = core.design.update.pulse
+            levels = (1 << (p.row_bits + p.col_bits)) - 1
+            m = _absmax(rc)
+            if m == 0.0:
+                core._tick(1)
+                return
+            rc = rc.mul_(levels / m).round_()
+            core.counters.add("update.pulses", rc.abs().sum())
+            rc = rc.mul_(m / levels)
+        core._count_written(rc.shape[0])
+        n_in = core.in_features
+        c = core.c[0].numpy().reshape(n_in, -1)
+        dev0 = core.devices[0]
+        has_d2d = dev0.d2d is not None
+        d2d = dev0.d2d.numpy().reshape(n_in, -1) if has_d2d else c
+        z = (core.noise.normal((rc.shape[0], core.pairs, rc.shape[1])).numpy().reshape(-1) if self.wn
+             else _NO_TABLE[0][:0])
+        dense_apply(c, core.wk[0].numpy(), d2d, has_d2d, rows.numpy() if rows is not None else _NO_ROWS,
+                    rows is None, rc.contiguous().numpy(), self.model, self.ud, self.k, self.wn_coef, z, core.pairs,
+                    self.wscale)
+        if rows is not None:
+            core._since_refresh += 1
+            if core._since_refresh >= 4096:
+                core.refresh_weights()
+        core._tick(1)
+
+
+_NO_ROWS = np.zeros(0, np.int64)
+_dense_ready = False
+
+
+def _absmax(t: torch.Tensor) -> float:
+    mn, mx = torch.aminmax(t)
+    return max(-float(mn), float(mx))
+
+
+def warmup_dense() -> float:
+    """Compile (or load from disk) the batch-write kernel once; the seconds it took (0 if done)."""
+    global _dense_ready, _compile_seconds
+    if _dense_ready:
+        return 0.0
+    warmup()
+    t0 = time.perf_counter()
+    from .kernels import dense_apply
+
+    c = np.zeros((2, 4), np.float32)
+    dense_apply(c, np.zeros((2, 2), np.float32), c, False, _NO_ROWS, True, np.ones((2, 2), np.float32), 1, 0.1, 1.0,
+                0.1, np.zeros(8, np.float32), 2, 1.0)
+    dt = time.perf_counter() - t0
+    _compile_seconds = (_compile_seconds or 0.0) + dt
+    _dense_ready = True
+    return dt
+
+
+def select_dense(core):
+    """The fast ``accumulate`` / ``serial`` strategy for ``core`` or None, one log line per design saying which."""
+    why = dense_refusal(core)
+    if why is not None:
+        log_once(f"pimtrain fast path [{core.design.name}]: batch write not fast ({why}); torch path")
+        return None
+    log_once(f"pimtrain fast path [{core.design.name}]: numba batch write on CPU ({core.design.device.model}, "
+             f"{core.design.update.pulse.scheme} pulses)")
+    return FastDense(core)
+
+
 def select_rank1(core):
     """The fast ``outer_product`` strategy for ``core`` or None, with one log line per design saying which."""
     why = refusal(core)
