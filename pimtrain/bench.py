@@ -64,6 +64,7 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
     within its round: on a loaded machine both see the same load. Reports the best epoch of each and the median
     and range of the per-round ratios. ``only``: cases whose name contains this text."""
     from pimtrain.nn import load_dataset
+    from pimtrain.nn.convert import analog_layers
     from pimtrain.nn.trainer import setup_analog, setup_float
 
     torch.set_num_threads(threads)
@@ -95,6 +96,10 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
                 sess.synchronize()
                 acc.append(time.perf_counter() - t0)
             fast_epoch = getattr(ours, "_fast_epoch", None) is not None
+        updates = {type(getattr(layer.core, "_update", None)).__name__ for layer in analog_layers(ours.model)}
+        path = ("numba epoch driver" if fast_epoch else
+                "module path, numba " + ("per-sample update" if "FastRank1" in updates else "batch write")
+                if updates & {"FastRank1", "FastDense"} else "module path, torch")
         ratios = sorted(t / r for t, r in zip(times, ref_times))
         out.append({
             "name": name,
@@ -105,7 +110,7 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
             "ratio_max": ratios[-1],
             "rounds": rounds,
             "target_ratio": target,
-            "path": "numba epoch driver" if fast_epoch else "module path",
+            "path": path,
             "unit": "seconds per epoch",
             "reference": "plain PyTorch float training, same network, data order and loop, same round",
             "threads": threads,

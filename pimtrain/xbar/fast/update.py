@@ -1,11 +1,14 @@
-"""Selection and driver of the CPU fast path for the per-sample (``outer_product``) update of an AnalogCore.
+"""Selection and drivers of the CPU fast path of an AnalogCore's update: per sample (``outer_product``) and the
+batch write (``accumulate`` / ``serial``).
 
-:func:`select_rank1` returns the core's update strategy when the design is covered, else ``None`` (the core
-keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice, one weight
-copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step``, ``soft_bounds``
-(0 <= nonlinearity <= 1) or ``lookup_table`` with write noise and device-to-device variation, without finite levels or stuck cells.
-Noise: one window of the core's NoiseSource pools per sample (saved with the core; the stream differs from the
-torch path's, which takes one window per update of the pulsed rows only).
+:func:`select_rank1` / :func:`select_dense` return the core's update strategy when the design is covered, else
+``None`` (the core keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice,
+one weight copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step``,
+``soft_bounds`` (0 <= nonlinearity <= 1) or (per sample) ``lookup_table``, with write noise and device-to-device
+variation, without finite levels or stuck cells. The fast path is the default on CPU; ``PIMTRAIN_FAST=0`` turns
+it off. Noise: per sample, one window of the core's NoiseSource pools per sample (saved with the core; the
+stream differs from the torch path's, which takes one window per update of the pulsed rows only); the batch
+write draws the torch path's own window.
 """
 from __future__ import annotations
 
