@@ -276,3 +276,33 @@ def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, 
             else:
                 for j in range(n_out):
                     wrow[j] = wrow[j] + new[j] * two_ws
+
+
+@njit(cache=True, nogil=True)
+def dense_quantize(g, scale, levels):  # pragma: no cover - compiled
+    """In place: ``g`` (k, out) ← the per-device request ``g·scale`` (float32, as ``g.mul_(scale)``), with
+    ``levels`` > 0 quantised to ``levels`` steps of its largest |entry| (the deterministic scheme's batch write).
+    Returns (pulses fired, exact integer sum; -1 when the request is all zero and nothing is written)."""
+    f32 = np.float32
+    s32 = f32(scale)
+    m = 0.0
+    for t in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = g[t, j] * s32
+            g[t, j] = v
+            a = abs(np.float64(v))
+            if a > m:
+                m = a
+    if levels == 0:
+        return 0
+    if m == 0.0:
+        return -1
+    up = f32(levels / m)
+    down = f32(m / levels)
+    pulses = 0
+    for t in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            q = np.round(g[t, j] * up)
+            pulses += np.int64(abs(q))
+            g[t, j] = q * down
+    return pulses

@@ -264,30 +264,31 @@ class FastDense:
         self.wn = dev0.write_noise > 0
         self.wn_coef = dev0.write_noise * math.sqrt(dev0.dw_min) if self.wn else 0.0
         self.wscale = float(core.wscale[0])
+        p = d.update.pulse
+        self.levels = (1 << (p.row_bits + p.col_bits)) - 1 if p.scheme == "deterministic" else 0
         warmup_dense()
 
     def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         core = self.core
         if core.device.type != "cpu":
             return core._update_batch(x, d, lr)
-        from .kernels import dense_apply
+        from .kernels import dense_apply, dense_quantize
 
         rows = core._rows(x.abs().amax(0))
         if isinstance(rows, tuple):
             core._tick(1)
             return
         xs = x if rows is None else x.index_select(1, rows)
-        rc = (xs.t() @ d).mul_(-lr * core.k_hat * 0.5)
-        if core.design.update.pulse.scheme == "deterministic":
-            p = core.design.update.pulse
-            levels = (1 << (p.row_bits + p.col_bits)) - 1
-            m = _absmax(rc)
-            if m == 0.0:
-                core._tick(1)
-                return
-            rc = rc.mul_(levels / m).round_()
-            core.counters.add("update.pulses", rc.abs().sum())
-            rc = rc.mul_(m / levels)
+        rc = (xs.t() @ d).contiguous()
+        rn = rc.numpy()
+        # the torch path's scale and deterministic quantisation in one pass; pulses summed exactly (the torch path
+        # sums them in float32)
+        pulses = dense_quantize(rn, -lr * core.k_hat * 0.5, self.levels)
+        if pulses < 0:
+            core._tick(1)
+            return
+        if self.levels:
+            core.counters.add("update.pulses", int(pulses))
         core._count_written(rc.shape[0])
         n_in = core.in_features
         c = core.c[0].numpy().reshape(n_in, -1)
@@ -297,7 +298,7 @@ class FastDense:
         z = (core.noise.normal((rc.shape[0], core.pairs, rc.shape[1])).numpy().reshape(-1) if self.wn
              else _NO_TABLE[0][:0])
         dense_apply(c, core.wk[0].numpy(), d2d, has_d2d, rows.numpy() if rows is not None else _NO_ROWS,
-                    rows is None, rc.contiguous().numpy(), self.model, self.ud, self.k, self.wn_coef, z, core.pairs,
+                    rows is None, rn, self.model, self.ud, self.k, self.wn_coef, z, core.pairs,
                     self.wscale)
         if rows is not None:
             core._since_refresh += 1
@@ -310,11 +311,6 @@ _NO_ROWS = np.zeros(0, np.int64)
 _dense_ready = False
 
 
-def _absmax(t: torch.Tensor) -> float:
-    mn, mx = torch.aminmax(t)
-    return max(-float(mn), float(mx))
-
-
 def warmup_dense() -> float:
     """Compile (or load from disk) the batch-write kernel once; the seconds it took (0 if done)."""
     global _dense_ready, _compile_seconds
@@ -322,8 +318,9 @@ def warmup_dense() -> float:
         return 0.0
     warmup()
     t0 = time.perf_counter()
-    from .kernels import dense_apply
+    from .kernels import dense_apply, dense_quantize
 
+    dense_quantize(np.ones((2, 2), np.float32), -0.1, 1023)
     c = np.zeros((2, 4), np.float32)
     dense_apply(c, np.zeros((2, 2), np.float32), c, False, _NO_ROWS, True, np.ones((2, 2), np.float32), 1, 0.1, 1.0,
                 0.1, np.zeros(8, np.float32), 2, 1.0)
