@@ -267,3 +267,21 @@ def test_batch_write_refusal_names_the_field():
     d.device.model = "binary"
     core = AnalogCore(torch.zeros(3, 5), d, seed=0)
     assert "device.model" in dense_refusal(core)
+
+
+@pytest.mark.parametrize("taox", [False, True])
+def test_rows_of_one_call_in_numba_equal_the_per_row_loop(taox):
+    """A call with several rows (a batch or a convolution's patches) goes to numba at once: same states, caches,
+    counts and noise windows (write noise or quantile bytes on) as the per-row loop."""
+    d = _taox() if taox else _design(noise=True, d2d=True)
+    fast, loop = _pair(d)
+    loop._update = FastRank1(loop)
+    loop._update._batched = lambda count: False
+    xs, ds = _data(n=64)
+    for i in range(0, 64, 16):
+        for core in (fast, loop):
+            core.opu(xs[i:i + 16], ds[i:i + 16], 0.5)
+    assert torch.equal(fast.c, loop.c) and torch.equal(fast.wk, loop.wk)
+    sf, sl = fast.stats, loop.stats
+    for k in set(sf) | set(sl):
+        assert sf.get(k) == sl.get(k), k

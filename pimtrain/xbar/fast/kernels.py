@@ -306,3 +306,41 @@ def dense_quantize(g, scale, levels):  # pragma: no cover - compiled
             pulses += np.int64(abs(q))
             g[t, j] = q * down
     return pulses
+
+
+@njit(cache=True, nogil=True)
+def rank1_rows(c, wk, d2d, has_d2d, xs, ds, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, pool, woffs, pm,
+               wscale, tf, td, half, nu, nq, toff, has_toff, bpool, boffs, since, totals):  # pragma: no cover
+    """``rank1_update`` for every row of ``xs`` / ``ds`` in order (an outer-product update of a batch, or of the
+    patches of a convolution), the noise windows given as offsets into the core's pools (``woffs``, ``boffs``).
+    ``totals`` (int64[5]) accumulates pulses, cells updated, pulsed rows, pulsed columns and cache re-derivations;
+    ``since`` (int64[1]) counts row-sparse writes since the cache was last re-derived (every 4096, as torch)."""
+    f32 = np.float32
+    count = c.shape[0] * c.shape[1]
+    st = np.zeros(4, np.int64)
+    dummy_z = np.zeros(1, np.float32)
+    dummy_b = np.zeros(1, np.int32)
+    n_in = c.shape[0]
+    n_out = wk.shape[1]
+    pairs = pm.shape[0]
+    ws32 = f32(wscale)
+    for b in range(xs.shape[0]):
+        z = pool[woffs[b]:woffs[b] + count] if wn_coef > 0.0 else dummy_z
+        qb = bpool[boffs[b]:boffs[b] + count] if model == 2 else dummy_b
+        rank1_update(c, wk, d2d, has_d2d, xs[b], ds[b], scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z, pm,
+                     wscale, st, tf, td, half, nu, nq, toff, has_toff, qb)
+        totals[0] += st[0]
+        totals[1] += st[1]
+        totals[2] += st[2]
+        totals[3] += st[3]
+        if 0 < st[2] < n_in:
+            since[0] += 1
+            if since[0] >= 4096:
+                since[0] = 0
+                totals[4] += 1
+                for i in range(n_in):
+                    for j in range(n_out):
+                        if pairs == 2:
+                            wk[i, j] = (c[i, j] - c[i, n_out + j]) * ws32
+                        else:
+                            wk[i, j] = (c[i, j] * f32(2.0)) * ws32

@@ -82,6 +82,12 @@ def warmup() -> float:
     rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
                  3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.array([0.5, -0.5], np.float32), 1.0,
                  np.zeros(4, np.int64), *_NO_TABLE)
+    from .kernels import rank1_rows
+
+    rank1_rows(c, np.zeros((2, 2), np.float32), c, False, np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), 1,
+               3.0, 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.zeros(2, np.int64),
+               np.array([0.5, -0.5], np.float32), 1.0, *_NO_TABLE[:7], _NO_TABLE[7], np.zeros(2, np.int64),
+               np.zeros(1, np.int64), np.zeros(5, np.int64))
     _compile_seconds = time.perf_counter() - t0
     global _from_cache
     _from_cache = sum(rank1_update.stats.cache_hits.values()) > 0
@@ -170,6 +176,45 @@ class FastRank1:
         off = ns._qoffsets.pop() % (ns.pool_size - count + 1)
         return ns._bytes[off:off + count].numpy()
 
+    def _batched(self, count: int) -> bool:
+        """The rows of one call can go to numba at once: every noise window comes from the core's pools (the
+        per-row draws of NoiseSource.normal would otherwise be fresh ones)."""
+        ns = self.core.noise
+        if self.wn_coef > 0 and not (ns.min_pooled <= count <= ns.pool_size // 4):
+            return False
+        return not (self.model == 2 and count > ns.pool_size // 4)
+
+    def _rows(self, xn, dn, c, wk, d2d, has_d2d, neg, count, tab) -> None:
+        """Every row through :func:`.kernels.rank1_rows`: the same updates, noise windows and counts as the loop."""
+        from .kernels import rank1_rows
+
+        core = self.core
+        rows = xn.shape[0]
+        ns = core.noise
+        if self.wn_coef > 0:
+            woffs = _normal_offsets(ns, count, rows)
+            pool = ns._pool.numpy()
+        else:
+            pool, woffs = _NO_TABLE[0], np.zeros(rows, np.int64)
+        if self.model == 2:
+            boffs = _byte_offsets(ns, count, rows)
+            bpool = ns._bytes.numpy()
+        else:
+            bpool, boffs = _NO_TABLE[7], np.zeros(rows, np.int64)
+        since = np.array([core._since_refresh], np.int64)
+        totals = np.zeros(5, np.int64)
+        rank1_rows(c, wk, d2d, has_d2d, np.ascontiguousarray(xn), np.ascontiguousarray(dn), self.scheme, self.nr,
+                   self.nc, neg, self.model, self.ud, self.k, self.wn_coef, pool, woffs, self.pm, self.wscale,
+                   *tab[:5], tab[5], tab[6], bpool, boffs, since, totals)
+        core._since_refresh = int(since[0])
+        core._tick(rows)
+        cnt = core.counters
+        cnt.add("cells_updated", int(totals[1]))
+        if self.scheme == 1:
+            cnt.add("update.pulses", int(totals[0]))
+            cnt.add("update.row_drives", int(totals[2]) * core.mapping.col_tiles)
+            cnt.add("update.col_drives", int(totals[3]) * core.mapping.row_tiles)
+
     def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         core = self.core
         if core.device.type != "cpu":  # moved after selection: the torch path
@@ -196,6 +241,8 @@ class FastRank1:
             tab = _NO_TABLE[:7]
         st = self.stats
         pulses = cells = na = nb = 0
+        if xn.shape[0] > 1 and self._batched(count):  # several rows (a batch, a convolution's patches): one call
+            return self._rows(xn, dn, c, wk, d2d, has_d2d, neg, count, tab)
         for i in range(xn.shape[0]):
             # one window of the core's noise pools per sample (the torch path draws one per update): saved state
             z = core.noise.normal((count,)).numpy() if self.wn_coef > 0 else _NO_TABLE[0]
@@ -339,6 +386,33 @@ def select_dense(core):
     log_once(f"pimtrain fast path [{core.design.name}]: numba batch write on CPU ({core.design.device.model}, "
              f"{core.design.update.pulse.scheme} pulses)")
     return FastDense(core)
+
+
+def _normal_offsets(ns, n: int, rows: int) -> np.ndarray:
+    """The window starts ``NoiseSource.normal((n,))`` would take for ``rows`` successive draws (same pool, same
+    offsets list, same generator calls), without forming the windows."""
+    if ns._pool is None:
+        ns._pool_state = ns.generator.get_state()
+        ns._pool = torch.randn(ns.pool_size, generator=ns.generator, device=ns.device)
+    out = np.empty(rows, np.int64)
+    for b in range(rows):
+        if not ns._offsets:
+            ns._offsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()[::-1]
+        out[b] = ns._offsets.pop() % (ns.pool_size - n + 1)
+    return out
+
+
+def _byte_offsets(ns, n: int, rows: int) -> np.ndarray:
+    """The window starts :meth:`FastRank1._bytes` would take for ``rows`` successive draws of ``n`` bytes."""
+    if getattr(ns, "_bytes", None) is None:
+        ns._bytes_state = ns.generator.get_state()
+        ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
+    out = np.empty(rows, np.int64)
+    for b in range(rows):
+        if not getattr(ns, "_qoffsets", None):
+            ns._qoffsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()
+        out[b] = ns._qoffsets.pop() % (ns.pool_size - n + 1)
+    return out
 
 
 def select_rank1(core):
