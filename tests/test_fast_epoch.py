@@ -140,3 +140,11 @@ def test_state_after_a_fast_epoch_resumes_on_the_module_path(digits):
     s._fast_epoch = None
     s.run_epoch()
     assert core.stats["opu_calls"] == 240 and core.stats["vmm_calls"] >= 240
+
+
+def test_same_numbers_with_and_without_a_progress_display(digits):
+    runs = []
+    for advance in (None, lambda k: None):
+        s = _session(_design(noise=True), digits, False, seed=7)
+        runs.append(s.run_epoch(advance))
+    assert torch.equal(runs[0], runs[1])

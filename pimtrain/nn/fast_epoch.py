@@ -16,7 +16,6 @@ statistically, not bit for bit (``tests/test_xbar_fast.py``).
 """
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
@@ -29,7 +28,8 @@ from .layers import AnalogLinear
 from .optim import AnalogSGD
 
 _ACTS = {nn.Sigmoid: 1, nn.ReLU: 2, nn.Tanh: 3}
-#: samples per numba call (the progress bar and the non-finite check run between calls)
+#: samples per numba call (the progress bar and the non-finite check run between calls; the read noise is drawn per
+#: call, so this is part of what a seed reproduces)
 CHUNK = 512
 
 
@@ -163,7 +163,7 @@ class FastMlpEpoch:
         Raises :class:`pimtrain.nn.trainer.NonFiniteLoss` at the first non-finite loss (state written back)."""
         from pimtrain.xbar.fast.mlp import mlp_steps
 
-        from .trainer import PROGRESS_UPDATES_PER_EPOCH, NonFiniteLoss
+        from .trainer import NonFiniteLoss
 
         s = self.session
         s.model.train()
@@ -206,7 +206,7 @@ class FastMlpEpoch:
         rstats = np.zeros((L, 2, 4), np.float64)
         sigma_w = float(c0.read_sigma_w) if c0.read_sigma > 0 else 0.0
         neg = -lr * c0.k_hat
-        chunk = max(1, math.ceil(n / PROGRESS_UPDATES_PER_EPOCH)) if advance is not None else CHUNK
+        chunk = CHUNK  # fixed: the noise is drawn per chunk, so the numbers do not depend on the progress display
         done = 0
         try:
             for start in range(0, n, chunk):
@@ -244,36 +244,29 @@ class FastMlpEpoch:
         return torch.randn(count, generator=core.generator).numpy()
 
     def _pools(self, cells, fr):
-        """The cores' write-noise pools (drawn once from each core's generator, as NoiseSource does), concatenated."""
+        """The cores' write-noise pools (drawn once from each core's generator, as NoiseSource does), concatenated
+        (per epoch: a few ms; not cached, so that a pool re-drawn after a state load is always the one used)."""
         if fr.wn_coef <= 0.0:
             return np.zeros(1, np.float32), np.zeros(len(cells) + 1, np.int64)
-        key = tuple(id(c.noise._pool) if c.noise._pool is not None else None for c in self.cores)
-        if getattr(self, "_pool_key", None) != key or self._pool_cache is None:
-            for c in self.cores:
-                ns = c.noise
-                if ns._pool is None:
-                    ns._pool_state = ns.generator.get_state()
-                    ns._pool = torch.randn(ns.pool_size, generator=ns.generator, device=ns.device)
-            self._pool_cache = (np.concatenate([c.noise._pool.numpy() for c in self.cores]),
-                                self._offsets([c.noise.pool_size for c in self.cores]))
-            self._pool_key = tuple(id(c.noise._pool) for c in self.cores)
-        return self._pool_cache
+        for c in self.cores:
+            ns = c.noise
+            if ns._pool is None:
+                ns._pool_state = ns.generator.get_state()
+                ns._pool = torch.randn(ns.pool_size, generator=ns.generator, device=ns.device)
+        return (np.concatenate([c.noise._pool.numpy() for c in self.cores]),
+                self._offsets([c.noise.pool_size for c in self.cores]))
 
     def _byte_pools(self, cells, fr):
-        """The cores' quantile-byte pools (as NoiseSource.quantile_index draws them), concatenated."""
+        """The cores' quantile-byte pools (as NoiseSource.quantile_index draws them), concatenated (per epoch)."""
         if fr.model != 2:
             return np.zeros(1, np.int32), np.zeros(len(cells) + 1, np.int64)
-        key = tuple(id(getattr(c.noise, "_bytes", None)) for c in self.cores)
-        if getattr(self, "_bpool_key", None) != key:
-            for c in self.cores:
-                ns = c.noise
-                if getattr(ns, "_bytes", None) is None:
-                    ns._bytes_state = ns.generator.get_state()
-                    ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
-            self._bpool_cache = (np.concatenate([c.noise._bytes.numpy() for c in self.cores]),
-                                 self._offsets([c.noise.pool_size for c in self.cores]))
-            self._bpool_key = tuple(id(c.noise._bytes) for c in self.cores)
-        return self._bpool_cache
+        for c in self.cores:
+            ns = c.noise
+            if getattr(ns, "_bytes", None) is None:
+                ns._bytes_state = ns.generator.get_state()
+                ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
+        return (np.concatenate([c.noise._bytes.numpy() for c in self.cores]),
+                self._offsets([c.noise.pool_size for c in self.cores]))
 
     @staticmethod
     def _window_offsets(cores, cells, k: int, on: bool, pool_off, byte: bool = False) -> np.ndarray:
