@@ -53,14 +53,17 @@ def _session(design, data, module: bool, seed=0, batch=1, model=None, act="sigmo
     return s
 
 
-@pytest.mark.parametrize("model,scheme,act", [("soft_bounds", "deterministic", "sigmoid"),
-                                              ("linear_step", "deterministic", "relu"),
-                                              ("soft_bounds", "none", "tanh")])
-def test_noise_off_same_losses_weights_and_counts(digits, model, scheme, act):
+@pytest.mark.parametrize("model,scheme,act,levels", [("soft_bounds", "deterministic", "sigmoid", None),
+                                                     ("linear_step", "deterministic", "relu", None),
+                                                     ("soft_bounds", "none", "tanh", None),
+                                                     ("soft_bounds", "deterministic", "sigmoid", 256)])
+def test_noise_off_same_losses_weights_and_counts(digits, model, scheme, act, levels):
     """Noise off: the driver computes the module path's step; only the read products' summation order differs
     (float32 rounding), so losses and weights agree to rounding and the counts are equal."""
-    fast = _session(_design(model, scheme=scheme), digits, False, act=act)
-    slow = _session(_design(model, scheme=scheme), digits, True, act=act)
+    design = _design(model, scheme=scheme)
+    design.device.levels = levels
+    fast = _session(design, digits, False, act=act)
+    slow = _session(design, digits, True, act=act)
     assert isinstance(epoch_driver(fast), FastMlpEpoch)
     lf, ls = fast.run_epoch(), slow.run_epoch()
     assert torch.allclose(lf, ls, rtol=1e-4, atol=1e-5)

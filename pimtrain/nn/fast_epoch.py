@@ -87,6 +87,8 @@ def _refusal(session) -> str | None:
             return f"layer {layer.layer_index}: more than 4096 rows or columns"
         if core.in_features * core.pairs * core.out_features > core.noise.pool_size // 4:
             return f"layer {layer.layer_index}: larger than a quarter of its noise pool"
+    if design.device.stuck_at.at_gmin or design.device.stuck_at.at_gmax:
+        return "device.stuck_at (the epoch driver does not cover stuck cells; the per-sample update does)"
     for k in ("forward", "backward"):
         io = getattr(design.io, k)
         if io.accumulation != "single_read":
@@ -201,6 +203,7 @@ class FastMlpEpoch:
         pool_all, pool_off = self._pools(cells, fr)
         bpool_all, bpool_off = self._byte_pools(cells, fr)
         since = np.array([c._since_refresh for c in cores], np.int64)
+        lv_n = float(devs[0].levels - 1) if devs[0].levels is not None else 0.0
         losses = np.zeros(n, np.float32)
         ustats = np.zeros((L, 5), np.int64)
         rstats = np.zeros((L, 2, 4), np.float64)
@@ -223,7 +226,7 @@ class FastMlpEpoch:
                           np.concatenate(zb), self._offsets([len(z) for z in zb]),
                           pool_all, pool_off, woffs, bpool_all, bpool_off, boffs,
                           self.conv, sigma_w, fr.scheme, fr.nr, fr.nc, neg, fr.model, fr.ud, fr.k, fr.wn_coef, fr.pm,
-                          fr.wscale, *tab, since, losses[start:stop], ustats, rstats)
+                          fr.wscale, *tab, lv_n, since, losses[start:stop], ustats, rstats)
                 done = stop
                 bad = ~np.isfinite(losses[start:stop])
                 if bad.any():

@@ -24,9 +24,25 @@ def _fma(a, b, c):  # pragma: no cover - compiled
     return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _finish(v, lv_n, has_stuck, keep, sval):  # pragma: no cover - compiled
+    """Finite levels (``lv_n`` = levels − 1, 0: continuous) and stuck cells of one row, in place, in the torch
+    path's operation order (:func:`pimtrain.devices.nonideal.quantize_levels`, ``StuckAt.apply``)."""
+    if lv_n > 0.0:
+        n32 = np.float32(lv_n)
+        h = np.float32(0.5)
+        for q in range(v.shape[0]):
+            r = np.float32(np.round(np.float32((v[q] + h) * n32)))
+            v[q] = np.float32(r / n32) - h
+    if has_stuck:
+        for q in range(v.shape[0]):
+            v[q] = v[q] * keep[q] + sval[q]
+
+
 @njit(cache=True, nogil=True)
 def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z,
-                 pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes):  # pragma: no cover - compiled
+                 pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes, lv_n, has_stuck, keep,
+                 sval):  # pragma: no cover - compiled
     """Apply one rank-1 update in place on ``c`` and ``wk``.
 
     Noise: ``z`` (in·pairs·out normals) and ``qbytes`` (as many random bytes, lookup tables) are windows of the
@@ -179,6 +195,8 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
         else:
             for q in range(m):
                 delta[q] = min(max(delta[q] + crow[q], lo), hi)
+        if lv_n > 0.0 or has_stuck:
+            _finish(delta, lv_n, has_stuck, keep[i], sval[i])
         wrow = wk[i]
         if full:  # the torch path steps the whole array in place and re-derives the cache
             for q in range(m):
@@ -202,7 +220,8 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
 
 
 @njit(cache=True, nogil=True)
-def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, z, pairs, wscale):  # pragma: no cover
+def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, z, pairs, wscale, lv_n, has_stuck,
+                keep, sval):  # pragma: no cover
     """A digitally summed request ``rc`` (k, out; centred units per device) written through the device onto rows
     ``rows`` (all rows when ``all_rows``) of state ``c`` (in, pairs·out) and cache ``wk`` (in, out), as the torch
     path's ``AnalogCore._apply`` with ``Request(a=rc, b=pair signs, b_unit=True)`` (models: 0 = linear step or soft
@@ -256,6 +275,8 @@ def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, 
         else:
             for q in range(m):
                 new[q] = min(max(new[q] + crow[q], lo), hi)
+        if lv_n > 0.0 or has_stuck:
+            _finish(new, lv_n, has_stuck, keep[i], sval[i])
         wrow = wk[i]
         if all_rows:
             for q in range(m):
@@ -310,7 +331,8 @@ def dense_quantize(g, scale, levels):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def rank1_rows(c, wk, d2d, has_d2d, xs, ds, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, pool, woffs, pm,
-               wscale, tf, td, half, nu, nq, toff, has_toff, bpool, boffs, since, totals):  # pragma: no cover
+               wscale, tf, td, half, nu, nq, toff, has_toff, bpool, boffs, since, totals, lv_n, has_stuck, keep,
+               sval):  # pragma: no cover
     """``rank1_update`` for every row of ``xs`` / ``ds`` in order (an outer-product update of a batch, or of the
     patches of a convolution), the noise windows given as offsets into the core's pools (``woffs``, ``boffs``).
     ``totals`` (int64[5]) accumulates pulses, cells updated, pulsed rows, pulsed columns and cache re-derivations;
@@ -328,7 +350,7 @@ def rank1_rows(c, wk, d2d, has_d2d, xs, ds, scheme, nr, nc, neg_lr_khat, model, 
         z = pool[woffs[b]:woffs[b] + count] if wn_coef > 0.0 else dummy_z
         qb = bpool[boffs[b]:boffs[b] + count] if model == 2 else dummy_b
         rank1_update(c, wk, d2d, has_d2d, xs[b], ds[b], scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z, pm,
-                     wscale, st, tf, td, half, nu, nq, toff, has_toff, qb)
+                     wscale, st, tf, td, half, nu, nq, toff, has_toff, qb, lv_n, has_stuck, keep, sval)
         totals[0] += st[0]
         totals[1] += st[1]
         totals[2] += st[2]

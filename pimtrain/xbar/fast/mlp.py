@@ -110,13 +110,13 @@ def _activity(xq, scale):  # pragma: no cover - compiled
 def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2d_all, d2d_off, has_d2d,
               toff_all, toff_off, has_toff, zf_all, zf_off, zb_all, zb_off, pool_all, pool_off, woffs,
               bpool_all, bpool_off, boffs, conv, sigma_w, scheme, nr, nc, neg, model, ud, k, wn_coef, pm, wscale,
-              tf, td, half, nu, nq, since, losses, ustats, rstats):  # pragma: no cover - compiled
+              tf, td, half, nu, nq, lv_n, since, losses, ustats, rstats):  # pragma: no cover - compiled
     """Train ``xs.shape[0]`` samples at batch 1, in order. See the module docstring.
 
     ``conv`` (float64[8]): forward DAC n, r, forward ADC n, r, backward DAC n, r, backward ADC n, r (n 0: ideal;
     r 0: batch_max). ``act[li]``: activation after layer li (0 none, 1 sigmoid, 2 relu, 3 tanh).
     ``ustats`` (L, 5): pulses, cells updated, pulsed rows, pulsed columns, refreshes; ``rstats`` (L, 2, 4) per
-    kernel: input activity sum, reads measured, DAC clipped, ADC clipped. ``since``: row-sparse writes since the
+    kernel: input activity sum, reads measured, DAC clipped, ADC clipped. ``lv_n``: finite levels − 1 (0: none). ``since``: row-sparse writes since the
     cache was last re-derived, per layer (in/out).
     """
     L = nin.shape[0]
@@ -133,6 +133,7 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
     dummy_z = np.zeros(1, np.float32)
     dummy_b = np.zeros(1, np.int32)
     dummy_t = np.zeros((1, 1), np.int32)
+    dummy_k = np.zeros((1, 1), np.float32)
     ws32 = f32(wscale)
     n_feat = xs.shape[1]
     for s in range(xs.shape[0]):
@@ -215,7 +216,7 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
             z = pool_all[pool_off[li] + woffs[s, li]:pool_off[li] + woffs[s, li] + cnt] if wn_coef > 0.0 else dummy_z
             qb = bpool_all[bpool_off[li] + boffs[s, li]:bpool_off[li] + boffs[s, li] + cnt] if model == 2 else dummy_b
             rank1_update(c, w, dd, has_d2d, xin[li, :ni], dl[li, :no], scheme, nr, nc, neg, model, ud, k, wn_coef, z,
-                         pm, wscale, st, tf, td, half, nu, nq, tt, has_toff, qb)
+                         pm, wscale, st, tf, td, half, nu, nq, tt, has_toff, qb, lv_n, False, dummy_k, dummy_k)
             ustats[li, 0] += st[0]
             ustats[li, 1] += st[1]
             ustats[li, 2] += st[2]

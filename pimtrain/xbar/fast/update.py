@@ -5,7 +5,7 @@ batch write (``accumulate`` / ``serial``).
 ``None`` (the core keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice,
 one weight copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step``,
 ``soft_bounds`` (0 <= nonlinearity <= 1) or (per sample) ``lookup_table``, with write noise and device-to-device
-variation, without finite levels or stuck cells. The fast path is the default on CPU; ``PIMTRAIN_FAST=0`` turns
+variation, finite levels and stuck cells. The fast path is the default on CPU; ``PIMTRAIN_FAST=0`` turns
 it off. Noise: per sample, one window of the core's NoiseSource pools per sample (saved with the core; the
 stream differs from the torch path's, which takes one window per update of the pulsed rows only); the batch
 write draws the torch path's own window.
@@ -59,10 +59,6 @@ def refusal(core) -> str | None:
         return f"device.model {d.device.model!r} (covered: {', '.join(_MODELS)})"
     if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
         return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
-    if d.device.levels is not None:
-        return "device.levels (finite levels are not covered)"
-    if d.device.stuck_at.at_gmin or d.device.stuck_at.at_gmax:
-        return "device.stuck_at (stuck cells are not covered)"
     if core.slices != 1:
         return f"update.slicing.slices {core.slices} (covered: 1)"
     if d.update.weight_copies != 1 or d.update.delta_arrays:
@@ -81,13 +77,13 @@ def warmup() -> float:
     c = np.zeros((2, 4), np.float32)
     rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
                  3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.array([0.5, -0.5], np.float32), 1.0,
-                 np.zeros(4, np.int64), *_NO_TABLE)
+                 np.zeros(4, np.int64), *_NO_TABLE, 0.0, False, _NO_STUCK, _NO_STUCK)
     from .kernels import rank1_rows
 
     rank1_rows(c, np.zeros((2, 2), np.float32), c, False, np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), 1,
                3.0, 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.zeros(2, np.int64),
                np.array([0.5, -0.5], np.float32), 1.0, *_NO_TABLE[:7], _NO_TABLE[7], np.zeros(2, np.int64),
-               np.zeros(1, np.int64), np.zeros(5, np.int64))
+               np.zeros(1, np.int64), np.zeros(5, np.int64), 0.0, False, _NO_STUCK, _NO_STUCK)
     _compile_seconds = time.perf_counter() - t0
     global _from_cache
     _from_cache = sum(rank1_update.stats.cache_hits.values()) > 0
@@ -117,7 +113,7 @@ def warmup_mlp() -> float:
               np.array([0, 2, 4], np.int64), np.zeros(64, np.float32), np.array([0, 32, 64], np.int64),
               np.zeros((1, 2), np.int64), np.zeros(64, np.int32), np.array([0, 32, 64], np.int64),
               np.zeros((1, 2), np.int64), np.array([255.0, 0.0, 255.0, 0.0, 255.0, 0.0, 255.0, 0.0]), 0.01, 1, 3.0,
-              3.0, -0.1, 1, 0.0, 1.0, 0.1, np.array([0.5, -0.5], np.float32), 1.0, z1, z1, np.float32(0.0), 1, 1,
+              3.0, -0.1, 1, 0.0, 1.0, 0.1, np.array([0.5, -0.5], np.float32), 1.0, z1, z1, np.float32(0.0), 1, 1, 0.0,
               np.zeros(2, np.int64), z1, np.zeros((2, 5), np.int64), np.zeros((2, 2, 4)))
     dt = time.perf_counter() - t0
     _compile_seconds = (_compile_seconds or 0.0) + dt
@@ -184,7 +180,7 @@ class FastRank1:
             return False
         return not (self.model == 2 and count > ns.pool_size // 4)
 
-    def _rows(self, xn, dn, c, wk, d2d, has_d2d, neg, count, tab) -> None:
+    def _rows(self, xn, dn, c, wk, d2d, has_d2d, neg, count, tab, fin) -> None:
         """Every row through :func:`.kernels.rank1_rows`: the same updates, noise windows and counts as the loop."""
         from .kernels import rank1_rows
 
@@ -205,7 +201,7 @@ class FastRank1:
         totals = np.zeros(5, np.int64)
         rank1_rows(c, wk, d2d, has_d2d, np.ascontiguousarray(xn), np.ascontiguousarray(dn), self.scheme, self.nr,
                    self.nc, neg, self.model, self.ud, self.k, self.wn_coef, pool, woffs, self.pm, self.wscale,
-                   *tab[:5], tab[5], tab[6], bpool, boffs, since, totals)
+                   *tab[:5], tab[5], tab[6], bpool, boffs, since, totals, *fin)
         core._since_refresh = int(since[0])
         core._tick(rows)
         cnt = core.counters
@@ -241,14 +237,15 @@ class FastRank1:
             tab = _NO_TABLE[:7]
         st = self.stats
         pulses = cells = na = nb = 0
+        fin = finish_args(core)
         if xn.shape[0] > 1 and self._batched(count):  # several rows (a batch, a convolution's patches): one call
-            return self._rows(xn, dn, c, wk, d2d, has_d2d, neg, count, tab)
+            return self._rows(xn, dn, c, wk, d2d, has_d2d, neg, count, tab, fin)
         for i in range(xn.shape[0]):
             # one window of the core's noise pools per sample (the torch path draws one per update): saved state
             z = core.noise.normal((count,)).numpy() if self.wn_coef > 0 else _NO_TABLE[0]
             qb = self._bytes(count) if self.model == 2 else _NO_TABLE[7]
             rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model, self.ud,
-                         self.k, self.wn_coef, z, self.pm, self.wscale, st, *tab, qb)
+                         self.k, self.wn_coef, z, self.pm, self.wscale, st, *tab, qb, *fin)
             pulses += int(st[0])
             cells += int(st[1])
             na += int(st[2])
@@ -284,10 +281,6 @@ def dense_refusal(core) -> str | None:
         return f"device.model {d.device.model!r} (covered for batch writes: {', '.join(_DENSE_MODELS)})"
     if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
         return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
-    if d.device.levels is not None:
-        return "device.levels (finite levels are not covered)"
-    if d.device.stuck_at.at_gmin or d.device.stuck_at.at_gmax:
-        return "device.stuck_at (stuck cells are not covered)"
     if core.slices != 1:
         return f"update.slicing.slices {core.slices} (covered: 1)"
     if d.update.weight_copies != 1 or d.update.delta_arrays:
@@ -346,7 +339,7 @@ class FastDense:
              else _NO_TABLE[0][:0])
         dense_apply(c, core.wk[0].numpy(), d2d, has_d2d, rows.numpy() if rows is not None else _NO_ROWS,
                     rows is None, rn, self.model, self.ud, self.k, self.wn_coef, z, core.pairs,
-                    self.wscale)
+                    self.wscale, *finish_args(core))
         if rows is not None:
             core._since_refresh += 1
             if core._since_refresh >= 4096:
@@ -355,6 +348,19 @@ class FastDense:
 
 
 _NO_ROWS = np.zeros(0, np.int64)
+_NO_STUCK = np.zeros((1, 1), np.float32)
+
+
+def finish_args(core) -> tuple:
+    """(levels − 1 or 0, stuck?, keep, value) of the core's device 0 for the kernels (read at call time: a state
+    load or a device move replaces the tensors)."""
+    dev0 = core.devices[0]
+    lv_n = float(dev0.levels - 1) if dev0.levels is not None else 0.0
+    st = dev0.stuck
+    if st is None:
+        return lv_n, False, _NO_STUCK, _NO_STUCK
+    n_in = core.in_features
+    return lv_n, True, st.keep.numpy().reshape(n_in, -1), st.value.numpy().reshape(n_in, -1)
 _dense_ready = False
 
 
@@ -370,7 +376,7 @@ def warmup_dense() -> float:
     dense_quantize(np.ones((2, 2), np.float32), -0.1, 1023)
     c = np.zeros((2, 4), np.float32)
     dense_apply(c, np.zeros((2, 2), np.float32), c, False, _NO_ROWS, True, np.ones((2, 2), np.float32), 1, 0.1, 1.0,
-                0.1, np.zeros(8, np.float32), 2, 1.0)
+                0.1, np.zeros(8, np.float32), 2, 1.0, 0.0, False, _NO_STUCK, _NO_STUCK)
     dt = time.perf_counter() - t0
     _compile_seconds = (_compile_seconds or 0.0) + dt
     _dense_ready = True
