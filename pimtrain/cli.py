@@ -513,9 +513,10 @@ def _report_page(pages, output, design, designs_, reproduce_, train_json, worklo
 @bench_app.command("training")
 @user_errors
 def bench_training(
-    epochs: int = typer.Option(2, "--epochs", min=1, help="timed epochs per case (the fastest counts)"),
+    epochs: int = typer.Option(2, "--epochs", min=1, help="interleaved rounds per case (one epoch of each per round)"),
     threads: int = typer.Option(1, "--threads", min=1, help="torch threads (the targets are single-threaded)"),
     device: str = typer.Option("cpu", "--device"),
+    only: Optional[str] = typer.Option(None, "--only", help="run only the cases whose name contains this text"),
     as_json: bool = typer.Option(False, "--json"),
     output: Optional[str] = typer.Option(None, "--output", "-o"),
 ):
@@ -525,7 +526,7 @@ def bench_training(
     from pimtrain.report import bench_table, console
 
     check_outputs(output=output)
-    cases = run(epochs=epochs, threads=threads, device=device, progress=not as_json)
+    cases = run(epochs=epochs, threads=threads, device=device, progress=not as_json, only=only)
     emit_result({"cases": cases}, as_json, output, lambda: console.print(bench_table(cases)))
 
 

@@ -29,7 +29,8 @@ def test_readme_has_the_demo_designs():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("design", ["ideal", "marinella2018-analog-taox-carry"])
+@pytest.mark.parametrize("design", ["ideal", "marinella2018-analog-taox-carry",
+                                    "marinella2018-analog", "marinella2018-analog-taox"])  # the last two: CPU fast path
 def test_demo_prints_the_readme_numbers(design, monkeypatch, tmp_path):
     from pimtrain.demo import demo_results
 

@@ -213,6 +213,11 @@ class TrainingSession:
     suspects: tuple[str, ...] = ()  # design values that may make training diverge (named in the error)
 
     def run_epoch(self, advance: Callable[[int], None] | None = None) -> torch.Tensor:
+        from .fast_epoch import epoch_driver  # batch-1 MLPs on CPU: the loop over samples in numba (else None)
+
+        driver = epoch_driver(self)
+        if driver is not None:
+            return driver.run(advance)
         self.model.train()
         losses = epoch_once(self.model, self.optimizer, self.data.train_x, self.data.train_y,
                             self.batch_size, self.generator, advance)

@@ -131,8 +131,9 @@ def bench_table(cases: list[dict]) -> Table:
     for c in cases:
         target = c.get("target_ratio")
         ok = target is None or c["ratio"] <= target
+        spread = f" ({c['ratio_min']:.2f}–{c['ratio_max']:.2f})" if "ratio_min" in c else ""
         t.add_row(c["name"], f"{c['seconds'] * 1e3:.2f} ms", f"{c['reference_seconds'] * 1e3:.2f} ms",
-                  f"[{'green' if ok else 'red'}]{c['ratio']:.2f}×[/]", f"≤ {target}×" if target else "—")
+                  f"[{'green' if ok else 'red'}]{c['ratio']:.2f}×[/]{spread}", f"≤ {target}×" if target else "—")
     notes = {c["jit"] for c in cases if c.get("jit")}  # the CPU fast path's first-use (compile) time
     t.caption = "; ".join(sorted(notes)) or None
     return t

@@ -424,7 +424,9 @@ class AnalogCore(CoreBase):
         if rule == "exact":
             return self._update_exact
         if rule in ("accumulate", "serial"):  # the same values; serial differs in cost (row by row)
-            return self._update_batch
+            from .fast import select_dense  # the CPU fast path (numba) where it covers the design, else None
+
+            return select_dense(self) or self._update_batch
         if not self.devices[0].state_dependent and self.design.update.pulse.scheme == "none":
             return self._update_summed_rank1
         from .fast import select_rank1  # the CPU fast path (numba) where it covers the design, else None

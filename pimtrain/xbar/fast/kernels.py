@@ -24,9 +24,25 @@ def _fma(a, b, c):  # pragma: no cover - compiled
     return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _finish(v, lv_n, has_stuck, keep, sval):  # pragma: no cover - compiled
+    """Finite levels (``lv_n`` = levels − 1, 0: continuous) and stuck cells of one row, in place, in the torch
+    path's operation order (:func:`pimtrain.devices.nonideal.quantize_levels`, ``StuckAt.apply``)."""
+    if lv_n > 0.0:
+        n32 = np.float32(lv_n)
+        h = np.float32(0.5)
+        for q in range(v.shape[0]):
+            r = np.float32(np.round(np.float32((v[q] + h) * n32)))
+            v[q] = np.float32(r / n32) - h
+    if has_stuck:
+        for q in range(v.shape[0]):
+            v[q] = v[q] * keep[q] + sval[q]
+
+
 @njit(cache=True, nogil=True)
 def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z,
-                 pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes):  # pragma: no cover - compiled
+                 pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes, lv_n, has_stuck, keep,
+                 sval):  # pragma: no cover - compiled
     """Apply one rank-1 update in place on ``c`` and ``wk``.
 
     Noise: ``z`` (in·pairs·out normals) and ``qbytes`` (as many random bytes, lookup tables) are windows of the
@@ -179,6 +195,8 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
         else:
             for q in range(m):
                 delta[q] = min(max(delta[q] + crow[q], lo), hi)
+        if lv_n > 0.0 or has_stuck:
+            _finish(delta, lv_n, has_stuck, keep[i], sval[i])
         wrow = wk[i]
         if full:  # the torch path steps the whole array in place and re-derives the cache
             for q in range(m):
@@ -199,3 +217,152 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             else:
                 for j in range(n_out):
                     wrow[j] = wrow[j] + delta[j] * two_ws
+
+
+@njit(cache=True, nogil=True)
+def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, z, pairs, wscale, lv_n, has_stuck,
+                keep, sval):  # pragma: no cover
+    """A digitally summed request ``rc`` (k, out; centred units per device) written through the device onto rows
+    ``rows`` (all rows when ``all_rows``) of state ``c`` (in, pairs·out) and cache ``wk`` (in, out), as the torch
+    path's ``AnalogCore._apply`` with ``Request(a=rc, b=pair signs, b_unit=True)`` (models: 0 = linear step or soft
+    bounds with α = 0, 1 = soft bounds 0 < α <= 1). ``z``: the write-noise normals (k·pairs·out) the torch path
+    draws, or empty. Returns nothing; the cache of a row-sparse write accumulates (the caller counts it)."""
+    f32 = np.float32
+    n_out = rc.shape[1]
+    m = pairs * n_out
+    ud32 = f32(ud)
+    mk0 = f32(-k)
+    wn32 = f32(wn_coef)
+    ws32 = f32(wscale)
+    two_ws = f32(2.0 * wscale)
+    lo = f32(-0.5)
+    hi = f32(0.5)
+    has_z = z.shape[0] > 0
+    new = np.empty(m, np.float32)
+    for t in range(rc.shape[0]):
+        i = t if all_rows else rows[t]
+        crow = c[i]
+        arow = rc[t]
+        for p in range(pairs):  # tight loops per case (vectorised): Δ, then write noise, then d2d and bounds
+            s = f32(1.0) if p == 0 else f32(-1.0)
+            o = p * n_out
+            if model == 1 and ud != 0.0:
+                for j in range(n_out):
+                    a = arow[j]
+                    aa = abs(a)
+                    big = f32(aa * ud32) + s * a
+                    absr = aa + s * f32(ud32 * a)
+                    new[o + j] = _fma(absr * crow[o + j], mk0, big)
+            elif model == 1:
+                for j in range(n_out):
+                    a = arow[j]
+                    new[o + j] = _fma(abs(a) * crow[o + j], mk0, s * a)
+            elif ud != 0.0:
+                for j in range(n_out):
+                    a = arow[j]
+                    new[o + j] = _fma(abs(a), ud32, s * a)
+            else:
+                for j in range(n_out):
+                    new[o + j] = s * arow[j]
+            if has_z:
+                zo = t * m + o
+                for j in range(n_out):
+                    new[o + j] = _fma(f32(wn32 * z[zo + j]), np.sqrt(abs(arow[j])), new[o + j])
+        if has_d2d:
+            drow = d2d[i]
+            for q in range(m):
+                new[q] = min(max(_fma(new[q], drow[q], crow[q]), lo), hi)
+        else:
+            for q in range(m):
+                new[q] = min(max(new[q] + crow[q], lo), hi)
+        if lv_n > 0.0 or has_stuck:
+            _finish(new, lv_n, has_stuck, keep[i], sval[i])
+        wrow = wk[i]
+        if all_rows:
+            for q in range(m):
+                crow[q] = new[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
+            else:
+                for j in range(n_out):
+                    wrow[j] = crow[j] * two_ws
+        else:
+            for q in range(m):
+                new[q] = new[q] - crow[q]
+                crow[q] = crow[q] + new[q]
+            if pairs == 2:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + (new[j] - new[n_out + j]) * ws32
+            else:
+                for j in range(n_out):
+                    wrow[j] = wrow[j] + new[j] * two_ws
+
+
+@njit(cache=True, nogil=True)
+def dense_quantize(g, scale, levels):  # pragma: no cover - compiled
+    """In place: ``g`` (k, out) ← the per-device request ``g·scale`` (float32, as ``g.mul_(scale)``), with
+    ``levels`` > 0 quantised to ``levels`` steps of its largest |entry| (the deterministic scheme's batch write).
+    Returns (pulses fired, exact integer sum; -1 when the request is all zero and nothing is written)."""
+    f32 = np.float32
+    s32 = f32(scale)
+    m = 0.0
+    for t in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            v = g[t, j] * s32
+            g[t, j] = v
+            a = abs(np.float64(v))
+            if a > m:
+                m = a
+    if levels == 0:
+        return 0
+    if m == 0.0:
+        return -1
+    up = f32(levels / m)
+    down = f32(m / levels)
+    pulses = 0
+    for t in range(g.shape[0]):
+        for j in range(g.shape[1]):
+            q = np.round(g[t, j] * up)
+            pulses += np.int64(abs(q))
+            g[t, j] = q * down
+    return pulses
+
+
+@njit(cache=True, nogil=True)
+def rank1_rows(c, wk, d2d, has_d2d, xs, ds, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, pool, woffs, pm,
+               wscale, tf, td, half, nu, nq, toff, has_toff, bpool, boffs, since, totals, lv_n, has_stuck, keep,
+               sval):  # pragma: no cover
+    """``rank1_update`` for every row of ``xs`` / ``ds`` in order (an outer-product update of a batch, or of the
+    patches of a convolution), the noise windows given as offsets into the core's pools (``woffs``, ``boffs``).
+    ``totals`` (int64[5]) accumulates pulses, cells updated, pulsed rows, pulsed columns and cache re-derivations;
+    ``since`` (int64[1]) counts row-sparse writes since the cache was last re-derived (every 4096, as torch)."""
+    f32 = np.float32
+    count = c.shape[0] * c.shape[1]
+    st = np.zeros(4, np.int64)
+    dummy_z = np.zeros(1, np.float32)
+    dummy_b = np.zeros(1, np.int32)
+    n_in = c.shape[0]
+    n_out = wk.shape[1]
+    pairs = pm.shape[0]
+    ws32 = f32(wscale)
+    for b in range(xs.shape[0]):
+        z = pool[woffs[b]:woffs[b] + count] if wn_coef > 0.0 else dummy_z
+        qb = bpool[boffs[b]:boffs[b] + count] if model == 2 else dummy_b
+        rank1_update(c, wk, d2d, has_d2d, xs[b], ds[b], scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z, pm,
+                     wscale, st, tf, td, half, nu, nq, toff, has_toff, qb, lv_n, has_stuck, keep, sval)
+        totals[0] += st[0]
+        totals[1] += st[1]
+        totals[2] += st[2]
+        totals[3] += st[3]
+        if 0 < st[2] < n_in:
+            since[0] += 1
+            if since[0] >= 4096:
+                since[0] = 0
+                totals[4] += 1
+                for i in range(n_in):
+                    for j in range(n_out):
+                        if pairs == 2:
+                            wk[i, j] = (c[i, j] - c[i, n_out + j]) * ws32
+                        else:
+                            wk[i, j] = (c[i, j] * f32(2.0)) * ws32

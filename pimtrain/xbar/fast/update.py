@@ -1,11 +1,14 @@
-"""Selection and driver of the CPU fast path for the per-sample (``outer_product``) update of an AnalogCore.
+"""Selection and drivers of the CPU fast path of an AnalogCore's update: per sample (``outer_product``) and the
+batch write (``accumulate`` / ``serial``).
 
-:func:`select_rank1` returns the core's update strategy when the design is covered, else ``None`` (the core
-keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice, one weight
-copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step``, ``soft_bounds``
-(0 <= nonlinearity <= 1) or ``lookup_table`` with write noise and device-to-device variation, without finite levels or stuck cells.
-Noise: one window of the core's NoiseSource pools per sample (saved with the core; the stream differs from the
-torch path's, which takes one window per update of the pulsed rows only).
+:func:`select_rank1` / :func:`select_dense` return the core's update strategy when the design is covered, else
+``None`` (the core keeps its torch path); either way one log line says which. Covered: a core on CPU, one slice,
+one weight copy, no delta arrays, pulse scheme ``none`` or ``deterministic``, device ``linear_step``,
+``soft_bounds`` (0 <= nonlinearity <= 1) or (per sample) ``lookup_table``, with write noise and device-to-device
+variation, finite levels and stuck cells. The fast path is the default on CPU; ``PIMTRAIN_FAST=0`` turns
+it off. Noise: per sample, one window of the core's NoiseSource pools per sample (saved with the core; the
+stream differs from the torch path's, which takes one window per update of the pulsed rows only); the batch
+write draws the torch path's own window.
 """
 from __future__ import annotations
 
@@ -34,16 +37,16 @@ def available() -> bool:
 
 
 def enabled() -> bool:
-    """The fast path is opt-in (``PIMTRAIN_FAST=1``) until the README's accuracy tables are re-measured on it:
-    its noise streams differ from the torch path's, so noisy runs give other (statistically equal) numbers."""
-    return os.environ.get("PIMTRAIN_FAST", "0") == "1"
+    """The fast path is the default on CPU; ``PIMTRAIN_FAST=0`` forces the torch path (its noise streams differ
+    from the torch path's, so noisy runs give other, statistically equal, numbers)."""
+    return os.environ.get("PIMTRAIN_FAST", "1") != "0"
 
 
 def refusal(core) -> str | None:
     """Why the fast path does not cover this core (one line naming the field), or None when it does."""
     d = core.design
     if not enabled():
-        return "off (opt-in: PIMTRAIN_FAST=1)"
+        return "off (PIMTRAIN_FAST=0)"
     if not available():
         return "numba is not installed"
     if core.device.type != "cpu":
@@ -56,10 +59,6 @@ def refusal(core) -> str | None:
         return f"device.model {d.device.model!r} (covered: {', '.join(_MODELS)})"
     if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
         return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
-    if d.device.levels is not None:
-        return "device.levels (finite levels are not covered)"
-    if d.device.stuck_at.at_gmin or d.device.stuck_at.at_gmax:
-        return "device.stuck_at (stuck cells are not covered)"
     if core.slices != 1:
         return f"update.slicing.slices {core.slices} (covered: 1)"
     if d.update.weight_copies != 1 or d.update.delta_arrays:
@@ -78,7 +77,13 @@ def warmup() -> float:
     c = np.zeros((2, 4), np.float32)
     rank1_update(c, np.zeros((2, 2), np.float32), c, False, np.ones(2, np.float32), np.ones(2, np.float32), 1, 3.0,
                  3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.array([0.5, -0.5], np.float32), 1.0,
-                 np.zeros(4, np.int64), *_NO_TABLE)
+                 np.zeros(4, np.int64), *_NO_TABLE, 0.0, False, _NO_STUCK, _NO_STUCK)
+    from .kernels import rank1_rows
+
+    rank1_rows(c, np.zeros((2, 2), np.float32), c, False, np.ones((2, 2), np.float32), np.ones((2, 2), np.float32), 1,
+               3.0, 3.0, -0.1, 1, 0.0, 1.0, 0.1, np.zeros(64, np.float32), np.zeros(2, np.int64),
+               np.array([0.5, -0.5], np.float32), 1.0, *_NO_TABLE[:7], _NO_TABLE[7], np.zeros(2, np.int64),
+               np.zeros(1, np.int64), np.zeros(5, np.int64), 0.0, False, _NO_STUCK, _NO_STUCK)
     _compile_seconds = time.perf_counter() - t0
     global _from_cache
     _from_cache = sum(rank1_update.stats.cache_hits.values()) > 0
@@ -86,6 +91,34 @@ def warmup() -> float:
 
 
 _from_cache = False
+_mlp_ready = False
+
+
+def warmup_mlp() -> float:
+    """Compile (or load from disk) the epoch driver's kernel once, on a 2-layer toy; the seconds it took (0 if done)."""
+    global _mlp_ready, _compile_seconds
+    if _mlp_ready:
+        return 0.0
+    warmup()
+    t0 = time.perf_counter()
+    from .mlp import mlp_steps
+
+    z1 = np.zeros(1, np.float32)
+    off = np.array([0, 8, 16], np.int64)
+    mlp_steps(np.ones((1, 1), np.float32), np.zeros(1, np.int64), np.array([2, 2], np.int64),
+              np.array([2, 2], np.int64), np.array([1, 0], np.uint8), np.array([1, 0], np.int64),
+              np.zeros(16, np.float32), off, np.zeros(8, np.float32), np.array([0, 4, 8], np.int64),
+              np.zeros(16, np.float32), off, False, np.zeros(16, np.int32), off, False,
+              np.zeros(4, np.float32), np.array([0, 2, 4], np.int64), np.zeros(4, np.float32),
+              np.array([0, 2, 4], np.int64), np.zeros(64, np.float32), np.array([0, 32, 64], np.int64),
+              np.zeros((1, 2), np.int64), np.zeros(64, np.int32), np.array([0, 32, 64], np.int64),
+              np.zeros((1, 2), np.int64), np.array([255.0, 0.0, 255.0, 0.0, 255.0, 0.0, 255.0, 0.0]), 0.01, 1, 3.0,
+              3.0, -0.1, 1, 0.0, 1.0, 0.1, np.array([0.5, -0.5], np.float32), 1.0, z1, z1, np.float32(0.0), 1, 1, 0.0,
+              np.zeros(2, np.int64), z1, np.zeros((2, 5), np.int64), np.zeros((2, 2, 4)))
+    dt = time.perf_counter() - t0
+    _compile_seconds = (_compile_seconds or 0.0) + dt
+    _mlp_ready = True
+    return dt
 
 
 def compile_seconds() -> float | None:
@@ -139,6 +172,45 @@ class FastRank1:
         off = ns._qoffsets.pop() % (ns.pool_size - count + 1)
         return ns._bytes[off:off + count].numpy()
 
+    def _batched(self, count: int) -> bool:
+        """The rows of one call can go to numba at once: every noise window comes from the core's pools (the
+        per-row draws of NoiseSource.normal would otherwise be fresh ones)."""
+        ns = self.core.noise
+        if self.wn_coef > 0 and not (ns.min_pooled <= count <= ns.pool_size // 4):
+            return False
+        return not (self.model == 2 and count > ns.pool_size // 4)
+
+    def _rows(self, xn, dn, c, wk, d2d, has_d2d, neg, count, tab, fin) -> None:
+        """Every row through :func:`.kernels.rank1_rows`: the same updates, noise windows and counts as the loop."""
+        from .kernels import rank1_rows
+
+        core = self.core
+        rows = xn.shape[0]
+        ns = core.noise
+        if self.wn_coef > 0:
+            woffs = _normal_offsets(ns, count, rows)
+            pool = ns._pool.numpy()
+        else:
+            pool, woffs = _NO_TABLE[0], np.zeros(rows, np.int64)
+        if self.model == 2:
+            boffs = _byte_offsets(ns, count, rows)
+            bpool = ns._bytes.numpy()
+        else:
+            bpool, boffs = _NO_TABLE[7], np.zeros(rows, np.int64)
+        since = np.array([core._since_refresh], np.int64)
+        totals = np.zeros(5, np.int64)
+        rank1_rows(c, wk, d2d, has_d2d, np.ascontiguousarray(xn), np.ascontiguousarray(dn), self.scheme, self.nr,
+                   self.nc, neg, self.model, self.ud, self.k, self.wn_coef, pool, woffs, self.pm, self.wscale,
+                   *tab[:5], tab[5], tab[6], bpool, boffs, since, totals, *fin)
+        core._since_refresh = int(since[0])
+        core._tick(rows)
+        cnt = core.counters
+        cnt.add("cells_updated", int(totals[1]))
+        if self.scheme == 1:
+            cnt.add("update.pulses", int(totals[0]))
+            cnt.add("update.row_drives", int(totals[2]) * core.mapping.col_tiles)
+            cnt.add("update.col_drives", int(totals[3]) * core.mapping.row_tiles)
+
     def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
         core = self.core
         if core.device.type != "cpu":  # moved after selection: the torch path
@@ -165,12 +237,15 @@ class FastRank1:
             tab = _NO_TABLE[:7]
         st = self.stats
         pulses = cells = na = nb = 0
+        fin = finish_args(core)
+        if xn.shape[0] > 1 and self._batched(count):  # several rows (a batch, a convolution's patches): one call
+            return self._rows(xn, dn, c, wk, d2d, has_d2d, neg, count, tab, fin)
         for i in range(xn.shape[0]):
             # one window of the core's noise pools per sample (the torch path draws one per update): saved state
             z = core.noise.normal((count,)).numpy() if self.wn_coef > 0 else _NO_TABLE[0]
             qb = self._bytes(count) if self.model == 2 else _NO_TABLE[7]
             rank1_update(c, wk, d2d, has_d2d, xn[i], dn[i], self.scheme, self.nr, self.nc, neg, self.model, self.ud,
-                         self.k, self.wn_coef, z, self.pm, self.wscale, st, *tab, qb)
+                         self.k, self.wn_coef, z, self.pm, self.wscale, st, *tab, qb, *fin)
             pulses += int(st[0])
             cells += int(st[1])
             na += int(st[2])
@@ -186,6 +261,164 @@ class FastRank1:
             cnt.add("update.pulses", pulses)
             cnt.add("update.row_drives", na * core.mapping.col_tiles)
             cnt.add("update.col_drives", nb * core.mapping.row_tiles)
+
+
+_DENSE_MODELS = ("linear_step", "soft_bounds")
+
+
+def dense_refusal(core) -> str | None:
+    """Why the fast batch write (accumulate / serial) does not cover this core, or None when it does."""
+    d = core.design
+    if not enabled():
+        return "off (PIMTRAIN_FAST=0)"
+    if not available():
+        return "numba is not installed"
+    if core.device.type != "cpu":
+        return f"the core is on {core.device.type} (the fast path is CPU only)"
+    if d.update.pulse.scheme not in _SCHEMES:
+        return f"update.pulse.scheme {d.update.pulse.scheme!r} (covered: {', '.join(_SCHEMES)})"
+    if d.device.model not in _DENSE_MODELS:
+        return f"device.model {d.device.model!r} (covered for batch writes: {', '.join(_DENSE_MODELS)})"
+    if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
+        return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
+    if core.slices != 1:
+        return f"update.slicing.slices {core.slices} (covered: 1)"
+    if d.update.weight_copies != 1 or d.update.delta_arrays:
+        return "update.weight_copies / update.delta_arrays (covered: one copy, no delta arrays)"
+    return None
+
+
+class FastDense:
+    """The ``accumulate`` / ``serial`` update strategy of one AnalogCore: the digitally summed gradient, its pulse
+    quantisation and the write-noise draw as the torch path (``_write_dense``, same tensors, same noise window),
+    the device step and state and cache write as one numba kernel (:func:`.kernels.dense_apply`)."""
+
+    def __init__(self, core):
+        self.core = core
+        d = core.design
+        alpha = float(d.device.nonlinearity) if d.device.model == "soft_bounds" else 0.0
+        self.model = 1 if alpha > 0.0 else 0
+        self.k = alpha / (1.0 - alpha / 2.0)
+        self.ud = float(d.device.up_down)
+        dev0 = core.devices[0]
+        self.wn = dev0.write_noise > 0
+        self.wn_coef = dev0.write_noise * math.sqrt(dev0.dw_min) if self.wn else 0.0
+        self.wscale = float(core.wscale[0])
+        p = d.update.pulse
+        self.levels = (1 << (p.row_bits + p.col_bits)) - 1 if p.scheme == "deterministic" else 0
+        warmup_dense()
+
+    def __call__(self, x: torch.Tensor, d: torch.Tensor, lr: float) -> None:
+        core = self.core
+        if core.device.type != "cpu":
+            return core._update_batch(x, d, lr)
+        from .kernels import dense_apply, dense_quantize
+
+        rows = core._rows(x.abs().amax(0))
+        if isinstance(rows, tuple):
+            core._tick(1)
+            return
+        xs = x if rows is None else x.index_select(1, rows)
+        rc = (xs.t() @ d).contiguous()
+        rn = rc.numpy()
+        # the torch path's scale and deterministic quantisation in one pass; pulses summed exactly (the torch path
+        # sums them in float32)
+        pulses = dense_quantize(rn, -lr * core.k_hat * 0.5, self.levels)
+        if pulses < 0:
+            core._tick(1)
+            return
+        if self.levels:
+            core.counters.add("update.pulses", int(pulses))
+        core._count_written(rc.shape[0])
+        n_in = core.in_features
+        c = core.c[0].numpy().reshape(n_in, -1)
+        dev0 = core.devices[0]
+        has_d2d = dev0.d2d is not None
+        d2d = dev0.d2d.numpy().reshape(n_in, -1) if has_d2d else c
+        z = (core.noise.normal((rc.shape[0], core.pairs, rc.shape[1])).numpy().reshape(-1) if self.wn
+             else _NO_TABLE[0][:0])
+        dense_apply(c, core.wk[0].numpy(), d2d, has_d2d, rows.numpy() if rows is not None else _NO_ROWS,
+                    rows is None, rn, self.model, self.ud, self.k, self.wn_coef, z, core.pairs,
+                    self.wscale, *finish_args(core))
+        if rows is not None:
+            core._since_refresh += 1
+            if core._since_refresh >= 4096:
+                core.refresh_weights()
+        core._tick(1)
+
+
+_NO_ROWS = np.zeros(0, np.int64)
+_NO_STUCK = np.zeros((1, 1), np.float32)
+
+
+def finish_args(core) -> tuple:
+    """(levels − 1 or 0, stuck?, keep, value) of the core's device 0 for the kernels (read at call time: a state
+    load or a device move replaces the tensors)."""
+    dev0 = core.devices[0]
+    lv_n = float(dev0.levels - 1) if dev0.levels is not None else 0.0
+    st = dev0.stuck
+    if st is None:
+        return lv_n, False, _NO_STUCK, _NO_STUCK
+    n_in = core.in_features
+    return lv_n, True, st.keep.numpy().reshape(n_in, -1), st.value.numpy().reshape(n_in, -1)
+_dense_ready = False
+
+
+def warmup_dense() -> float:
+    """Compile (or load from disk) the batch-write kernel once; the seconds it took (0 if done)."""
+    global _dense_ready, _compile_seconds
+    if _dense_ready:
+        return 0.0
+    warmup()
+    t0 = time.perf_counter()
+    from .kernels import dense_apply, dense_quantize
+
+    dense_quantize(np.ones((2, 2), np.float32), -0.1, 1023)
+    c = np.zeros((2, 4), np.float32)
+    dense_apply(c, np.zeros((2, 2), np.float32), c, False, _NO_ROWS, True, np.ones((2, 2), np.float32), 1, 0.1, 1.0,
+                0.1, np.zeros(8, np.float32), 2, 1.0, 0.0, False, _NO_STUCK, _NO_STUCK)
+    dt = time.perf_counter() - t0
+    _compile_seconds = (_compile_seconds or 0.0) + dt
+    _dense_ready = True
+    return dt
+
+
+def select_dense(core):
+    """The fast ``accumulate`` / ``serial`` strategy for ``core`` or None, one log line per design saying which."""
+    why = dense_refusal(core)
+    if why is not None:
+        log_once(f"pimtrain fast path [{core.design.name}]: batch write not fast ({why}); torch path")
+        return None
+    log_once(f"pimtrain fast path [{core.design.name}]: numba batch write on CPU ({core.design.device.model}, "
+             f"{core.design.update.pulse.scheme} pulses)")
+    return FastDense(core)
+
+
+def _normal_offsets(ns, n: int, rows: int) -> np.ndarray:
+    """The window starts ``NoiseSource.normal((n,))`` would take for ``rows`` successive draws (same pool, same
+    offsets list, same generator calls), without forming the windows."""
+    if ns._pool is None:
+        ns._pool_state = ns.generator.get_state()
+        ns._pool = torch.randn(ns.pool_size, generator=ns.generator, device=ns.device)
+    out = np.empty(rows, np.int64)
+    for b in range(rows):
+        if not ns._offsets:
+            ns._offsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()[::-1]
+        out[b] = ns._offsets.pop() % (ns.pool_size - n + 1)
+    return out
+
+
+def _byte_offsets(ns, n: int, rows: int) -> np.ndarray:
+    """The window starts :meth:`FastRank1._bytes` would take for ``rows`` successive draws of ``n`` bytes."""
+    if getattr(ns, "_bytes", None) is None:
+        ns._bytes_state = ns.generator.get_state()
+        ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
+    out = np.empty(rows, np.int64)
+    for b in range(rows):
+        if not getattr(ns, "_qoffsets", None):
+            ns._qoffsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()
+        out[b] = ns._qoffsets.pop() % (ns.pool_size - n + 1)
+    return out
 
 
 def select_rank1(core):
