@@ -113,7 +113,8 @@ def test_more_bits_smaller_error(bits, seed):
     hi = AdcQuantizer(bits + 2, RangeSpec(policy="batch_max"))(y)
     e_lo, e_hi = (lo - y).abs(), (hi - y).abs()
     r = y.abs().max()
-    assert e_lo.max() <= r / ((1 << (bits - 1)) - 1) / 2 * (1 + 1e-5)
+    # half an LSB, plus float32 rounding of values of size r (one ulp: at 11-12 bits it exceeds 1e-5 of the LSB)
+    assert e_lo.max() <= r / ((1 << (bits - 1)) - 1) / 2 * (1 + 1e-5) + r * 1.2e-7
     assert (e_hi ** 2).mean() <= (e_lo ** 2).mean() + 1e-12
 
 
