@@ -56,15 +56,20 @@ class Compiled:
     examples_before: int = 0
 
 
-def trace_mlp(model: nn.Module) -> list[tuple[str, nn.Linear, str | None]]:
-    """``[(name, linear, activation or None)]`` of a traced MLP; refuses any other node with one line."""
+def fx_trace(model: nn.Module):
+    """``torch.fx.symbolic_trace(model)``; a model fx cannot trace is refused in one line."""
     import torch.fx as fx
 
     try:
-        gm = fx.symbolic_trace(model)
+        return fx.symbolic_trace(model)
     except Exception as exc:  # noqa: BLE001 - tracing errors are the user's model
         raise PimtrainError(f"compile: the model cannot be traced by torch.fx ({type(exc).__name__}); "
                             "allowed: a feed-forward nn.Module") from None
+
+
+def trace_mlp(model: nn.Module) -> list[tuple[str, nn.Linear, str | None]]:
+    """``[(name, linear, activation or None)]`` of a traced MLP; refuses any other node with one line."""
+    gm = fx_trace(model)
     mods = dict(gm.named_modules())
     layers: list = []
     for node in gm.graph.nodes:

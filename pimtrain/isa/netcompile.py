@@ -46,7 +46,7 @@ from torch import nn
 from pimtrain.design import PimtrainError
 from pimtrain.mapping import matrix_plan
 
-from .compiler import _ACT_FUNCS, _ACT_MODULES, Compiled, LayerPlan
+from .compiler import _ACT_FUNCS, _ACT_MODULES, Compiled, LayerPlan, fx_trace
 from .instructions import Alu, AluImm, Copy, Crs, Halt, Load, Mvm, Receive, Reg, Send, Set, Store
 from .program import Machine, Port, Program, check
 
@@ -90,13 +90,7 @@ def _pair(v) -> tuple[int, int]:
 
 def trace_model(model: nn.Module, input_shape) -> list[dict]:
     """The matrix layers of a traced feed-forward network: ``[{name, module, act, in_hwc, out_hw, perm}]``."""
-    import torch.fx as fx
-
-    try:
-        gm = fx.symbolic_trace(model)
-    except Exception as exc:  # noqa: BLE001 - tracing errors are the user's model
-        raise PimtrainError(f"compile: the model cannot be traced by torch.fx ({type(exc).__name__}); "
-                            "allowed: a feed-forward nn.Module") from None
+    gm = fx_trace(model)
     mods = dict(gm.named_modules())
     shape = tuple(int(s) for s in input_shape)  # (C, H, W) or (F,)
     if len(shape) not in (1, 3) or min(shape) < 1:

@@ -44,6 +44,13 @@ def enabled() -> bool:
 
 def refusal(core) -> str | None:
     """Why the fast path does not cover this core (one line naming the field), or None when it does."""
+    if core.design.update.rule != "outer_product" and enabled() and available():
+        return f"update.rule {core.design.update.rule!r} (covered: outer_product)"
+    return _refusal(core, _MODELS, "")
+
+
+def _refusal(core, models, what: str) -> str | None:
+    """The checks both fast strategies make: switched on, numba, CPU, scheme, device ``models``, one slice/copy."""
     d = core.design
     if not enabled():
         return "off (PIMTRAIN_FAST=0)"
@@ -51,12 +58,10 @@ def refusal(core) -> str | None:
         return "numba is not installed"
     if core.device.type != "cpu":
         return f"the core is on {core.device.type} (the fast path is CPU only)"
-    if d.update.rule != "outer_product":
-        return f"update.rule {d.update.rule!r} (covered: outer_product)"
     if d.update.pulse.scheme not in _SCHEMES:
         return f"update.pulse.scheme {d.update.pulse.scheme!r} (covered: {', '.join(_SCHEMES)})"
-    if d.device.model not in _MODELS:
-        return f"device.model {d.device.model!r} (covered: {', '.join(_MODELS)})"
+    if d.device.model not in models:
+        return f"device.model {d.device.model!r} (covered{what}: {', '.join(models)})"
     if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
         return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
     if core.slices != 1:
@@ -268,24 +273,7 @@ _DENSE_MODELS = ("linear_step", "soft_bounds")
 
 def dense_refusal(core) -> str | None:
     """Why the fast batch write (accumulate / serial) does not cover this core, or None when it does."""
-    d = core.design
-    if not enabled():
-        return "off (PIMTRAIN_FAST=0)"
-    if not available():
-        return "numba is not installed"
-    if core.device.type != "cpu":
-        return f"the core is on {core.device.type} (the fast path is CPU only)"
-    if d.update.pulse.scheme not in _SCHEMES:
-        return f"update.pulse.scheme {d.update.pulse.scheme!r} (covered: {', '.join(_SCHEMES)})"
-    if d.device.model not in _DENSE_MODELS:
-        return f"device.model {d.device.model!r} (covered for batch writes: {', '.join(_DENSE_MODELS)})"
-    if d.device.model == "soft_bounds" and not 0.0 <= float(d.device.nonlinearity) <= 1.0:
-        return f"device.nonlinearity {d.device.nonlinearity} (covered: 0..1)"
-    if core.slices != 1:
-        return f"update.slicing.slices {core.slices} (covered: 1)"
-    if d.update.weight_copies != 1 or d.update.delta_arrays:
-        return "update.weight_copies / update.delta_arrays (covered: one copy, no delta arrays)"
-    return None
+    return _refusal(core, _DENSE_MODELS, " for batch writes")
 
 
 class FastDense:
