@@ -303,29 +303,50 @@ def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, 
 def dense_quantize(g, scale, levels):  # pragma: no cover - compiled
     """In place: ``g`` (k, out) ← the per-device request ``g·scale`` (float32, as ``g.mul_(scale)``), with
     ``levels`` > 0 quantised to ``levels`` steps of its largest |entry| (the deterministic scheme's batch write).
-    Returns (pulses fired, exact integer sum; -1 when the request is all zero and nothing is written)."""
+    Returns (pulses fired, exact integer sum; -1 when the request is all zero and nothing is written).
+
+    Written so that LLVM vectorises every loop: the largest |entry| as the largest bit pattern of |v| (non-negative
+    float32 order as int32; NaN skipped, as a float comparison would), the codes by ``rint`` (round half to even,
+    as ``torch.round``) and the pulses summed per row in int32 (int64 when a row could overflow it)."""
     f32 = np.float32
     s32 = f32(scale)
-    m = 0.0
+    n = g.shape[1]
+    inf_bits = np.int32(0x7F800000)
+    mag = np.int32(0x7FFFFFFF)
+    m = np.int32(0)
     for t in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            v = g[t, j] * s32
-            g[t, j] = v
-            a = abs(np.float64(v))
-            if a > m:
-                m = a
+        row = g[t]
+        for j in range(n):
+            row[j] = row[j] * s32
+        bits = row.view(np.int32)
+        mr = np.int32(0)
+        for j in range(n):
+            a = bits[j] & mag
+            mr = max(mr, a if a <= inf_bits else np.int32(0))
+        m = max(m, mr)
     if levels == 0:
         return 0
-    if m == 0.0:
+    if m == 0:
         return -1
-    up = f32(levels / m)
-    down = f32(m / levels)
+    m64 = np.float64(np.full(1, m, np.int32).view(np.float32)[0])
+    up = f32(levels / m64)
+    down = f32(m64 / levels)
     pulses = 0
+    small = levels * n < 2**31 - 1
     for t in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            q = np.round(g[t, j] * up)
-            pulses += np.int64(abs(q))
-            g[t, j] = q * down
+        row = g[t]
+        if small:
+            acc = np.int32(0)
+            for j in range(n):
+                q = np.rint(row[j] * up)
+                acc += np.int32(abs(q))
+                row[j] = q * down
+            pulses += acc
+        else:
+            for j in range(n):
+                q = np.rint(row[j] * up)
+                pulses += np.int64(abs(q))
+                row[j] = q * down
     return pulses
 
 
