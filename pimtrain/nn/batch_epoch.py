@@ -3,9 +3,9 @@
 At batch > 1 the per-step cost of the module path is dominated, after the two large products, by Python: the
 autograd engine, ``nn.Module`` calls and the autograd function around every read. :class:`BatchMlpEpoch` runs the
 same step as plain code under ``torch.no_grad()``: per layer ``core.vmm`` of ``[x | 1]`` and the activation; the
-gradient of the mean cross-entropy with respect to the logits (a two-node autograd graph on the logits only, so
-it is torch's own backward); per layer from the last ``core.mvm`` of the error, the bias column dropped and the
-activation's derivative by the aten backward kernel autograd calls (``sigmoid_backward``, ``tanh_backward``,
+mean cross-entropy and its gradient on the logits by the aten backward kernels autograd calls (``nll_loss``,
+``log_softmax``); per layer from the last ``core.mvm`` of the error, the bias column dropped and the activation's
+derivative by the aten backward kernel autograd calls (``sigmoid_backward``, ``tanh_backward``,
 ``threshold_backward``); then ``core.opu(x, d, lr)`` for every layer (the optimizer's ``step``). The cores, their
 read and update strategies (the numba batch write of ``accumulate`` / ``serial`` included), their noise streams
 and counters are those of the module path, called with the same tensors in the same order, so the numbers are
@@ -30,6 +30,8 @@ _BACKWARD = {
     nn.Tanh: lambda g, h: torch.ops.aten.tanh_backward(g, h),
     nn.ReLU: lambda g, h: torch.ops.aten.threshold_backward(g, h, 0),
 }
+
+_ONE = torch.tensor(1.0)  # d loss / d loss
 
 
 class BatchMlpEpoch:
@@ -62,10 +64,12 @@ class BatchMlpEpoch:
             if act is not None:
                 a = act(y)
                 outs.append(a)
-        with torch.enable_grad():  # the loss and its gradient on the logits: torch's own two backward kernels
-            logits = y.detach().requires_grad_(True)
-            loss = F.cross_entropy(logits, yb)
-            (d,) = torch.autograd.grad(loss, logits)
+        # the mean cross-entropy as F.cross_entropy computes it (nll_loss of log_softmax) and its gradient on the
+        # logits by the two aten backward kernels autograd would call
+        ls = torch.log_softmax(y, 1)
+        loss = F.nll_loss(ls, yb)
+        g = torch.ops.aten.nll_loss_backward(_ONE, ls, yb, None, 1, -100, torch.tensor(float(y.shape[0])))
+        d = torch.ops.aten._log_softmax_backward_data(g, ls, 1, ls.dtype)
         ds: list[torch.Tensor] = [d]
         for li in range(len(layers) - 1, 0, -1):
             layer = layers[li]
