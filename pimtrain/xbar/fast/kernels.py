@@ -185,14 +185,11 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             w1 = i * m
             fnu = f32(nu - 1)
             negs = neg_lo if a > 0.0 else neg_hi  # cells asked to go down: the second table of the pair
+            trow = toff[i] if has_toff else negs  # (negs: a placeholder of the right type, not read)
             for q in range(m):
-                idx_row[q] = np.int32(_fma(crow[q], fnu, half)) + negs[q]
-            if has_toff:
-                trow = toff[i]
-                for q in range(m):
-                    idx_row[q] += trow[q]
-            for q in range(m):
-                ix = idx_row[q]
+                ix = np.int32(_fma(crow[q], fnu, half)) + negs[q]
+                if has_toff:
+                    ix += trow[q]
                 dv = td[ix * nq + (qbytes[w1 + q] & (nq - 1))]
                 delta[q] = _fma(dv * sqb[q], sqa, (tf[ix] * bb[q]) * a)
         else:  # linear step: Δ = r + ud |r|
