@@ -155,7 +155,6 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             bR[q] = _fma(ab[q], uds, bb[q])
             bA[q] = _fma(bb[q], uds, ab[q])
     delta = np.empty(m, np.float32)
-    idx_row = np.empty(m, np.int32)
     neg_lo = np.zeros(m, np.int32)  # + nu where the request goes down, for a > 0 (b < 0) and a < 0 (b > 0)
     neg_hi = np.zeros(m, np.int32)
     if model == 2:
