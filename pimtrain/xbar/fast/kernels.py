@@ -55,6 +55,33 @@ def _finish(v, lv_n, has_stuck, keep, sval):  # pragma: no cover - compiled
             v[q] = v[q] * keep[q] + sval[q]
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _write_row(crow, wrow, new, full, pairs, n_out, ws32, two_ws):  # pragma: no cover - compiled
+    """Write a row's new state ``new`` (pairs·out) into state row ``crow`` and cache row ``wrow``: ``full`` (the torch
+    path steps the whole array in place and re-derives the cache) or row-sparse (the applied change is scattered
+    back as ``index_add_``; ``new`` is left holding that change)."""
+    m = new.shape[0]
+    if full:
+        for q in range(m):
+            crow[q] = new[q]
+        if pairs == 2:
+            for j in range(n_out):
+                wrow[j] = (crow[j] - crow[n_out + j]) * ws32
+        else:
+            for j in range(n_out):
+                wrow[j] = crow[j] * two_ws
+    else:
+        for q in range(m):
+            new[q] = new[q] - crow[q]
+            crow[q] = crow[q] + new[q]
+        if pairs == 2:
+            for j in range(n_out):
+                wrow[j] = wrow[j] + (new[j] - new[n_out + j]) * ws32
+        else:
+            for j in range(n_out):
+                wrow[j] = wrow[j] + new[j] * two_ws
+
+
 @njit(cache=True, nogil=True)
 def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, ud, k, wn_coef, z,
                  pm, wscale, cache_out, tf, td, half, nu, nq, toff, has_toff, qbytes, lv_n, has_stuck, keep,
@@ -209,26 +236,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
                 delta[q] = min(max(delta[q] + crow[q], lo), hi)
         if lv_n > 0.0 or has_stuck:
             _finish(delta, lv_n, has_stuck, keep[i], sval[i])
-        wrow = wk[i]
-        if full:  # the torch path steps the whole array in place and re-derives the cache
-            for q in range(m):
-                crow[q] = delta[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = crow[j] * two_ws
-        else:  # row-sparse: the applied change is scattered back (index_add_)
-            for q in range(m):
-                delta[q] = delta[q] - crow[q]
-                crow[q] = crow[q] + delta[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + (delta[j] - delta[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + delta[j] * two_ws
+        _write_row(crow, wk[i], delta, full, pairs, n_out, ws32, two_ws)
 
 
 @njit(cache=True, nogil=True)
@@ -289,26 +297,7 @@ def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, 
                 new[q] = min(max(new[q] + crow[q], lo), hi)
         if lv_n > 0.0 or has_stuck:
             _finish(new, lv_n, has_stuck, keep[i], sval[i])
-        wrow = wk[i]
-        if all_rows:
-            for q in range(m):
-                crow[q] = new[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = crow[j] * two_ws
-        else:
-            for q in range(m):
-                new[q] = new[q] - crow[q]
-                crow[q] = crow[q] + new[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + (new[j] - new[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + new[j] * two_ws
+        _write_row(crow, wk[i], new, all_rows, pairs, n_out, ws32, two_ws)
 
 
 @njit(cache=True, nogil=True)
