@@ -182,6 +182,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             bR[q] = _fma(ab[q], uds, bb[q])
             bA[q] = _fma(bb[q], uds, ab[q])
     delta = np.empty(m, np.float32)
+    idx_row = np.empty(m, np.int32)
     neg_lo = np.zeros(m, np.int32)  # + nu where the request goes down, for a > 0 (b < 0) and a < 0 (b > 0)
     neg_hi = np.zeros(m, np.int32)
     if model == 2:
@@ -211,11 +212,14 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
             w1 = i * m
             fnu = f32(nu - 1)
             negs = neg_lo if a > 0.0 else neg_hi  # cells asked to go down: the second table of the pair
-            trow = toff[i] if has_toff else negs  # (negs: a placeholder of the right type, not read)
             for q in range(m):
-                ix = np.int32(_fma(crow[q], fnu, half)) + negs[q]
-                if has_toff:
-                    ix += trow[q]
+                idx_row[q] = np.int32(_fma(crow[q], fnu, half)) + negs[q]
+            if has_toff:
+                trow = toff[i]
+                for q in range(m):
+                    idx_row[q] += trow[q]
+            for q in range(m):
+                ix = idx_row[q]
                 dv = td[ix * nq + (qbytes[w1 + q] & (nq - 1))]
                 delta[q] = _fma(dv * sqb[q], sqa, (tf[ix] * bb[q]) * a)
         else:  # linear step: Δ = r + ud |r|
