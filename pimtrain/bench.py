@@ -86,7 +86,7 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
         common = dict(model=factory, batch_size=batch, lr=0.05, seed=0, device=device)
         ref = setup_float(data, **common)
         ours = setup_analog(design, data, **common)
-        fast_epoch = False
+        driver = None
         times, ref_times = [], []
         for _ in range(rounds):
             for sess, acc in ((ref, ref_times), (ours, times)):
@@ -95,9 +95,10 @@ def bench_training(epochs: int = 2, threads: int = 1, device: str = "cpu", progr
                 sess.run_epoch().sum().item()
                 sess.synchronize()
                 acc.append(time.perf_counter() - t0)
-            fast_epoch = getattr(ours, "_fast_epoch", None) is not None
+            driver = getattr(ours, "_fast_epoch", None)
         updates = {type(getattr(layer.core, "_update", None)).__name__ for layer in analog_layers(ours.model)}
-        path = ("numba epoch driver" if fast_epoch else
+        batch_write = " + numba batch write" if "FastDense" in updates else ""
+        path = (driver.path + batch_write if driver is not None else
                 "module path, numba " + ("per-sample update" if "FastRank1" in updates else "batch write")
                 if updates & {"FastRank1", "FastDense"} else "module path, torch")
         ratios = sorted(t / r for t, r in zip(times, ref_times))

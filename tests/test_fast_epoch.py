@@ -122,8 +122,9 @@ def test_read_noise_statistics_match_the_core():
 
 def test_falls_back_and_says_why(digits, caplog, monkeypatch):
     caplog.set_level(logging.INFO, logger="pimtrain")
-    assert epoch_driver(_session(_design(), digits, False, batch=4)) is None
-    assert "batch_size 4" in caplog.text
+    # batch > 1: the batch driver (pimtrain/nn/batch_epoch.py, tests/test_batch_epoch.py), not the numba one
+    assert type(epoch_driver(_session(_design(), digits, False, batch=4))).__name__ == "BatchMlpEpoch"
+    assert "batch 4 MLP steps without autograd" in caplog.text
     s = _session(_design(), digits, False, model=lambda: cnn((1, 8, 8), 10))
     assert epoch_driver(s) is None and "model layer" in caplog.text
     s.run_epoch()  # the module path still trains it

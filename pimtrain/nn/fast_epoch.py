@@ -33,19 +33,8 @@ _ACTS = {nn.Sigmoid: 1, nn.ReLU: 2, nn.Tanh: 3}
 CHUNK = 512
 
 
-def _refusal(session) -> str | None:
-    """Why the epoch driver does not cover this session (one line naming the field), or None."""
-    from pimtrain.xbar import fast
-    from pimtrain.xbar.core import AnalogCore
-
-    if not fast.enabled():
-        return "off (PIMTRAIN_FAST=0)"
-    if os.environ.get("PIMTRAIN_FAST_EPOCH", "1") == "0":
-        return "off (PIMTRAIN_FAST_EPOCH=0: per-sample updates only)"
-    if not fast.available():
-        return "numba is not installed"
-    if session.batch_size != 1:
-        return f"batch_size {session.batch_size} (the epoch driver covers batch 1)"
+def structure_refusal(session) -> str | None:
+    """Why the model or optimizer is not an analog MLP the epoch drivers cover (one line), or None."""
     model = session.model
     if not isinstance(model, nn.Sequential):
         return f"model {type(model).__name__} (covered: nn.Sequential of AnalogLinear and sigmoid/relu/tanh)"
@@ -72,6 +61,37 @@ def _refusal(session) -> str | None:
     layers = [m for m in mods if isinstance(m, AnalogLinear)]
     if {id(layer) for layer in opt.analog_layers} != {id(layer) for layer in layers}:
         return "optimizer: does not update exactly the model's analog layers"
+    return None
+
+
+def _batch_refusal(session) -> str | None:
+    """Why the batch driver (:mod:`.batch_epoch`) does not cover this session, or None."""
+    from pimtrain.xbar import fast
+
+    if not fast.enabled():
+        return "off (PIMTRAIN_FAST=0)"
+    if os.environ.get("PIMTRAIN_FAST_EPOCH", "1") == "0":
+        return "off (PIMTRAIN_FAST_EPOCH=0)"
+    return structure_refusal(session)
+
+
+def _refusal(session) -> str | None:
+    """Why the epoch driver does not cover this session (one line naming the field), or None."""
+    from pimtrain.xbar import fast
+    from pimtrain.xbar.core import AnalogCore
+
+    if not fast.enabled():
+        return "off (PIMTRAIN_FAST=0)"
+    if os.environ.get("PIMTRAIN_FAST_EPOCH", "1") == "0":
+        return "off (PIMTRAIN_FAST_EPOCH=0: per-sample updates only)"
+    if not fast.available():
+        return "numba is not installed"
+    if session.batch_size != 1:
+        return f"batch_size {session.batch_size} (the epoch driver covers batch 1)"
+    why = structure_refusal(session)
+    if why is not None:
+        return why
+    layers = [m for m in session.model if isinstance(m, AnalogLinear)]
     design = layers[0].core.design
     for layer in layers:
         core = layer.core
@@ -103,16 +123,28 @@ def _refusal(session) -> str | None:
     return None
 
 
-def epoch_driver(session) -> "FastMlpEpoch | None":
-    """The numba epoch driver for ``session`` or None (the module path), logged once per reason."""
+def epoch_driver(session):
+    """The epoch driver for ``session`` (batch 1: :class:`FastMlpEpoch`; batch > 1: :class:`.batch_epoch.BatchMlpEpoch`)
+    or None (the module path), logged once per reason."""
     cached = getattr(session, "_fast_epoch", False)
     if cached is not False:
         return cached
     if session.device.type != "cpu" or not isinstance(session.optimizer, AnalogSGD):  # GPU or a float session
         session._fast_epoch = None
         return None
-    why = _refusal(session)
     name = session.label
+    if session.batch_size != 1:  # minibatches: the module path's step without autograd (pimtrain/nn/batch_epoch.py)
+        why = _batch_refusal(session)
+        if why is not None:
+            log_once(f"pimtrain fast epoch [{name}]: batch driver not used ({why}); module path")
+            session._fast_epoch = None
+            return None
+        from .batch_epoch import BatchMlpEpoch
+
+        log_once(f"pimtrain fast epoch [{name}]: batch {session.batch_size} MLP steps without autograd")
+        session._fast_epoch = BatchMlpEpoch(session)
+        return session._fast_epoch
+    why = _refusal(session)
     if why is not None:
         log_once(f"pimtrain fast epoch [{name}]: not used ({why}); module path")
         driver = None
@@ -133,6 +165,8 @@ def _conv_params(dac, adc) -> list[float]:
 
 class FastMlpEpoch:
     """One epoch of batch-1 SGD of an analog MLP through :func:`pimtrain.xbar.fast.mlp.mlp_steps`."""
+
+    path = "numba epoch driver"
 
     def __init__(self, session):
         from pimtrain.xbar import fast

@@ -15,13 +15,29 @@ Compiled with ``cache=True``: a second process loads the machine code from ``__p
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+
+@intrinsic
+def _fma_f32(typingctx, a, b, c):  # pragma: no cover - compiled
+    """llvm.fma.f32: a fused multiply-add of three float32 (one instruction where the CPU has FMA)."""
+    sig = types.float32(types.float32, types.float32, types.float32)
+
+    def codegen(context, builder, signature, args):
+        f = ir.FloatType()
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(f, [f, f, f]), "llvm.fma.f32")
+        return builder.call(fn, args)
+
+    return sig, codegen
 
 
 @njit(cache=True, inline="always")
 def _fma(a, b, c):  # pragma: no cover - compiled
     """float32 a*b + c rounded once, as torch's vectorised CPU kernels (FMA) compute add(alpha=) and addcmul."""
-    return np.float32(np.float64(a) * np.float64(b) + np.float64(c))
+    return _fma_f32(np.float32(a), np.float32(b), np.float32(c))
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -37,6 +53,33 @@ def _finish(v, lv_n, has_stuck, keep, sval):  # pragma: no cover - compiled
     if has_stuck:
         for q in range(v.shape[0]):
             v[q] = v[q] * keep[q] + sval[q]
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _write_row(crow, wrow, new, full, pairs, n_out, ws32, two_ws):  # pragma: no cover - compiled
+    """Write a row's new state ``new`` (pairs·out) into state row ``crow`` and cache row ``wrow``: ``full`` (the torch
+    path steps the whole array in place and re-derives the cache) or row-sparse (the applied change is scattered
+    back as ``index_add_``; ``new`` is left holding that change)."""
+    m = new.shape[0]
+    if full:
+        for q in range(m):
+            crow[q] = new[q]
+        if pairs == 2:
+            for j in range(n_out):
+                wrow[j] = (crow[j] - crow[n_out + j]) * ws32
+        else:
+            for j in range(n_out):
+                wrow[j] = crow[j] * two_ws
+    else:
+        for q in range(m):
+            new[q] = new[q] - crow[q]
+            crow[q] = crow[q] + new[q]
+        if pairs == 2:
+            for j in range(n_out):
+                wrow[j] = wrow[j] + (new[j] - new[n_out + j]) * ws32
+        else:
+            for j in range(n_out):
+                wrow[j] = wrow[j] + new[j] * two_ws
 
 
 @njit(cache=True, nogil=True)
@@ -197,26 +240,7 @@ def rank1_update(c, wk, d2d, has_d2d, x, d, scheme, nr, nc, neg_lr_khat, model, 
                 delta[q] = min(max(delta[q] + crow[q], lo), hi)
         if lv_n > 0.0 or has_stuck:
             _finish(delta, lv_n, has_stuck, keep[i], sval[i])
-        wrow = wk[i]
-        if full:  # the torch path steps the whole array in place and re-derives the cache
-            for q in range(m):
-                crow[q] = delta[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = crow[j] * two_ws
-        else:  # row-sparse: the applied change is scattered back (index_add_)
-            for q in range(m):
-                delta[q] = delta[q] - crow[q]
-                crow[q] = crow[q] + delta[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + (delta[j] - delta[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + delta[j] * two_ws
+        _write_row(crow, wk[i], delta, full, pairs, n_out, ws32, two_ws)
 
 
 @njit(cache=True, nogil=True)
@@ -277,55 +301,57 @@ def dense_apply(c, wk, d2d, has_d2d, rows, all_rows, rc, model, ud, k, wn_coef, 
                 new[q] = min(max(new[q] + crow[q], lo), hi)
         if lv_n > 0.0 or has_stuck:
             _finish(new, lv_n, has_stuck, keep[i], sval[i])
-        wrow = wk[i]
-        if all_rows:
-            for q in range(m):
-                crow[q] = new[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = (crow[j] - crow[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = crow[j] * two_ws
-        else:
-            for q in range(m):
-                new[q] = new[q] - crow[q]
-                crow[q] = crow[q] + new[q]
-            if pairs == 2:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + (new[j] - new[n_out + j]) * ws32
-            else:
-                for j in range(n_out):
-                    wrow[j] = wrow[j] + new[j] * two_ws
+        _write_row(crow, wk[i], new, all_rows, pairs, n_out, ws32, two_ws)
 
 
 @njit(cache=True, nogil=True)
 def dense_quantize(g, scale, levels):  # pragma: no cover - compiled
     """In place: ``g`` (k, out) ← the per-device request ``g·scale`` (float32, as ``g.mul_(scale)``), with
     ``levels`` > 0 quantised to ``levels`` steps of its largest |entry| (the deterministic scheme's batch write).
-    Returns (pulses fired, exact integer sum; -1 when the request is all zero and nothing is written)."""
+    Returns (pulses fired, exact integer sum; -1 when the request is all zero and nothing is written).
+
+    Written so that LLVM vectorises every loop: the largest |entry| as the largest bit pattern of |v| (non-negative
+    float32 order as int32; NaN skipped, as a float comparison would), the codes by ``rint`` (round half to even,
+    as ``torch.round``) and the pulses summed per row in int32 (int64 when a row could overflow it)."""
     f32 = np.float32
     s32 = f32(scale)
-    m = 0.0
+    n = g.shape[1]
+    inf_bits = np.int32(0x7F800000)
+    mag = np.int32(0x7FFFFFFF)
+    m = np.int32(0)
     for t in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            v = g[t, j] * s32
-            g[t, j] = v
-            a = abs(np.float64(v))
-            if a > m:
-                m = a
+        row = g[t]
+        for j in range(n):
+            row[j] = row[j] * s32
+        bits = row.view(np.int32)
+        mr = np.int32(0)
+        for j in range(n):
+            a = bits[j] & mag
+            mr = max(mr, a if a <= inf_bits else np.int32(0))
+        m = max(m, mr)
     if levels == 0:
         return 0
-    if m == 0.0:
+    if m == 0:
         return -1
-    up = f32(levels / m)
-    down = f32(m / levels)
+    m64 = np.float64(np.full(1, m, np.int32).view(np.float32)[0])
+    up = f32(levels / m64)
+    down = f32(m64 / levels)
     pulses = 0
+    small = levels * n < 2**31 - 1
     for t in range(g.shape[0]):
-        for j in range(g.shape[1]):
-            q = np.round(g[t, j] * up)
-            pulses += np.int64(abs(q))
-            g[t, j] = q * down
+        row = g[t]
+        if small:
+            acc = np.int32(0)
+            for j in range(n):
+                q = np.rint(row[j] * up)
+                acc += np.int32(abs(q))
+                row[j] = q * down
+            pulses += acc
+        else:
+            for j in range(n):
+                q = np.rint(row[j] * up)
+                pulses += np.int64(abs(q))
+                row[j] = q * down
     return pulses
 
 
