@@ -22,3 +22,11 @@ def reproduced():
         return cache[paper]
 
     return get
+
+
+@pytest.fixture
+def fast_path_default(monkeypatch):
+    """The CPU fast path as a user gets it: ``PIMTRAIN_FAST`` and ``PIMTRAIN_FAST_EPOCH`` unset."""
+    monkeypatch.delenv("PIMTRAIN_FAST", raising=False)
+    monkeypatch.delenv("PIMTRAIN_FAST_EPOCH", raising=False)
+

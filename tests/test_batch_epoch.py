@@ -1,31 +1,26 @@
 """The batch epoch driver (pimtrain/nn/batch_epoch.py): the module path's minibatch step without autograd."""
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 import torch
 
 from pimtrain.bench import bench_design
-from pimtrain.nn import load_dataset
 from pimtrain.nn.batch_epoch import BatchMlpEpoch
 from pimtrain.nn.convert import analog_layers
 from pimtrain.nn.fast_epoch import epoch_driver
 from pimtrain.nn.models import cnn, mlp
 from pimtrain.nn.trainer import setup_analog
 
+from _data import small_digits
 
-@pytest.fixture(autouse=True)
-def _fast_default(monkeypatch):
-    monkeypatch.delenv("PIMTRAIN_FAST", raising=False)
-    monkeypatch.delenv("PIMTRAIN_FAST_EPOCH", raising=False)
+
+pytestmark = pytest.mark.usefixtures("fast_path_default")
 
 
 @pytest.fixture(scope="module")
 def digits():
-    full = load_dataset("digits", seed=0)
-    return dataclasses.replace(full, train_x=full.train_x[:150], train_y=full.train_y[:150],
-                               test_x=full.test_x[:60], test_y=full.test_y[:60])
+    return small_digits(150)
 
 
 def _design(rule="accumulate", model="soft_bounds", noise=False):

@@ -1,18 +1,18 @@
 """The numba epoch driver (pimtrain/nn/fast_epoch.py, pimtrain/xbar/fast/mlp.py) against the module path."""
 from __future__ import annotations
 
-import dataclasses
 import logging
 
 import pytest
 import torch
 
 from pimtrain.bench import bench_design
-from pimtrain.nn import load_dataset
 from pimtrain.nn.convert import analog_layers
 from pimtrain.nn.fast_epoch import FastMlpEpoch, epoch_driver
 from pimtrain.nn.models import cnn, mlp
 from pimtrain.nn.trainer import setup_analog
+
+from _data import small_digits
 
 pytest.importorskip("numba")
 
@@ -21,17 +21,12 @@ COUNTS = ("vmm_calls", "mvm_calls", "opu_calls", "samples_updated", "update_even
           "activity_vectors_forward", "activity_vectors_backward")
 
 
-@pytest.fixture(autouse=True)
-def _fast_default(monkeypatch):
-    monkeypatch.delenv("PIMTRAIN_FAST", raising=False)
-    monkeypatch.delenv("PIMTRAIN_FAST_EPOCH", raising=False)
+pytestmark = pytest.mark.usefixtures("fast_path_default")
 
 
 @pytest.fixture(scope="module")
 def digits():
-    full = load_dataset("digits", seed=0)
-    return dataclasses.replace(full, train_x=full.train_x[:120], train_y=full.train_y[:120],
-                               test_x=full.test_x[:60], test_y=full.test_y[:60])
+    return small_digits(120)
 
 
 def _design(model="soft_bounds", noise=False, scheme="deterministic"):
