@@ -34,11 +34,14 @@ class NoiseSource:
         self._pool: torch.Tensor | None = None
         self._pool_state: torch.Tensor | None = None
         self._offsets: list[int] = []
+        self._bytes: torch.Tensor | None = None
+        self._bytes_state: torch.Tensor | None = None
+        self._qoffsets: list[int] = []
 
     def state_dict(self) -> dict:
         """Enough to continue the same stream after a reload (the pool is re-drawn, not stored)."""
         return {"pool_state": self._pool_state, "offsets": list(self._offsets), "pool_size": self.pool_size,
-                "bytes_state": getattr(self, "_bytes_state", None), "qoffsets": list(getattr(self, "_qoffsets", None) or [])}
+                "bytes_state": self._bytes_state, "qoffsets": list(self._qoffsets)}
 
     def load_state_dict(self, sd: dict) -> None:
         self.pool_size = int(sd.get("pool_size", self.pool_size))
@@ -62,13 +65,22 @@ class NoiseSource:
         n = math.prod(shape)
         if self.device.type != "cpu" or n < self.min_pooled or n > self.pool_size // 4:
             return torch.randn(shape, generator=self.generator, device=self.device)
+        pool = self.normal_pool()
+        off = self.normal_offset(n)
+        return pool[off:off + n].view(shape)
+
+    def normal_pool(self) -> torch.Tensor:
+        """The pool of standard normals (drawn from the generator at first use; the fast path reads it too)."""
         if self._pool is None:
             self._pool_state = self.generator.get_state()
             self._pool = torch.randn(self.pool_size, generator=self.generator, device=self.device)
+        return self._pool
+
+    def normal_offset(self, n: int) -> int:
+        """The start of the next window of ``n`` values into :meth:`normal_pool`."""
         if not self._offsets:  # offsets are drawn 1024 at a time (one generator call)
             self._offsets = torch.randint(0, self.pool_size, (1024,), generator=self.generator).tolist()[::-1]
-        off = self._offsets.pop() % (self.pool_size - n + 1)
-        return self._pool[off:off + n].view(shape)
+        return self._offsets.pop() % (self.pool_size - n + 1)
 
     def quantile_index(self, shape, n: int) -> torch.Tensor:
         """Uniform random integers in ``[0, n)`` (``n`` a power of two up to 256), int32.
@@ -80,13 +92,22 @@ class NoiseSource:
         count = math.prod(shape)
         if self.device.type != "cpu" or n > 256 or n & (n - 1) or count > self.pool_size // 4:
             return torch.randint(0, n, shape, generator=self.generator, device=self.device, dtype=torch.int32)
-        if getattr(self, "_bytes", None) is None:
+        pool = self.byte_pool()
+        off = self.byte_offset(count)
+        return pool[off:off + count].view(shape).bitwise_and(n - 1)
+
+    def byte_pool(self) -> torch.Tensor:
+        """The pool of random bytes (int32 0..255, drawn at first use; the fast path reads it too)."""
+        if self._bytes is None:
             self._bytes_state = self.generator.get_state()
             self._bytes = torch.randint(0, 256, (self.pool_size,), generator=self.generator, dtype=torch.int32)
-        if not getattr(self, "_qoffsets", None):  # offsets drawn 1024 at a time (one generator call)
+        return self._bytes
+
+    def byte_offset(self, count: int) -> int:
+        """The start of the next window of ``count`` bytes into :meth:`byte_pool`."""
+        if not self._qoffsets:  # offsets drawn 1024 at a time (one generator call)
             self._qoffsets = torch.randint(0, self.pool_size, (1024,), generator=self.generator).tolist()
-        off = self._qoffsets.pop() % (self.pool_size - count + 1)
-        return self._bytes[off:off + count].view(shape).bitwise_and(n - 1)
+        return self._qoffsets.pop() % (self.pool_size - count + 1)
 
     def uniform(self, shape) -> torch.Tensor:
         return torch.rand(tuple(shape), generator=self.generator, device=self.device)

@@ -285,24 +285,14 @@ class FastMlpEpoch:
         (per epoch: a few ms; not cached, so that a pool re-drawn after a state load is always the one used)."""
         if fr.wn_coef <= 0.0:
             return np.zeros(1, np.float32), np.zeros(len(cells) + 1, np.int64)
-        for c in self.cores:
-            ns = c.noise
-            if ns._pool is None:
-                ns._pool_state = ns.generator.get_state()
-                ns._pool = torch.randn(ns.pool_size, generator=ns.generator, device=ns.device)
-        return (np.concatenate([c.noise._pool.numpy() for c in self.cores]),
+        return (np.concatenate([c.noise.normal_pool().numpy() for c in self.cores]),
                 self._offsets([c.noise.pool_size for c in self.cores]))
 
     def _byte_pools(self, cells, fr):
         """The cores' quantile-byte pools (as NoiseSource.quantile_index draws them), concatenated (per epoch)."""
         if fr.model != 2:
             return np.zeros(1, np.int32), np.zeros(len(cells) + 1, np.int64)
-        for c in self.cores:
-            ns = c.noise
-            if getattr(ns, "_bytes", None) is None:
-                ns._bytes_state = ns.generator.get_state()
-                ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
-        return (np.concatenate([c.noise._bytes.numpy() for c in self.cores]),
+        return (np.concatenate([c.noise.byte_pool().numpy() for c in self.cores]),
                 self._offsets([c.noise.pool_size for c in self.cores]))
 
     @staticmethod

@@ -168,14 +168,9 @@ class FastRank1:
         ns = self.core.noise
         if count > ns.pool_size // 4:
             return torch.randint(0, 256, (count,), generator=ns.generator, dtype=torch.int32).numpy()
-        # mirrors NoiseSource.quantile_index (same pool, same offsets, same saved state), without its masking pass
-        if getattr(ns, "_bytes", None) is None:
-            ns._bytes_state = ns.generator.get_state()
-            ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
-        if not getattr(ns, "_qoffsets", None):
-            ns._qoffsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()
-        off = ns._qoffsets.pop() % (ns.pool_size - count + 1)
-        return ns._bytes[off:off + count].numpy()
+        pool = ns.byte_pool()  # the pool and offsets of NoiseSource.quantile_index, without its masking pass
+        off = ns.byte_offset(count)
+        return pool[off:off + count].numpy()
 
     def _batched(self, count: int) -> bool:
         """The rows of one call can go to numba at once: every noise window comes from the core's pools (the
@@ -193,13 +188,13 @@ class FastRank1:
         rows = xn.shape[0]
         ns = core.noise
         if self.wn_coef > 0:
-            woffs = _normal_offsets(ns, count, rows)
-            pool = ns._pool.numpy()
+            pool = ns.normal_pool().numpy()
+            woffs = np.array([ns.normal_offset(count) for _ in range(rows)], np.int64)
         else:
             pool, woffs = _NO_TABLE[0], np.zeros(rows, np.int64)
         if self.model == 2:
-            boffs = _byte_offsets(ns, count, rows)
-            bpool = ns._bytes.numpy()
+            bpool = ns.byte_pool().numpy()
+            boffs = np.array([ns.byte_offset(count) for _ in range(rows)], np.int64)
         else:
             bpool, boffs = _NO_TABLE[7], np.zeros(rows, np.int64)
         since = np.array([core._since_refresh], np.int64)
@@ -380,33 +375,6 @@ def select_dense(core):
     log_once(f"pimtrain fast path [{core.design.name}]: numba batch write on CPU ({core.design.device.model}, "
              f"{core.design.update.pulse.scheme} pulses)")
     return FastDense(core)
-
-
-def _normal_offsets(ns, n: int, rows: int) -> np.ndarray:
-    """The window starts ``NoiseSource.normal((n,))`` would take for ``rows`` successive draws (same pool, same
-    offsets list, same generator calls), without forming the windows."""
-    if ns._pool is None:
-        ns._pool_state = ns.generator.get_state()
-        ns._pool = torch.randn(ns.pool_size, generator=ns.generator, device=ns.device)
-    out = np.empty(rows, np.int64)
-    for b in range(rows):
-        if not ns._offsets:
-            ns._offsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()[::-1]
-        out[b] = ns._offsets.pop() % (ns.pool_size - n + 1)
-    return out
-
-
-def _byte_offsets(ns, n: int, rows: int) -> np.ndarray:
-    """The window starts :meth:`FastRank1._bytes` would take for ``rows`` successive draws of ``n`` bytes."""
-    if getattr(ns, "_bytes", None) is None:
-        ns._bytes_state = ns.generator.get_state()
-        ns._bytes = torch.randint(0, 256, (ns.pool_size,), generator=ns.generator, dtype=torch.int32)
-    out = np.empty(rows, np.int64)
-    for b in range(rows):
-        if not getattr(ns, "_qoffsets", None):
-            ns._qoffsets = torch.randint(0, ns.pool_size, (1024,), generator=ns.generator).tolist()
-        out[b] = ns._qoffsets.pop() % (ns.pool_size - n + 1)
-    return out
 
 
 def select_rank1(core):
