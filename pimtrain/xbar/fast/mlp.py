@@ -107,6 +107,18 @@ def _activity(xq, scale):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _converted_read(xq, w, forward, z, sigma_w, y, conv, c0, stats):  # pragma: no cover - compiled
+    """One read of a layer (forward: conv[0:4], backward: conv[4:8] from ``c0``): DAC on ``xq`` in place, the
+    product with read noise into ``y``, ADC on ``y``; the input activity added to ``stats`` (sum, count)."""
+    sc = quantize_vec(xq, np.int64(conv[c0]), conv[c0 + 1], stats, 2)
+    read(xq, w, forward, z, sigma_w, y)
+    quantize_vec(y, np.int64(conv[c0 + 2]), conv[c0 + 3], stats, 3)
+    if sc != 0.0:
+        stats[0] += _activity(xq, sc)
+        stats[1] += 1
+
+
+@njit(cache=True, nogil=True)
 def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2d_all, d2d_off, has_d2d,
               toff_all, toff_off, has_toff, zf_all, zf_off, zb_all, zb_off, pool_all, pool_off, woffs,
               bpool_all, bpool_off, boffs, conv, sigma_w, scheme, nr, nc, neg, model, ud, k, wn_coef, pm, wscale,
@@ -147,13 +159,9 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
                 xin[li, ni - 1] = f32(1.0)
             for i in range(ni):
                 xq[i] = xin[li, i]
-            sc = quantize_vec(xq[:ni], np.int64(conv[0]), conv[1], rstats[li, 0], 2)
             w = wk_all[wk_off[li]:wk_off[li] + ni * no].reshape((ni, no))
-            read(xq[:ni], w, True, zf_all[zf_off[li] + s * no:zf_off[li] + (s + 1) * no], sigma_w, y[:no])
-            quantize_vec(y[:no], np.int64(conv[2]), conv[3], rstats[li, 0], 3)
-            if sc != 0.0:
-                rstats[li, 0, 0] += _activity(xq[:ni], sc)
-                rstats[li, 0, 1] += 1
+            _converted_read(xq[:ni], w, True, zf_all[zf_off[li] + s * no:zf_off[li] + (s + 1) * no], sigma_w, y[:no],
+                            conv, 0, rstats[li, 0])
             if li + 1 < L:
                 a = act[li]
                 for j in range(no):
@@ -184,13 +192,9 @@ def mlp_steps(xs, labels, nin, nout, bias, act, c_all, c_off, wk_all, wk_off, d2
             no = nout[li]
             for j in range(no):
                 xq[j] = dl[li, j]
-            sc = quantize_vec(xq[:no], np.int64(conv[4]), conv[5], rstats[li, 1], 2)
             w = wk_all[wk_off[li]:wk_off[li] + ni * no].reshape((ni, no))
-            read(xq[:no], w, False, zb_all[zb_off[li] + s * ni:zb_off[li] + (s + 1) * ni], sigma_w, y[:ni])
-            quantize_vec(y[:ni], np.int64(conv[6]), conv[7], rstats[li, 1], 3)
-            if sc != 0.0:
-                rstats[li, 1, 0] += _activity(xq[:no], sc)
-                rstats[li, 1, 1] += 1
+            _converted_read(xq[:no], w, False, zb_all[zb_off[li] + s * ni:zb_off[li] + (s + 1) * ni], sigma_w,
+                            y[:ni], conv, 4, rstats[li, 1])
             a = act[li - 1]
             nh = nout[li - 1]
             for j in range(nh):  # the bias row's error is dropped; the activation's derivative from its output
